@@ -1,0 +1,336 @@
+package flows
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+)
+
+// SegKind is the set of classifications of one segment, after Wireshark's
+// tcp.analysis flags (a segment may carry several).
+type SegKind uint32
+
+// Segment classifications.
+const (
+	SegNewData            SegKind = 1 << iota // payload that advances the sequence space
+	SegRetransmission                         // resends sequence space already sent
+	SegFastRetransmission                     // a retransmission after >= 2 duplicate ACKs for its seq
+	SegSpurious                               // a retransmission of data the peer had already ACKed
+	SegOutOfOrder                             // fills a hole shortly after later data was sent (not a resend)
+	SegKeepAlive                              // seq = next-1, <= 1 byte
+	SegKeepAliveAck                           // an ACK answering a keep-alive
+	SegWindowUpdate                           // pure ACK whose only change is the window
+	SegDupAck                                 // pure ACK repeating the previous ACK and window
+	SegZeroWindow                             // advertises a zero receive window
+	SegZeroWindowProbe                        // one byte sent into a zero window
+	SegAckedUnseen                            // ACKs peer data the capture never showed
+	SegPrevNotCaptured                        // starts after a hole: earlier data was not captured
+	SegAfterPeerFIN                           // payload sent after the peer's FIN was seen
+	SegOverMSS                                // payload larger than the peer's MSS (TSO/GSO/GRO super-segment)
+	SegTLP                                    // a retransmission of the last segment sent ~2 RTT after it (tail loss probe)
+)
+
+var segKindNames = []string{
+	"new-data", "retransmission", "fast-retransmission", "spurious-retransmission", "out-of-order",
+	"keep-alive", "keep-alive-ack", "window-update", "dup-ack", "zero-window", "zero-window-probe",
+	"acked-unseen", "previous-segment-not-captured", "after-peer-fin", "over-mss", "tail-loss-probe",
+}
+
+// Has reports whether all kinds in x are set.
+func (k SegKind) Has(x SegKind) bool { return k&x == x }
+
+// String lists the kinds, comma-separated.
+func (k SegKind) String() string {
+	var b strings.Builder
+	for i, n := range segKindNames {
+		if k&(1<<i) != 0 {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(n)
+		}
+	}
+	return b.String()
+}
+
+// AnyRetransmission is every kind that resends sequence space.
+const AnyRetransmission = SegRetransmission | SegFastRetransmission | SegSpurious
+
+// Segment is what the tracker tells observers about each TCP segment.
+type Segment struct {
+	P      *decode.Packet // the decoded packet; valid only during the callback
+	Dir    Dir
+	Kind   SegKind
+	RelSeq uint32 // sequence number relative to the sender's ISN (1 = first data byte)
+	RelAck uint32 // ack number relative to the receiver's ISN
+	// SinceFirstTx is, for a retransmission, the time since the original
+	// transmission of the same sequence number (0 when unknown).
+	SinceFirstTx int64
+}
+
+// Endpoint is everything known about one side of a connection. Counters count
+// segments sent by this endpoint.
+type Endpoint struct {
+	Addr netip.AddrPort
+
+	State       State
+	Transitions []Transition // bounded; the first and the last are always kept
+
+	Packets      int64
+	Bytes        int64 // TCP payload bytes, retransmissions included
+	UniqueBytes  int64 // payload bytes that advanced the sequence space
+	DataSegments int64
+
+	Retransmissions     int64 // all resends, fast and spurious included
+	FastRetransmissions int64
+	Spurious            int64
+	TailLossProbes      int64
+	OutOfOrder          int64
+	DupAcks             int64
+	ZeroWindows         int64
+	ZeroWindowProbes    int64
+	KeepAlives          int64
+	WindowUpdates       int64
+	AckedUnseen         int64
+	PrevNotCaptured     int64
+	OverMSS             int64 // segments with payload > the MSS in force
+	Truncated           int64 // segments cut by the snaplen
+
+	MSS           uint16 // from this side's SYN (0 = not seen)
+	WScale        int8   // -1 = not seen / not negotiated
+	SACKPermitted bool
+	Timestamps    bool
+	MaxSegment    int // largest payload sent in one segment
+	MinWindow     int64
+	MaxWindow     int64 // scaled, bytes
+
+	ISN                     uint32
+	HasISN                  bool // ISN known from a SYN (otherwise the first seq seen stands in)
+	SYNs                    int  // SYN segments sent (retransmitted SYNs included)
+	FirstTS                 int64
+	LastTS                  int64
+	FirstDataTS, LastDataTS int64 // 0 when no payload was sent
+
+	FINTS, FINFrame int64 // first FIN sent (0 = none)
+	FINAckedTS      int64 // when the peer ACKed that FIN (0 = never seen)
+	RSTTS, RSTFrame int64 // first RST sent
+	RSTs            int
+	// DataAfterPeerFIN describes payload this endpoint sent after it saw the
+	// peer's FIN (the write-after-close pattern).
+	DataAfterPeerFIN AfterFIN
+
+	// Backoff is the longest chain of retransmissions of one sequence number:
+	// the original transmission time followed by each resend (bounded).
+	Backoff RetransChain
+
+	ackedUpTo   uint32 // highest ack this endpoint sent (absolute)
+	hasAcked    bool
+	nextSeq     uint32 // highest seq + len (+SYN/FIN) sent (absolute)
+	hasNext     bool
+	lastWin     uint32
+	lastAck     uint32
+	dupAckRun   int
+	lastSegTS   int64
+	lastDataSeq uint32
+	finSeq      uint32       // seq of the FIN
+	hist        *txHistory   // allocated on the first payload
+	chain       RetransChain // chain being built
+	afterFINSeq uint32       // first seq of data sent after the peer's FIN
+	lastKind    SegKind
+	winScale    uint8 // shift applied to this side's window (0 until both SYNs negotiated it)
+	hasWin      bool
+}
+
+// txHistory remembers recent transmissions and capture holes of one
+// direction, to tell retransmissions from out-of-order arrivals.
+type txHistory struct {
+	recs  [recentTx]txRecord
+	n     int // total records written (ring position = n % recentTx)
+	holes [maxHoles]seqRange
+	nh    int
+}
+
+type seqRange struct{ start, end uint32 }
+
+// AfterFIN is the payload an endpoint sent after the peer's FIN.
+type AfterFIN struct {
+	FirstTS     int64 // first such payload (0 = none)
+	FirstFrame  int64
+	Delay       int64 // FirstTS - peer's FIN time
+	Segments    int64
+	Bytes       int64
+	Acked       bool  // the peer ACKed some of it
+	RSTAfterTS  int64 // the peer's first RST after it (0 = none)
+	LastTS      int64
+	Retransmits int64 // retransmissions of it
+}
+
+// RetransChain is one sequence number sent again and again.
+type RetransChain struct {
+	Seq   uint32  // relative seq
+	Times []int64 // original transmission first (0 if not captured), then each resend; at most maxChain
+	Count int     // resends in the chain (may exceed len(Times)-1)
+}
+
+const (
+	recentTx = 32 // recent transmissions remembered per direction for RTO measurement
+	maxHoles = 8  // sequence holes (data not captured) remembered per direction
+	maxChain = 16
+	maxTurns = 16
+)
+
+type txRecord struct {
+	seq, end uint32
+	ts       int64
+}
+
+// Turn is one run of payload in one direction (a request, a response...).
+type Turn struct {
+	Dir      Dir
+	StartTS  int64
+	EndTS    int64
+	Frame    int64 // first frame of the turn
+	Bytes    int64
+	Segments int64
+	// FirstLine is an HTTP request or status line that starts the turn, when
+	// the captured payload shows one (bounded length, raw bytes).
+	FirstLine string
+}
+
+// Conn is one TCP connection. The tracker owns it until it calls Observer.Done;
+// after that it is never modified again.
+type Conn struct {
+	ID int64 // 1-based, in order of first packet
+
+	Orig, Resp Endpoint // Orig sent the first SYN (see DirKnown)
+
+	// DirKnown is true when a SYN told who the client is; otherwise the
+	// client was guessed (see Tracker doc: the side with the ephemeral port).
+	DirKnown bool
+
+	FirstFrame    int64
+	FirstTS       int64
+	LastTS        int64
+	SYNTS         int64 // first SYN
+	SYNACKTS      int64 // first SYN-ACK
+	EstablishedTS int64 // ACK completing the handshake
+	HandshakeRTT  int64 // SYN→ACK as seen at the capture point (0 = unknown)
+	RTTMin        int64 // smallest data→ACK sample, ns (0 = none)
+
+	Packets  int64
+	EndState EndReason
+
+	// Turns are the payload runs; the first and last are kept when there are
+	// more than maxTurns, and TurnCount counts them all.
+	Turns     []Turn
+	TurnCount int
+
+	App AppInfo
+
+	// Log is the bounded packet log for ladder diagrams: the first and last
+	// packets, and those around every FIN, RST and anomaly. Index is the
+	// packet's position in the connection, so gaps show what was elided.
+	Log []LogEntry
+
+	tail     [logTail]LogEntry
+	tailN    int
+	after    int // packets still to log after an anomaly
+	app      [2]*reassembly
+	appFlags uint8 // bit d set: direction d was fully sniffed
+	lruPrev  *Conn
+	lruNext  *Conn
+	closedTS int64
+	inQueue  bool
+}
+
+// EndReason tells how the tracker finished a connection.
+type EndReason uint8
+
+// Why a connection was handed on.
+const (
+	EndCaptureEnd EndReason = iota // still open when the capture ended
+	EndClosed                      // closed (FINs or RST) and lingered
+	EndEvicted                     // evicted to keep memory bounded
+	EndReused                      // a new SYN reused its 4-tuple
+)
+
+func (e EndReason) String() string {
+	return [...]string{"capture-end", "closed", "evicted", "port-reuse"}[e]
+}
+
+// Endpoint returns the endpoint sending in direction d.
+func (c *Conn) Endpoint(d Dir) *Endpoint {
+	if d == Orig {
+		return &c.Orig
+	}
+	return &c.Resp
+}
+
+// Duration is the time between the connection's first and last packets.
+func (c *Conn) Duration() int64 { return c.LastTS - c.FirstTS }
+
+// Retransmissions counts resends in both directions.
+func (c *Conn) Retransmissions() int64 { return c.Orig.Retransmissions + c.Resp.Retransmissions }
+
+// LogEntry is one packet of the bounded per-connection log.
+type LogEntry struct {
+	Index  int64 // position of the packet in the connection (0-based)
+	Frame  int64
+	TS     int64
+	Dir    Dir
+	Flags  decode.TCPFlags
+	RelSeq uint32
+	RelAck uint32
+	Len    int32
+	Win    uint32 // scaled window in bytes
+	Kind   SegKind
+}
+
+const (
+	logHead   = 12 // first packets always logged
+	logTail   = 12 // last packets always logged
+	logAround = 3  // packets logged after an anomaly (and kept before it from the tail)
+	logMax    = 160
+)
+
+// AppInfo is the application context sniffed from the first bytes of each
+// direction.
+type AppInfo struct {
+	TLS  TLSInfo
+	HTTP HTTPInfo
+}
+
+// TLSInfo is what the first bytes show of a TLS handshake.
+type TLSInfo struct {
+	Seen              bool  // a TLS handshake record was seen (either direction)
+	ClientHelloTS     int64 // 0 = not seen
+	ClientHelloFrame  int64
+	ServerHelloTS     int64
+	ServerHelloFrame  int64
+	ClientVersion     uint16 // legacy_version of the ClientHello
+	ServerVersion     uint16 // negotiated (supported_versions when present)
+	SNI               string // bounded, raw
+	AlertTS           int64
+	AlertDir          Dir
+	AlertLevel        uint8
+	AlertDescription  uint8
+	AppDataTS         int64 // first application_data record
+	HandshakeComplete bool  // both sides sent ChangeCipherSpec or application data after the ServerHello
+
+	clientFinished, serverFinished bool
+}
+
+// HTTPInfo is what the first bytes show of HTTP/1.x.
+type HTTPInfo struct {
+	Seen       bool
+	Method     string // bounded
+	Target     string // bounded, raw request target
+	Version    string
+	Host       string
+	Status     int
+	Reason     string
+	ConnHeader string // Connection header of the first request or response
+	Requests   int    // request lines seen at the start of client turns
+	Responses  int    // status lines seen at the start of server turns
+}

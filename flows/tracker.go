@@ -1,0 +1,857 @@
+package flows
+
+import (
+	"net/netip"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+)
+
+// Observer receives what the tracker learns, in capture order, in the same
+// single pass over the capture.
+type Observer interface {
+	// Segment is called for every TCP segment after the tracker classified it
+	// and updated c. s and s.P are valid only during the call.
+	Segment(c *Conn, s *Segment)
+	// Done is called exactly once per connection, when the tracker hands it
+	// on: closed and lingered, evicted, reused by a new SYN, or at Flush.
+	// c is never modified afterwards; the observer may keep it.
+	Done(c *Conn)
+}
+
+// Config bounds the tracker's memory and sets its timers. Zero fields take
+// the defaults of DefaultConfig.
+type Config struct {
+	// MaxConns is the number of live connections kept; beyond it, closed
+	// connections and then the least recently active ones are handed on early
+	// (Stats.Evicted counts them).
+	MaxConns int
+	// AppBytes is how many bytes of each direction are reassembled for the
+	// TLS and HTTP sniffers.
+	AppBytes int
+	// Linger is how long (capture time, ns) a closed connection stays in the
+	// table to absorb late retransmissions before it is handed on.
+	Linger int64
+}
+
+// DefaultConfig returns the default limits.
+func DefaultConfig() Config {
+	return Config{MaxConns: 200_000, AppBytes: 4096, Linger: 30e9}
+}
+
+// Stats counts the tracker's work.
+type Stats struct {
+	Segments  int64 // TCP segments seen
+	Conns     int64 // connections created
+	Evicted   int64 // connections handed on early because of MaxConns
+	Reused    int64 // connections ended by a new SYN on the same 4-tuple
+	PeakLive  int   // most connections live at once
+	Backwards int64 // packets whose timestamp is earlier than the previous one
+}
+
+type connKey struct{ a, b netip.AddrPort }
+
+func makeKey(src, dst netip.AddrPort) connKey {
+	if lessAddrPort(dst, src) {
+		return connKey{dst, src}
+	}
+	return connKey{src, dst}
+}
+
+func lessAddrPort(x, y netip.AddrPort) bool {
+	if c := x.Addr().Compare(y.Addr()); c != 0 {
+		return c < 0
+	}
+	return x.Port() < y.Port()
+}
+
+// Tracker follows every TCP connection of a capture. It is not safe for
+// concurrent use.
+type Tracker struct {
+	cfg    Config
+	obs    Observer
+	table  map[connKey]*Conn
+	lru    *Conn // least recently active
+	mru    *Conn // most recently active
+	closed []*Conn
+	nextID int64
+	lastTS int64
+	seg    Segment
+	stats  Stats
+}
+
+// NewTracker returns a tracker that reports to obs.
+func NewTracker(cfg Config, obs Observer) *Tracker {
+	def := DefaultConfig()
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = def.MaxConns
+	}
+	if cfg.AppBytes <= 0 {
+		cfg.AppBytes = def.AppBytes
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = def.Linger
+	}
+	return &Tracker{cfg: cfg, obs: obs, table: make(map[connKey]*Conn, 1024)}
+}
+
+// Stats returns the tracker's counters so far.
+func (t *Tracker) Stats() Stats { return t.stats }
+
+// Live returns the number of connections currently tracked.
+func (t *Tracker) Live() int { return len(t.table) }
+
+// Add processes one TCP segment.
+func (t *Tracker) Add(p *decode.Packet) {
+	t.stats.Segments++
+	if p.TS < t.lastTS {
+		t.stats.Backwards++
+	} else {
+		t.lastTS = p.TS
+	}
+	key := makeKey(p.Src, p.Dst)
+	c := t.table[key]
+	if c != nil && p.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN && startsNewConn(c, p) {
+		t.finish(c, EndReused)
+		t.stats.Reused++
+		c = nil
+	}
+	if c == nil {
+		c = t.open(key, p)
+	}
+	dir := Resp
+	if p.Src == c.Orig.Addr {
+		dir = Orig
+	}
+	t.update(c, dir, p)
+	t.touch(c)
+	t.sweep()
+}
+
+// Flush hands on every live connection, in ID order; call it at the end of
+// the capture.
+func (t *Tracker) Flush() {
+	for len(t.table) > 0 {
+		// Walk the LRU list collecting everything, then finish in ID order.
+		conns := make([]*Conn, 0, len(t.table))
+		for c := t.lru; c != nil; c = c.lruNext {
+			conns = append(conns, c)
+		}
+		sortConnsByID(conns)
+		for _, c := range conns {
+			t.finish(c, EndCaptureEnd)
+		}
+	}
+	t.closed = t.closed[:0]
+}
+
+func sortConnsByID(cs []*Conn) {
+	// insertion sort is fine for nearly sorted input; fall back to a heap-free
+	// shell sort for large tables.
+	for gap := len(cs) / 2; gap > 0; gap /= 2 {
+		for i := gap; i < len(cs); i++ {
+			for j := i; j >= gap && cs[j-gap].ID > cs[j].ID; j -= gap {
+				cs[j-gap], cs[j] = cs[j], cs[j-gap]
+			}
+		}
+	}
+}
+
+// startsNewConn reports whether a pure SYN on an existing 4-tuple starts a new
+// connection (port reuse), as Wireshark's tcp.stream does: the old one was
+// closed, or the SYN carries a new initial sequence number.
+func startsNewConn(c *Conn, p *decode.Packet) bool {
+	if c.Orig.FINTS != 0 || c.Resp.FINTS != 0 || c.Orig.RSTTS != 0 || c.Resp.RSTTS != 0 {
+		if p.Src == c.Orig.Addr && c.Orig.HasISN && p.Seq == c.Orig.ISN {
+			return false // a retransmitted SYN of this very connection
+		}
+		return true
+	}
+	e := &c.Orig
+	if p.Src != c.Orig.Addr {
+		e = &c.Resp
+	}
+	if !e.hasNext {
+		return false
+	}
+	if e.HasISN {
+		return p.Seq != e.ISN
+	}
+	// Mid-stream connection: a SYN whose seq is not the base we started from.
+	return p.Seq != e.ISN+1
+}
+
+func (t *Tracker) open(key connKey, p *decode.Packet) *Conn {
+	t.nextID++
+	t.stats.Conns++
+	c := &Conn{ID: t.nextID, FirstFrame: p.Frame, FirstTS: p.TS, LastTS: p.TS}
+	client, server := p.Src, p.Dst
+	switch {
+	case p.Flags.Has(decode.FlagSYN) && !p.Flags.Has(decode.FlagACK):
+		c.DirKnown = true
+	case p.Flags.Has(decode.FlagSYN | decode.FlagACK):
+		client, server = p.Dst, p.Src
+		c.DirKnown = true
+	default:
+		if !ephemeralFirst(p.Src.Port(), p.Dst.Port()) {
+			client, server = p.Dst, p.Src
+		}
+	}
+	c.Orig.Addr, c.Resp.Addr = client, server
+	c.Orig.WScale, c.Resp.WScale = -1, -1
+	if !c.DirKnown {
+		// A capture that starts mid-connection: both sides are established.
+		c.Orig.setState(p.TS, 0, StateEstablished)
+		c.Resp.setState(p.TS, 0, StateEstablished)
+	}
+	t.table[key] = c
+	if n := len(t.table); n > t.stats.PeakLive {
+		t.stats.PeakLive = n
+	}
+	if len(t.table) > t.cfg.MaxConns {
+		t.evictOne(c)
+	}
+	return c
+}
+
+// ephemeralFirst reports whether port a looks like the client's (ephemeral)
+// port rather than b. The rule, for captures that start mid-connection: a
+// port in the dynamic range (>= 32768) beats one below it; otherwise a port
+// >= 1024 beats a well-known one; otherwise the higher port is the client's.
+func ephemeralFirst(a, b uint16) bool {
+	ea, eb := a >= 32768, b >= 32768
+	if ea != eb {
+		return ea
+	}
+	wa, wb := a < 1024, b < 1024
+	if wa != wb {
+		return wb
+	}
+	return a >= b
+}
+
+// touch moves c to the most recently active end of the LRU list.
+func (t *Tracker) touch(c *Conn) {
+	if t.mru == c {
+		return
+	}
+	t.unlink(c)
+	c.lruPrev = t.mru
+	c.lruNext = nil
+	if t.mru != nil {
+		t.mru.lruNext = c
+	}
+	t.mru = c
+	if t.lru == nil {
+		t.lru = c
+	}
+}
+
+func (t *Tracker) unlink(c *Conn) {
+	if c.lruPrev != nil {
+		c.lruPrev.lruNext = c.lruNext
+	} else if t.lru == c {
+		t.lru = c.lruNext
+	}
+	if c.lruNext != nil {
+		c.lruNext.lruPrev = c.lruPrev
+	} else if t.mru == c {
+		t.mru = c.lruPrev
+	}
+	c.lruPrev, c.lruNext = nil, nil
+}
+
+// evictOne hands on one connection to make room, never keep.
+func (t *Tracker) evictOne(keep *Conn) {
+	for len(t.closed) > 0 {
+		c := t.closed[0]
+		t.closed = t.closed[1:]
+		c.inQueue = false
+		if c != keep && t.table[makeKey(c.Orig.Addr, c.Resp.Addr)] == c {
+			t.finish(c, EndClosed)
+			return
+		}
+	}
+	victim := t.lru
+	if victim == keep {
+		victim = victim.lruNext
+	}
+	if victim != nil {
+		t.stats.Evicted++
+		t.finish(victim, EndEvicted)
+	}
+}
+
+// sweep hands on closed connections whose linger time has passed.
+func (t *Tracker) sweep() {
+	for len(t.closed) > 0 {
+		c := t.closed[0]
+		if c.closedTS+t.cfg.Linger > t.lastTS {
+			return
+		}
+		t.closed[0] = nil
+		t.closed = t.closed[1:]
+		c.inQueue = false
+		if t.table[makeKey(c.Orig.Addr, c.Resp.Addr)] == c {
+			t.finish(c, EndClosed)
+		}
+	}
+	if cap(t.closed) > 1024 && len(t.closed) < cap(t.closed)/4 {
+		t.closed = append([]*Conn(nil), t.closed...)
+	}
+}
+
+func (t *Tracker) finish(c *Conn, why EndReason) {
+	key := makeKey(c.Orig.Addr, c.Resp.Addr)
+	if t.table[key] == c {
+		delete(t.table, key)
+	}
+	t.unlink(c)
+	c.EndState = why
+	c.finishLog()
+	c.app[0], c.app[1] = nil, nil
+	c.Orig.hist, c.Resp.hist = nil, nil
+	t.obs.Done(c)
+}
+
+func (t *Tracker) markClosed(c *Conn, ts int64) {
+	if c.inQueue || c.closedTS != 0 {
+		return
+	}
+	c.closedTS = ts
+	c.inQueue = true
+	t.closed = append(t.closed, c)
+}
+
+// update applies one segment to the connection.
+func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
+	e, peer := c.Endpoint(dir), c.Endpoint(dir.Reverse())
+	flags := p.Flags
+	syn, fin, rst, ack := flags.Has(decode.FlagSYN), flags.Has(decode.FlagFIN), flags.Has(decode.FlagRST), flags.Has(decode.FlagACK)
+	plen := p.PayloadLen
+	index := c.Packets
+
+	c.Packets++
+	c.LastTS = p.TS
+	e.Packets++
+	if e.FirstTS == 0 {
+		e.FirstTS = p.TS
+	}
+	e.LastTS = p.TS
+	if p.Truncated {
+		e.Truncated++
+	}
+
+	if syn {
+		e.SYNs++
+		if !e.HasISN {
+			e.ISN, e.HasISN = p.Seq, true
+			e.nextSeq, e.hasNext = p.Seq, true
+		}
+		e.MSS = p.Opts.MSS
+		e.WScale = p.Opts.WScale
+		e.SACKPermitted = p.Opts.SACKPermitted
+		e.Timestamps = p.Opts.HasTS
+		if ack {
+			if c.SYNACKTS == 0 {
+				c.SYNACKTS = p.TS
+			}
+		} else if c.SYNTS == 0 {
+			c.SYNTS = p.TS
+		}
+		if e.WScale >= 0 && peer.WScale >= 0 {
+			e.winScale, peer.winScale = uint8(min(e.WScale, 14)), uint8(min(peer.WScale, 14))
+		}
+	}
+	if !e.hasNext {
+		// First segment of a side whose SYN we did not see.
+		e.ISN = p.Seq - 1
+		e.nextSeq, e.hasNext = p.Seq, true
+	}
+
+	seqLen := uint32(plen)
+	if syn {
+		seqLen++
+	}
+	if fin {
+		seqLen++
+	}
+	win := uint32(p.Window)
+	if !syn {
+		win <<= e.winScale
+	}
+
+	kind := t.classify(c, e, peer, p, seqLen, win)
+
+	// Sequence space and payload accounting.
+	end := p.Seq + seqLen
+	if plen > 0 {
+		e.Bytes += int64(plen)
+		e.DataSegments++
+		if e.FirstDataTS == 0 {
+			e.FirstDataTS = p.TS
+		}
+		e.LastDataTS = p.TS
+		if plen > e.MaxSegment {
+			e.MaxSegment = plen
+		}
+		if peer.MSS > 0 && plen > int(peer.MSS) {
+			e.OverMSS++
+			kind |= SegOverMSS
+		}
+		if seqGT(end, e.nextSeq) {
+			newStart := seqMax(p.Seq, e.nextSeq)
+			e.UniqueBytes += int64(SeqDiff(newStart, end))
+			if fin {
+				e.UniqueBytes--
+			}
+		}
+		e.remember(p.Seq, p.Seq+uint32(plen), p.TS)
+	}
+	if seqLen > 0 && seqGT(end, e.nextSeq) {
+		e.nextSeq = end
+	}
+	if seqLen > 0 {
+		e.lastSegTS = p.TS
+	}
+
+	// Data after the peer's FIN.
+	if plen > 0 && peer.FINTS != 0 && p.TS >= peer.FINTS {
+		a := &e.DataAfterPeerFIN
+		if kind&AnyRetransmission == 0 {
+			if a.FirstTS == 0 {
+				a.FirstTS, a.FirstFrame, a.Delay = p.TS, p.Frame, p.TS-peer.FINTS
+				e.afterFINSeq = p.Seq
+			}
+			a.Segments++
+			a.Bytes += int64(plen)
+		} else if a.FirstTS != 0 && seqLE(e.afterFINSeq, p.Seq) {
+			a.Retransmits++
+		}
+		if a.FirstTS != 0 {
+			a.LastTS = p.TS
+			kind |= SegAfterPeerFIN
+		}
+	}
+	// ACK processing: what this segment tells about the peer's data.
+	if ack {
+		if !e.hasAcked || seqGT(p.Ack, e.ackedUpTo) {
+			e.ackedUpTo, e.hasAcked = p.Ack, true
+		}
+		if pa := &peer.DataAfterPeerFIN; pa.FirstTS != 0 && seqGT(p.Ack, peer.afterFINSeq) {
+			pa.Acked = true
+		}
+		if peer.FINTS != 0 && peer.FINAckedTS == 0 && seqGT(p.Ack, peer.finSeq) {
+			peer.FINAckedTS = p.TS
+		}
+		if c.EstablishedTS == 0 && !syn && c.SYNACKTS != 0 && dir == Orig && peer.HasISN && p.Ack == peer.ISN+1 {
+			c.EstablishedTS = p.TS
+			if c.SYNTS != 0 {
+				c.HandshakeRTT = p.TS - c.SYNTS
+			}
+		}
+		t.sampleRTT(c, peer, p)
+	}
+	if rst {
+		e.RSTs++
+		if e.RSTTS == 0 {
+			e.RSTTS, e.RSTFrame = p.TS, p.Frame
+		}
+		if pa := &peer.DataAfterPeerFIN; pa.FirstTS != 0 && pa.RSTAfterTS == 0 {
+			pa.RSTAfterTS = p.TS
+		}
+	}
+	if fin && e.FINTS == 0 {
+		e.FINTS, e.FINFrame = p.TS, p.Frame
+		e.finSeq = p.Seq + uint32(plen)
+	}
+
+	// Window bookkeeping for the next segment's classification.
+	if !syn {
+		e.lastWin, e.hasWin = win, true
+		if int64(win) > e.MaxWindow {
+			e.MaxWindow = int64(win)
+		}
+		if e.MinWindow == 0 || int64(win) < e.MinWindow {
+			e.MinWindow = int64(win)
+		}
+	}
+	if ack {
+		e.lastAck = p.Ack
+	}
+	e.lastKind = kind
+
+	if plen > 0 && kind&(AnyRetransmission|SegKeepAlive|SegZeroWindowProbe) == 0 {
+		c.addTurn(dir, p)
+	}
+	if plen > 0 {
+		c.sniff(dir, p, kind, t.cfg.AppBytes)
+	}
+	t.advanceState(c, dir, e, peer, p)
+
+	t.seg = Segment{P: p, Dir: dir, Kind: kind, RelSeq: p.Seq - e.ISN, RelAck: 0, SinceFirstTx: 0}
+	if ack && peer.hasNext {
+		t.seg.RelAck = p.Ack - peer.ISN
+	}
+	if kind&AnyRetransmission != 0 {
+		t.seg.SinceFirstTx = e.trackChain(p.Seq-e.ISN, p.Seq, p.TS)
+	}
+	c.log(index, p, dir, t.seg.RelSeq, t.seg.RelAck, win, kind)
+	t.obs.Segment(c, &t.seg)
+
+	if c.closedTS == 0 && connClosed(c) {
+		t.markClosed(c, p.TS)
+	}
+}
+
+// connClosed reports whether both sides are done: a RST, or both FINs ACKed.
+func connClosed(c *Conn) bool {
+	if c.Orig.RSTTS != 0 || c.Resp.RSTTS != 0 {
+		return true
+	}
+	return c.Orig.FINAckedTS != 0 && c.Resp.FINAckedTS != 0
+}
+
+// classify applies Wireshark's tcp.analysis rules, with one correction: a
+// segment below the highest sequence sent is out-of-order only when its bytes
+// were never seen before (it fills a hole in the capture) and it came soon
+// after; bytes seen before are a retransmission whatever the timing.
+func (t *Tracker) classify(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen, win uint32) SegKind {
+	var kind SegKind
+	flags := p.Flags
+	plen := uint32(p.PayloadLen)
+	synFinRst := flags&(decode.FlagSYN|decode.FlagFIN|decode.FlagRST) != 0
+	ack := flags.Has(decode.FlagACK)
+
+	if plen == 1 && p.Seq == e.nextSeq && peer.hasWin && peer.lastWin == 0 && !synFinRst {
+		kind |= SegZeroWindowProbe
+		e.ZeroWindowProbes++
+	}
+	if p.Window == 0 && !synFinRst {
+		kind |= SegZeroWindow
+		e.ZeroWindows++
+	}
+	if seqGT(p.Seq, e.nextSeq) && !flags.Has(decode.FlagRST) {
+		kind |= SegPrevNotCaptured
+		e.PrevNotCaptured++
+		e.addHole(e.nextSeq, p.Seq)
+	}
+	if plen <= 1 && !synFinRst && p.Seq == e.nextSeq-1 && e.DataSegments+int64(e.SYNs) > 0 {
+		kind |= SegKeepAlive
+		e.KeepAlives++
+	}
+	pureAck := seqLen == 0 && ack && !synFinRst
+	if pureAck && p.Seq == e.nextSeq && e.hasAcked && p.Ack == e.lastAck {
+		switch {
+		case peer.lastKind&SegKeepAlive != 0:
+			kind |= SegKeepAliveAck
+		case win != e.lastWin:
+			kind |= SegWindowUpdate
+			e.WindowUpdates++
+		case plen == 0:
+			kind |= SegDupAck
+			e.DupAcks++
+			e.dupAckRun++
+		}
+	}
+	if ack && (!e.hasAcked || p.Ack != e.lastAck) {
+		e.dupAckRun = 0
+	}
+	if ack && peer.hasNext && seqGT(p.Ack, peer.nextSeq) && peer.Packets > 0 {
+		kind |= SegAckedUnseen
+		e.AckedUnseen++
+	}
+	if seqLen > 0 && seqLT(p.Seq, e.nextSeq) && kind&(SegKeepAlive|SegZeroWindowProbe) == 0 && !flags.Has(decode.FlagRST) {
+		kind |= t.retransKind(c, e, peer, p, seqLen)
+	} else if seqLen > 0 && !seqLT(p.Seq, e.nextSeq) {
+		kind |= SegNewData
+	}
+	return kind
+}
+
+// retransKind tells apart the kinds of segments that start below the highest
+// sequence number sent.
+func (t *Tracker) retransKind(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen uint32) SegKind {
+	end := p.Seq + seqLen
+	// Never-seen bytes filling a capture hole shortly after: out of order.
+	if e.hist != nil && e.hist.inHole(p.Seq, end) {
+		thres := int64(3e6)
+		if c.HandshakeRTT > 0 {
+			thres = c.HandshakeRTT
+		}
+		e.hist.fillHole(p.Seq, end)
+		e.UniqueBytes += int64(p.PayloadLen) // bytes seen for the first time
+		if p.TS-e.lastSegTS < thres {
+			e.OutOfOrder++
+			return SegOutOfOrder
+		}
+		// A hole that stayed open longer than an RTT was lost before the
+		// capture point and is being resent.
+	}
+	k := SegRetransmission
+	e.Retransmissions++
+	if peer.dupAckRun >= 2 && peer.lastAck == p.Seq && p.TS-peer.lastSegTSAny() < 20e6 {
+		k |= SegFastRetransmission
+		e.FastRetransmissions++
+	}
+	if peer.hasAcked && seqLE(end, peer.ackedUpTo) && p.PayloadLen > 0 {
+		k |= SegSpurious
+		e.Spurious++
+	}
+	return k
+}
+
+// lastSegTSAny is the time of this endpoint's last packet of any kind.
+func (e *Endpoint) lastSegTSAny() int64 { return e.LastTS }
+
+// sampleRTT records a data→ACK round-trip sample when p ACKs exactly the end
+// of a segment of the peer that was sent once.
+func (t *Tracker) sampleRTT(c *Conn, peer *Endpoint, p *decode.Packet) {
+	h := peer.hist
+	if h == nil || h.n == 0 {
+		return
+	}
+	last := &h.recs[(h.n-1)%recentTx]
+	if last.end == p.Ack && last.ts > 0 && p.TS >= last.ts {
+		s := p.TS - last.ts
+		if c.RTTMin == 0 || s < c.RTTMin {
+			c.RTTMin = s
+		}
+		last.ts = -last.ts // sample once
+	}
+}
+
+// remember records a transmission for later retransmission timing.
+func (e *Endpoint) remember(seq, end uint32, ts int64) {
+	if e.hist == nil {
+		e.hist = new(txHistory)
+	}
+	h := e.hist
+	h.recs[h.n%recentTx] = txRecord{seq: seq, end: end, ts: ts}
+	h.n++
+}
+
+// firstTx returns when seq was first transmitted, if remembered.
+func (e *Endpoint) firstTx(seq uint32) int64 {
+	h := e.hist
+	if h == nil {
+		return 0
+	}
+	var best int64
+	n := min(h.n, recentTx)
+	for i := 0; i < n; i++ {
+		r := &h.recs[i]
+		if seqLE(r.seq, seq) && seqLT(seq, r.end) {
+			ts := r.ts
+			if ts < 0 {
+				ts = -ts
+			}
+			if best == 0 || ts < best {
+				best = ts
+			}
+		}
+	}
+	return best
+}
+
+func (e *Endpoint) addHole(start, end uint32) {
+	if e.hist == nil {
+		e.hist = new(txHistory)
+	}
+	h := e.hist
+	if h.nh == maxHoles {
+		copy(h.holes[:], h.holes[1:])
+		h.nh--
+	}
+	h.holes[h.nh] = seqRange{start, end}
+	h.nh++
+}
+
+func (h *txHistory) inHole(start, end uint32) bool {
+	for i := 0; i < h.nh; i++ {
+		if seqLE(h.holes[i].start, start) && seqLE(end, h.holes[i].end) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *txHistory) fillHole(start, end uint32) {
+	for i := 0; i < h.nh; i++ {
+		r := &h.holes[i]
+		if !(seqLE(r.start, start) && seqLE(end, r.end)) {
+			continue
+		}
+		switch {
+		case start == r.start && end == r.end:
+			copy(h.holes[i:], h.holes[i+1:h.nh])
+			h.nh--
+		case start == r.start:
+			r.start = end
+		case end == r.end:
+			r.end = start
+		default: // a fill in the middle leaves the larger remainder
+			if SeqDiff(r.start, start) >= SeqDiff(end, r.end) {
+				r.end = start
+			} else {
+				r.start = end
+			}
+		}
+		return
+	}
+}
+
+// trackChain extends the chain of resends of one sequence number and returns
+// the time since the original transmission (0 if unknown).
+func (e *Endpoint) trackChain(rel, abs uint32, ts int64) int64 {
+	orig := e.firstTx(abs)
+	ch := &e.chain
+	if ch.Count == 0 || ch.Seq != rel {
+		ch.Seq, ch.Count = rel, 0
+		ch.Times = ch.Times[:0]
+		ch.Times = append(ch.Times, orig)
+	}
+	ch.Count++
+	if len(ch.Times) < maxChain {
+		ch.Times = append(ch.Times, ts)
+	}
+	if ch.Count > e.Backoff.Count {
+		e.Backoff.Seq, e.Backoff.Count = ch.Seq, ch.Count
+		e.Backoff.Times = append(e.Backoff.Times[:0], ch.Times...)
+	}
+	if orig == 0 {
+		return 0
+	}
+	return ts - orig
+}
+
+// advanceState moves both endpoints' inferred states for one segment.
+func (t *Tracker) advanceState(c *Conn, dir Dir, e, peer *Endpoint, p *decode.Packet) {
+	ts, fr := p.TS, p.Frame
+	flags := p.Flags
+	if flags.Has(decode.FlagRST) {
+		e.setState(ts, fr, StateClosed)
+		if peer.State != StateUnknown || peer.Packets > 0 {
+			peer.setState(ts, fr, StateClosed)
+		}
+		return
+	}
+	syn, ack, fin := flags.Has(decode.FlagSYN), flags.Has(decode.FlagACK), flags.Has(decode.FlagFIN)
+	switch {
+	case syn && !ack:
+		if e.State == StateUnknown || e.State == StateClosed {
+			e.setState(ts, fr, StateSynSent)
+		}
+	case syn && ack:
+		if e.State == StateUnknown || e.State == StateClosed || e.State == StateSynSent {
+			e.setState(ts, fr, StateSynReceived)
+		}
+		if peer.State == StateSynSent || peer.State == StateUnknown {
+			peer.setState(ts, fr, StateEstablished)
+		}
+	}
+	if ack && !syn {
+		if e.State == StateSynSent || e.State == StateUnknown {
+			e.setState(ts, fr, StateEstablished)
+		}
+		if peer.State == StateSynReceived && peer.HasISN && seqGT(p.Ack, peer.ISN) {
+			peer.setState(ts, fr, StateEstablished)
+		}
+		// The peer's FIN acknowledged.
+		if peer.FINTS != 0 && seqGT(p.Ack, peer.finSeq) {
+			switch peer.State {
+			case StateFinWait1:
+				peer.setState(ts, fr, StateFinWait2)
+			case StateClosing:
+				peer.setState(ts, fr, StateTimeWait)
+			case StateLastAck:
+				peer.setState(ts, fr, StateClosed)
+			}
+		}
+	}
+	if fin {
+		switch e.State {
+		case StateCloseWait:
+			e.setState(ts, fr, StateLastAck)
+		case StateFinWait1, StateFinWait2, StateClosing, StateLastAck, StateTimeWait, StateClosed:
+			// a retransmitted FIN changes nothing
+		default:
+			e.setState(ts, fr, StateFinWait1)
+		}
+		switch peer.State {
+		case StateFinWait1:
+			if ack && seqGT(p.Ack, peer.finSeq) {
+				peer.setState(ts, fr, StateTimeWait)
+			} else {
+				peer.setState(ts, fr, StateClosing)
+			}
+		case StateFinWait2:
+			peer.setState(ts, fr, StateTimeWait)
+		case StateUnknown, StateSynSent, StateSynReceived, StateEstablished:
+			if e.FINFrame == fr {
+				peer.setState(ts, fr, StateCloseWait)
+			}
+		}
+	}
+}
+
+// setState records a transition when the state changes.
+func (e *Endpoint) setState(ts, frame int64, s State) {
+	if e.State == s && len(e.Transitions) > 0 {
+		return
+	}
+	e.State = s
+	tr := Transition{TS: ts, Frame: frame, State: s}
+	if len(e.Transitions) == maxTransitions {
+		// keep the first half, drop the oldest of the rest
+		copy(e.Transitions[maxTransitions/2:], e.Transitions[maxTransitions/2+1:])
+		e.Transitions[maxTransitions-1] = tr
+		return
+	}
+	e.Transitions = append(e.Transitions, tr)
+}
+
+// StateAt returns the endpoint's inferred state at capture time ts, applying
+// the TIME_WAIT timer (a socket leaves TIME_WAIT after TimeWaitDuration).
+func (e *Endpoint) StateAt(ts int64) State {
+	s := StateUnknown
+	var since int64
+	for _, tr := range e.Transitions {
+		if tr.TS > ts {
+			break
+		}
+		s, since = tr.State, tr.TS
+	}
+	if s == StateTimeWait && ts-since >= TimeWaitDuration {
+		return StateClosed
+	}
+	return s
+}
+
+// addTurn extends the current payload run or starts a new one.
+func (c *Conn) addTurn(dir Dir, p *decode.Packet) {
+	n := len(c.Turns)
+	if n > 0 && c.Turns[n-1].Dir == dir {
+		tr := &c.Turns[n-1]
+		tr.EndTS = p.TS
+		tr.Bytes += int64(p.PayloadLen)
+		tr.Segments++
+		return
+	}
+	c.TurnCount++
+	if p.Payload != nil {
+		switch {
+		case dir == Orig && isHTTPRequest(p.Payload):
+			c.App.HTTP.Requests++
+		case dir == Resp && isHTTPResponse(p.Payload):
+			c.App.HTTP.Responses++
+		}
+	}
+	tr := Turn{Dir: dir, StartTS: p.TS, EndTS: p.TS, Frame: p.Frame, Bytes: int64(p.PayloadLen), Segments: 1,
+		FirstLine: httpFirstLine(p.Payload)}
+	if n == maxTurns {
+		copy(c.Turns[maxTurns/2:], c.Turns[maxTurns/2+1:])
+		c.Turns[n-1] = tr
+		return
+	}
+	c.Turns = append(c.Turns, tr)
+}

@@ -1,0 +1,441 @@
+package flows
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+)
+
+func newTestTracker(cfg Config) (*Tracker, *recorder) {
+	r := &recorder{}
+	return NewTracker(cfg, r), r
+}
+
+func states(c *Conn, ts int64) (State, State) { return c.Orig.StateAt(ts), c.Resp.StateAt(ts) }
+
+func TestGracefulCloseStates(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	cv.send(0.010, true, pshack, 100)
+	cv.send(0.011, false, ack, 0)
+	cv.send(0.020, false, pshack, 500)
+	cv.send(0.021, true, ack, 0)
+	cv.send(1.000, true, finack, 0)
+	cv.send(1.001, false, finack, 0)
+	cv.send(1.002, true, ack, 0)
+	tr.Flush()
+	if len(r.done) != 1 {
+		t.Fatalf("got %d conns, want 1", len(r.done))
+	}
+	c := r.done[0]
+	if !c.DirKnown || c.Orig.Addr.Port() != 40000 {
+		t.Errorf("client = %v (known %v), want 10.0.0.1:40000 from the SYN", c.Orig.Addr, c.DirKnown)
+	}
+	end := c.LastTS
+	if o, s := states(c, end); o != StateTimeWait || s != StateClosed {
+		t.Errorf("states at end = %v/%v, want TIME_WAIT/CLOSED", o, s)
+	}
+	if o, _ := states(c, end+61e9); o != StateClosed {
+		t.Errorf("client state 61 s later = %v, want CLOSED (TIME_WAIT timer)", o)
+	}
+	if c.HandshakeRTT != 2e6 {
+		t.Errorf("handshake RTT = %d, want 2ms", c.HandshakeRTT)
+	}
+	if c.Retransmissions() != 0 {
+		t.Errorf("retransmissions = %d, want 0", c.Retransmissions())
+	}
+	if c.Orig.UniqueBytes != 100 || c.Resp.UniqueBytes != 500 {
+		t.Errorf("unique bytes = %d/%d, want 100/500", c.Orig.UniqueBytes, c.Resp.UniqueBytes)
+	}
+	if c.Orig.FINAckedTS == 0 || c.Resp.FINAckedTS == 0 {
+		t.Errorf("FIN acked times = %d/%d, want both set", c.Orig.FINAckedTS, c.Resp.FINAckedTS)
+	}
+	wantTrans := []State{StateSynSent, StateEstablished, StateFinWait1, StateFinWait2, StateTimeWait}
+	var got []State
+	for _, tr := range c.Orig.Transitions {
+		got = append(got, tr.State)
+	}
+	if len(got) != len(wantTrans) {
+		t.Fatalf("client transitions %v, want %v", got, wantTrans)
+	}
+	for i := range got {
+		if got[i] != wantTrans[i] {
+			t.Fatalf("client transitions %v, want %v", got, wantTrans)
+		}
+	}
+	if c.TurnCount != 2 || c.Turns[0].Dir != Orig || c.Turns[1].Dir != Resp {
+		t.Errorf("turns = %+v", c.Turns)
+	}
+}
+
+func TestCloseWaitLeak(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:8080")
+	cv.handshake(0)
+	cv.send(0.1, true, finack, 0)
+	cv.send(0.1001, false, ack, 0)
+	cv.send(100, false, ack, 0, withSeq(cv.seq[1])) // server keeps the socket, sends nothing
+	tr.Flush()
+	c := r.done[0]
+	if o, s := states(c, c.LastTS); o != StateFinWait2 || s != StateCloseWait {
+		t.Errorf("states = %v/%v, want FIN_WAIT_2/CLOSE_WAIT", o, s)
+	}
+	if c.Resp.FINTS != 0 || c.Orig.FINAckedTS != ns(0.1001) {
+		t.Errorf("server FIN %d, client FIN acked at %d", c.Resp.FINTS, c.Orig.FINAckedTS)
+	}
+	if c.EndState != EndCaptureEnd {
+		t.Errorf("end = %v, want capture-end", c.EndState)
+	}
+}
+
+func TestRetransmissionOutOfOrderAndFast(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0) // RTT 2 ms
+	base := cv.seq[1]
+	cv.send(0.010, false, ack, 1000)
+	cv.send(0.011, false, ack, 1000, withSeq(base+2000))  // gap: 1000 bytes never captured
+	cv.send(0.0115, false, ack, 1000, withSeq(base+1000)) // fills the hole 0.5 ms later: out-of-order
+	cv.send(0.012, true, ack, 0, withAck(base+1000))
+	cv.send(0.0121, true, ack, 0, withAck(base+1000))
+	cv.send(0.0122, true, ack, 0, withAck(base+1000))
+	cv.send(0.0125, false, ack, 1000, withSeq(base+1000)) // after 2 dup acks: fast retransmission
+	cv.send(0.300, false, ack, 1000, withSeq(base))       // already sent and acked: spurious retransmission
+	tr.Flush()
+	c := r.done[0]
+	e := &c.Resp
+	if e.OutOfOrder != 1 {
+		t.Errorf("out-of-order = %d, want 1", e.OutOfOrder)
+	}
+	if e.PrevNotCaptured != 1 {
+		t.Errorf("previous-not-captured = %d, want 1", e.PrevNotCaptured)
+	}
+	if e.Retransmissions != 2 || e.FastRetransmissions != 1 || e.Spurious != 1 {
+		t.Errorf("retrans %d fast %d spurious %d, want 2/1/1", e.Retransmissions, e.FastRetransmissions, e.Spurious)
+	}
+	if c.Orig.DupAcks != 2 {
+		t.Errorf("dup acks = %d, want 2", c.Orig.DupAcks)
+	}
+	if e.UniqueBytes != 3000 {
+		t.Errorf("unique bytes = %d, want 3000", e.UniqueBytes)
+	}
+}
+
+func TestLateHoleFillIsRetransmission(t *testing.T) {
+	// Data lost before the capture point and resent after an RTO is a
+	// retransmission, even though its bytes were never captured before.
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	base := cv.seq[1]
+	cv.send(0.010, false, ack, 1000, withSeq(base+1000))
+	cv.send(0.250, false, ack, 1000, withSeq(base))
+	tr.Flush()
+	if e := &r.done[0].Resp; e.Retransmissions != 1 || e.OutOfOrder != 0 {
+		t.Errorf("retrans %d ooo %d, want 1/0", e.Retransmissions, e.OutOfOrder)
+	}
+}
+
+func TestRTOBackoffChain(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	base := cv.seq[1]
+	cv.send(1.0, false, pshack, 1412)
+	for i, at := range []float64{1.2, 1.6, 2.4, 4.0} {
+		_ = i
+		cv.send(at, false, pshack, 1412, withSeq(base))
+	}
+	tr.Flush()
+	b := r.done[0].Resp.Backoff
+	if b.Count != 4 || len(b.Times) != 5 {
+		t.Fatalf("backoff chain = %+v, want 4 resends after the original", b)
+	}
+	if b.Times[0] != ns(1) || b.Times[4] != ns(4) {
+		t.Errorf("chain times = %v", b.Times)
+	}
+}
+
+func TestSeqWraparound(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.seq[1] = 0xFFFFF000
+	cv.handshake(0)
+	for i := 0; i < 10; i++ {
+		cv.send(0.01+float64(i)*0.001, false, ack, 1000)
+	}
+	tr.Flush()
+	e := &r.done[0].Resp
+	if e.Retransmissions != 0 || e.OutOfOrder != 0 || e.PrevNotCaptured != 0 {
+		t.Errorf("wraparound misread: retrans %d ooo %d gaps %d", e.Retransmissions, e.OutOfOrder, e.PrevNotCaptured)
+	}
+	if e.UniqueBytes != 10000 {
+		t.Errorf("unique bytes across wrap = %d, want 10000", e.UniqueBytes)
+	}
+}
+
+func TestPortReuseStartsNewConnection(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	cv.send(0.1, true, finack, 0)
+	cv.send(0.1, false, finack, 0)
+	cv.send(0.1, true, ack, 0)
+	cv.seq = [2]uint32{777777, 888888}
+	cv.handshake(5)
+	cv.send(5.1, true, rstack, 0)
+	tr.Flush()
+	if len(r.done) != 2 {
+		t.Fatalf("got %d connections, want 2 (port reuse)", len(r.done))
+	}
+	if r.done[0].EndState != EndReused || r.done[1].ID != 2 || r.done[1].Orig.ISN != 777777 {
+		t.Errorf("first end %v, second id %d isn %d", r.done[0].EndState, r.done[1].ID, r.done[1].Orig.ISN)
+	}
+	if tr.Stats().Reused != 1 {
+		t.Errorf("reused = %d", tr.Stats().Reused)
+	}
+	// A retransmitted SYN is not a new connection.
+	tr2, r2 := newTestTracker(Config{})
+	cv2 := newConvo(t, tr2, "10.0.0.1:40000", "10.0.0.2:80")
+	cv2.send(0, true, syn, 0)
+	cv2.send(1, true, syn, 0, withSeq(1000))
+	cv2.send(3, true, syn, 0, withSeq(1000))
+	tr2.Flush()
+	if len(r2.done) != 1 || r2.done[0].Orig.SYNs != 3 {
+		t.Fatalf("SYN retransmissions: %d conns, SYNs %d", len(r2.done), r2.done[0].Orig.SYNs)
+	}
+	if o, s := states(r2.done[0], ns(3)); o != StateSynSent || s != StateUnknown {
+		t.Errorf("unanswered SYN states %v/%v", o, s)
+	}
+}
+
+func TestMidStreamDirectionHeuristic(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	// First packet goes server → client: the ephemeral port is the client.
+	cv := newConvo(t, tr, "10.0.0.1:51000", "10.0.0.2:443")
+	cv.send(0, false, pshack, 100)
+	cv.send(0.001, true, ack, 0)
+	tr.Flush()
+	c := r.done[0]
+	if c.DirKnown || c.Orig.Addr.Port() != 51000 {
+		t.Errorf("client %v known %v, want 51000 guessed", c.Orig.Addr, c.DirKnown)
+	}
+	if o, s := states(c, c.LastTS); o != StateEstablished || s != StateEstablished {
+		t.Errorf("states %v/%v", o, s)
+	}
+	for _, tc := range []struct {
+		a, b uint16
+		want bool
+	}{{51000, 443, true}, {443, 51000, false}, {8080, 80, true}, {80, 8080, false}, {33000, 40000, false}, {5000, 6000, false}} {
+		if got := ephemeralFirst(tc.a, tc.b); got != tc.want {
+			t.Errorf("ephemeralFirst(%d,%d) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+func TestHeadersOnlyPayloadAndTLSStage(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:8443")
+	cv.handshake(0)
+	// A 517-byte ClientHello of which a -s 96 capture keeps 30 bytes.
+	ch := clientHello("api.example.com")
+	cv.send(0.01, true, pshack, 0, withPayload(ch[:30]), withTrunc(len(ch)))
+	cv.send(0.011, false, ack, 0)
+	cv.send(1.5, true, finack, 0)
+	cv.send(1.5001, false, ack, 0)
+	tr.Flush()
+	c := r.done[0]
+	if c.Orig.Bytes != int64(len(ch)) || c.Orig.Truncated != 1 {
+		t.Errorf("bytes %d truncated %d, want %d/1", c.Orig.Bytes, c.Orig.Truncated, len(ch))
+	}
+	if !c.App.TLS.Seen || c.App.TLS.ClientHelloTS != ns(0.01) || c.App.TLS.ServerHelloTS != 0 {
+		t.Errorf("tls = %+v", c.App.TLS)
+	}
+	if c.App.TLS.SNI != "" {
+		t.Errorf("SNI from a cut ClientHello: %q", c.App.TLS.SNI)
+	}
+}
+
+func TestTLSAndHTTPSniffers(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:8443")
+	cv.handshake(0)
+	ch := clientHello("api.example.com")
+	// split the ClientHello across two segments, second first (out of order)
+	base := cv.seq[0]
+	cv.send(0.010, true, pshack, 0, withSeq(base+100), withPayload(ch[100:]))
+	cv.send(0.0101, true, pshack, 0, withSeq(base), withPayload(ch[:100]))
+	cv.send(0.020, false, pshack, 0, withPayload(serverHello(0x0304)))
+	tr.Flush()
+	tls := r.done[0].App.TLS
+	if tls.SNI != "api.example.com" || tls.ServerVersion != 0x0304 || tls.ClientHelloTS == 0 || tls.ServerHelloTS == 0 {
+		t.Errorf("tls = %+v", tls)
+	}
+
+	tr2, r2 := newTestTracker(Config{})
+	cv2 := newConvo(t, tr2, "10.0.0.1:40000", "10.0.0.2:80")
+	cv2.handshake(0)
+	cv2.send(0.01, true, pshack, 0, withPayload([]byte("GET /a?b=<x> HTTP/1.1\r\nHost: h.example\r\nConnection: keep-alive\r\n\r\n")))
+	cv2.send(0.02, false, pshack, 0, withPayload([]byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n")))
+	cv2.send(0.03, true, pshack, 0, withPayload([]byte("GET /second HTTP/1.1\r\n\r\n")))
+	tr2.Flush()
+	h := r2.done[0].App.HTTP
+	if h.Method != "GET" || h.Target != "/a?b=<x>" || h.Host != "h.example" || h.Status != 503 || h.ConnHeader != "keep-alive" || h.Requests != 2 || h.Responses != 1 {
+		t.Errorf("http = %+v", h)
+	}
+	if r2.done[0].Turns[2].FirstLine != "GET /second HTTP/1.1" {
+		t.Errorf("turn line = %q", r2.done[0].Turns[2].FirstLine)
+	}
+}
+
+func TestDataAfterFINAnsweredByRST(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	cv.send(0.01, false, finack, 0) // server closes at once
+	cv.send(0.011, true, ack, 0)
+	cv.send(1.011, true, pshack, 50) // client writes a second later
+	cv.send(1.012, false, rst, 0)
+	tr.Flush()
+	c := r.done[0]
+	a := c.Orig.DataAfterPeerFIN
+	if a.FirstTS != ns(1.011) || a.Delay != 1.001e9 || a.Bytes != 50 || a.Acked || a.RSTAfterTS != ns(1.012) {
+		t.Errorf("after FIN = %+v", a)
+	}
+	if o, s := states(c, c.LastTS); o != StateClosed || s != StateClosed {
+		t.Errorf("states %v/%v", o, s)
+	}
+}
+
+func TestZeroWindowAndKeepAlive(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	cv.send(0.01, false, ack, 1000)
+	cv.send(0.02, true, ack, 0, withWin(0))
+	cv.send(0.22, false, ack, 1)                                  // probe into the zero window
+	cv.send(0.23, true, ack, 0, withWin(0))                       // still zero
+	cv.send(60, true, ack, 0, withSeq(cv.seq[0]-1), withWin(500)) // keep-alive from the client
+	tr.Flush()
+	c := r.done[0]
+	if c.Orig.ZeroWindows != 2 || c.Resp.ZeroWindowProbes != 1 {
+		t.Errorf("zero windows %d probes %d, want 2/1", c.Orig.ZeroWindows, c.Resp.ZeroWindowProbes)
+	}
+	if c.Orig.KeepAlives != 1 {
+		t.Errorf("keep-alives = %d, want 1", c.Orig.KeepAlives)
+	}
+	if c.Resp.Retransmissions != 0 {
+		t.Errorf("probe counted as retransmission")
+	}
+}
+
+func TestEvictionKeepsMemoryBoundedAndCounts(t *testing.T) {
+	tr, r := newTestTracker(Config{MaxConns: 10})
+	for i := 0; i < 1000; i++ {
+		p := &decode.Packet{Frame: int64(i + 1), TS: ns(float64(i) / 1000), Flags: syn, Seq: uint32(i)}
+		p.Src = mustAP("10.1.0.1", uint16(1024+i))
+		p.Dst = mustAP("10.0.0.2", 80)
+		p.Opts.WScale = -1
+		tr.Add(p)
+		if tr.Live() > 10 {
+			t.Fatalf("live = %d > cap", tr.Live())
+		}
+	}
+	tr.Flush()
+	if len(r.done) != 1000 || tr.Stats().Evicted != 990 || tr.Stats().Conns != 1000 {
+		t.Errorf("done %d evicted %d conns %d", len(r.done), tr.Stats().Evicted, tr.Stats().Conns)
+	}
+}
+
+func TestClosedConnectionsLingerThenHandedOn(t *testing.T) {
+	tr, r := newTestTracker(Config{Linger: 1e9})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	cv.send(0.1, true, rstack, 0)
+	if len(r.done) != 0 {
+		t.Fatal("handed on before linger")
+	}
+	other := newConvo(t, tr, "10.0.0.3:40000", "10.0.0.2:80")
+	other.handshake(2)
+	if len(r.done) != 1 || r.done[0].EndState != EndClosed {
+		t.Fatalf("closed connection not handed on after linger: %d", len(r.done))
+	}
+}
+
+func TestPacketLogBounded(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	base := cv.seq[1]
+	for i := 0; i < 10000; i++ {
+		cv.send(0.01+float64(i)*1e-4, false, ack, 100)
+		if i == 5000 {
+			cv.send(0.51, false, ack, 100, withSeq(base)) // one retransmission in the middle
+		}
+	}
+	cv.send(2, true, finack, 0)
+	tr.Flush()
+	c := r.done[0]
+	if len(c.Log) > logMax+logTail+logAround+1 {
+		t.Fatalf("log has %d entries", len(c.Log))
+	}
+	var sawRetrans, sawFin bool
+	for i, le := range c.Log {
+		if i > 0 && le.Index <= c.Log[i-1].Index {
+			t.Fatalf("log not in order at %d", i)
+		}
+		sawRetrans = sawRetrans || le.Kind.Has(SegRetransmission)
+		sawFin = sawFin || le.Flags.Has(fin)
+	}
+	if !sawRetrans || !sawFin || c.Log[0].Flags != syn {
+		t.Errorf("log misses the anomaly (%v), the FIN (%v) or the SYN", sawRetrans, sawFin)
+	}
+}
+
+func mustAP(ip string, port uint16) netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr(ip), port)
+}
+
+// clientHello builds a minimal TLS 1.2-record ClientHello with an SNI.
+func clientHello(sni string) []byte {
+	var ext []byte
+	name := []byte(sni)
+	sn := make([]byte, 0, 9+len(name))
+	sn = binary.BigEndian.AppendUint16(sn, 0) // type server_name
+	sn = binary.BigEndian.AppendUint16(sn, uint16(5+len(name)))
+	sn = binary.BigEndian.AppendUint16(sn, uint16(3+len(name)))
+	sn = append(sn, 0)
+	sn = binary.BigEndian.AppendUint16(sn, uint16(len(name)))
+	sn = append(sn, name...)
+	ext = append(ext, sn...)
+	ext = append(ext, 0, 43, 0, 5, 4, 0x03, 0x04, 0x03, 0x03) // supported_versions
+	body := []byte{3, 3}
+	body = append(body, make([]byte, 32)...)
+	body = append(body, 0)                // session id
+	body = append(body, 0, 2, 0x13, 0x01) // one cipher suite
+	body = append(body, 1, 0)             // compression
+	body = binary.BigEndian.AppendUint16(body, uint16(len(ext)))
+	body = append(body, ext...)
+	for len(body) < 508 { // pad like browsers do, to a realistic size
+		body = append(body, 0)
+	}
+	return tlsRecord(1, body)
+}
+
+func serverHello(version uint16) []byte {
+	body := []byte{3, 3}
+	body = append(body, make([]byte, 32)...)
+	body = append(body, 0, 0x13, 0x01, 0)
+	body = append(body, 0, 6, 0, 43, 0, 2, byte(version>>8), byte(version))
+	return tlsRecord(2, body)
+}
+
+func tlsRecord(hsType byte, body []byte) []byte {
+	hs := []byte{hsType, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}
+	hs = append(hs, body...)
+	rec := []byte{22, 3, 1, byte(len(hs) >> 8), byte(len(hs))}
+	return append(rec, hs...)
+}
