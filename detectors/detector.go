@@ -1,0 +1,157 @@
+package detectors
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sort"
+
+	"github.com/pcapsleuth/pcapsleuth/flows"
+)
+
+// Detector is one running detector. It sees the capture in a single pass, in
+// capture order: every finished connection through ConnDone (and, if it
+// implements SegmentDetector, every segment), then Finish once.
+//
+// This is go/analysis's Analyzer shape turned into a stream: a detector must
+// keep only what it needs (counts, a bounded sample), never the whole capture.
+type Detector interface {
+	// ConnDone is called once per connection when the tracker hands it on.
+	// The detector may keep c (e.g. as an exemplar); it must not modify it.
+	ConnDone(c *flows.Conn)
+	// Finish returns the findings once the whole capture was read.
+	Finish(env *Env) []Finding
+}
+
+// SegmentDetector is a Detector that also wants every TCP segment.
+type SegmentDetector interface {
+	Detector
+	// Segment is called for every segment; s is valid only during the call.
+	Segment(c *flows.Conn, s *flows.Segment)
+}
+
+// Spec describes a detector and makes fresh instances of it.
+type Spec struct {
+	Kind Kind
+	// Title is the one-line description shown by `pcapsleuth detectors`.
+	Title string
+	// Doc explains the pattern, the evidence and the false-positive guards.
+	Doc string
+	// Severity is the most severe level the detector reports.
+	Severity Severity
+	// New returns a detector with its own state for one analysis.
+	New func(cfg *Config) Detector
+}
+
+// Name is the detector's stable name, the contract's detector name.
+func (s *Spec) Name() string { return s.Kind.String() }
+
+// Env is what detectors know about the capture as a whole when they finish.
+type Env struct {
+	Start, End int64 // first and last packet times (Unix ns); 0 when no packet
+	Packets    int64 // frames read
+	TCPPackets int64
+	// Capture health, for capture-quality and for caveats.
+	SnapTruncated int64    // segments cut by the snaplen
+	Dropped       uint64   // pcapng interface drop counters, summed
+	HasDropped    bool     // a drop counter was present
+	ReadErrors    []string // why reading stopped early, per capture file
+	Backwards     int64    // packets whose time went backwards
+	Evicted       int64    // connections handed on early to bound memory
+}
+
+// Engine runs a set of detectors over one analysis. It implements
+// flows.Observer, so the tracker feeds it directly.
+type Engine struct {
+	cfg    *Config
+	specs  []*Spec
+	dets   []Detector
+	segs   []int // indexes of detectors that are SegmentDetectors
+	failed []error
+}
+
+// NewEngine makes a fresh instance of each spec.
+func NewEngine(cfg *Config, specs []*Spec) *Engine {
+	e := &Engine{cfg: cfg, specs: specs, failed: make([]error, len(specs))}
+	for i, s := range specs {
+		d := s.New(cfg)
+		e.dets = append(e.dets, d)
+		if _, ok := d.(SegmentDetector); ok {
+			e.segs = append(e.segs, i)
+		}
+	}
+	return e
+}
+
+// Segment implements flows.Observer.
+func (e *Engine) Segment(c *flows.Conn, s *flows.Segment) {
+	for _, i := range e.segs {
+		if e.failed[i] == nil {
+			e.guard(i, func() { e.dets[i].(SegmentDetector).Segment(c, s) })
+		}
+	}
+}
+
+// Done implements flows.Observer.
+func (e *Engine) Done(c *flows.Conn) {
+	for i, d := range e.dets {
+		if e.failed[i] == nil {
+			e.guard(i, func() { d.ConnDone(c) })
+		}
+	}
+}
+
+// guard runs f, turning a panic into a disabled detector: a bug in one
+// detector never kills the report.
+func (e *Engine) guard(i int, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.failed[i] = fmt.Errorf("detector %s failed: %v\n%s", e.specs[i].Name(), r, debug.Stack())
+		}
+	}()
+	f()
+}
+
+// Finish collects every detector's findings, sorted most severe first, then
+// by time and kind, so map order never leaks into the output.
+func (e *Engine) Finish(env *Env) []Finding {
+	var out []Finding
+	for i, d := range e.dets {
+		if e.failed[i] == nil {
+			e.guard(i, func() { out = append(out, d.Finish(env)...) })
+		}
+		if err := e.failed[i]; err != nil {
+			out = append(out, Finding{Kind: KindInternal, Severity: Warning, Subject: e.specs[i].Name(),
+				Title:       fmt.Sprintf("the %s detector failed; its findings are missing", e.specs[i].Name()),
+				Explanation: firstLine(err.Error()) + ". This is a bug in pcapsleuth; please report it with the capture if you can."})
+		}
+	}
+	SortFindings(out)
+	return out
+}
+
+// SortFindings orders findings most severe first, then by first evidence,
+// kind and subject.
+func SortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := &fs[i], &fs[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.At != b.At {
+			return a.At < b.At
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Subject < b.Subject
+	})
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
