@@ -1,6 +1,6 @@
 module github.com/pcapsleuth/pcapsleuth
 
-go 1.23
+go 1.25
 
 require (
 	github.com/go-echarts/go-echarts/v2 v2.6.7 // indirect
@@ -9,4 +9,6 @@ require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/net v0.0.0-20190620200207-3b0461eec859 // indirect
+	golang.org/x/sys v0.0.0-20190412213103-97732733099d // indirect
 )
