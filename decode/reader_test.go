@@ -216,11 +216,11 @@ func testPcapng(t *testing.T) []byte {
 	n.idb(101, 128, n.opt(optIfTSResol, []byte{9}), n.opt(optIfTSOff, put64(littleEndian, nil, 10)), n.endOpts())
 	n.epb(0, 1700000000_000001, 0, pkt)
 	n.epb(1, 1700000000_000000002, 1500, raw, n.opt(1, []byte{0, 0, 0, 1}), n.endOpts()) // with epb_flags
-	n.block(4, []byte{0, 0, 0, 0})                                                        // NRB, skipped
-	n.block(0x00000BAD, []byte{1, 2, 3, 4, 5, 6, 7, 8})                                   // custom block, not a frame
+	n.block(4, []byte{0, 0, 0, 0})                                                       // NRB, skipped
+	n.block(0x00000BAD, []byte{1, 2, 3, 4, 5, 6, 7, 8})                                  // custom block, not a frame
 	n.isb(0, 42)
-	n.isb(7, 1) // unknown interface: ignored
-	n.epb(9, 0, 0, pkt)                                                                   // unknown interface: delivered as such
+	n.isb(7, 1)         // unknown interface: ignored
+	n.epb(9, 0, 0, pkt) // unknown interface: delivered as such
 	// Section 2, big-endian: base-2 resolution and the obsolete PB and SPB.
 	n.shb(bigEndian, 1, 0)
 	n.idb(0, 32, n.opt(optIfTSResol, []byte{0x80 | 20}), n.endOpts()) // 2^-20 s
