@@ -1,0 +1,283 @@
+package analysis
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pcapsleuth/pcapsleuth/flows"
+	"github.com/pcapsleuth/pcapsleuth/render"
+)
+
+// summarizer turns every finished connection into its report line (spilled to
+// the store) and keeps the per-side state counts of the text summary.
+type summarizer struct {
+	store *render.ConnStore
+	conns int64
+	sides [2]sideStats
+	// closeWait counts sockets still in CLOSE_WAIT per holder endpoint.
+	closeWait map[string]*holderStats
+}
+
+type sideStats struct {
+	conns  int64
+	states [flows.NumStates]int64
+	// timeWait holds when each socket ending in TIME_WAIT entered it: at the
+	// end of the capture those older than 60 s are CLOSED.
+	timeWait []int64
+	// oldestCloseWait is when the oldest socket still in CLOSE_WAIT entered it.
+	oldestCloseWait int64
+}
+
+type holderStats struct {
+	side   flows.Dir
+	count  int64
+	oldest int64
+}
+
+func newSummarizer(store *render.ConnStore) *summarizer {
+	return &summarizer{store: store, closeWait: map[string]*holderStats{}}
+}
+
+// Segment implements flows.Observer.
+func (s *summarizer) Segment(*flows.Conn, *flows.Segment) {}
+
+// Done implements flows.Observer.
+func (s *summarizer) Done(c *flows.Conn) {
+	s.conns++
+	sum := Summarize(c)
+	var tw [2]int64
+	for d := flows.Orig; d <= flows.Resp; d++ {
+		e := c.Endpoint(d)
+		st := &s.sides[d]
+		st.conns++
+		final, since := finalState(e)
+		switch final {
+		case flows.StateTimeWait:
+			st.timeWait = append(st.timeWait, since)
+			tw[d] = since
+		case flows.StateCloseWait:
+			st.states[final]++
+			if st.oldestCloseWait == 0 || since < st.oldestCloseWait {
+				st.oldestCloseWait = since
+			}
+			key := c.Resp.Addr.String()
+			if d == flows.Orig {
+				key = c.Orig.Addr.Addr().String() + " → " + c.Resp.Addr.String()
+			}
+			h := s.closeWait[key]
+			if h == nil {
+				h = &holderStats{side: d}
+				s.closeWait[key] = h
+			}
+			h.count++
+			if h.oldest == 0 || since < h.oldest {
+				h.oldest = since
+			}
+		default:
+			st.states[final]++
+		}
+	}
+	s.store.Add(sum, tw)
+}
+
+// finalState is the endpoint's last inferred state and when it entered it.
+func finalState(e *flows.Endpoint) (flows.State, int64) {
+	if n := len(e.Transitions); n > 0 {
+		t := e.Transitions[n-1]
+		return t.State, t.TS
+	}
+	return flows.StateUnknown, 0
+}
+
+// Summarize returns the report line of one connection, with states as they
+// stood when the connection was handed on (the store applies the TIME_WAIT
+// timer against the capture's end).
+func Summarize(c *flows.Conn) *render.ConnSummary {
+	s := &render.ConnSummary{
+		ID: c.ID, Client: c.Orig.Addr.String(), Server: c.Resp.Addr.String(),
+		DirectionFrom: "syn", Packets: c.Packets, Retransmissions: c.Retransmissions(),
+		ClientState: c.Orig.State.String(), ServerState: c.Resp.State.String(),
+		Start:         time.Unix(0, c.FirstTS).UTC().Format(time.RFC3339Nano),
+		DurationS:     float64(c.Duration()) / 1e9,
+		ClientPackets: c.Orig.Packets, ServerPackets: c.Resp.Packets,
+		ClientBytes: c.Orig.Bytes, ServerBytes: c.Resp.Bytes,
+		ClientMSS: c.Orig.MSS, ServerMSS: c.Resp.MSS,
+		History: History(c), End: c.EndState.String(),
+		TLSSNI: c.App.TLS.SNI, HTTPStatus: c.App.HTTP.Status,
+	}
+	if !c.DirKnown {
+		s.DirectionFrom = "port-heuristic"
+	}
+	if c.HandshakeRTT > 0 {
+		v := float64(c.HandshakeRTT) / 1e6
+		s.HandshakeRTTMS = &v
+	}
+	if v := c.App.TLS.ServerVersion; v != 0 {
+		s.TLSVersion = tlsVersionName(v)
+	} else if v := c.App.TLS.ClientVersion; v != 0 {
+		s.TLSVersion = tlsVersionName(v) + " (offered)"
+	}
+	if h := c.App.HTTP; h.Method != "" {
+		s.HTTPRequest = h.Method + " " + h.Target
+		if h.Host != "" {
+			s.HTTPRequest += " (Host: " + h.Host + ")"
+		}
+	}
+	return s
+}
+
+func tlsVersionName(v uint16) string {
+	switch v {
+	case 0x0300:
+		return "SSL 3.0"
+	case 0x0301:
+		return "TLS 1.0"
+	case 0x0302:
+		return "TLS 1.1"
+	case 0x0303:
+		return "TLS 1.2"
+	case 0x0304:
+		return "TLS 1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// History is a Zeek-style history string: one letter per event kind, upper
+// case for the client and lower case for the server, in order of first
+// occurrence: S SYN, H SYN-ACK, D data, F FIN, R RST; then T retransmissions,
+// W zero windows and G gaps (capture misses) for either side, whose first
+// times the tracker does not keep.
+func History(c *flows.Conn) string {
+	type ev struct {
+		ts int64
+		ch byte
+	}
+	var evs []ev
+	add := func(ts int64, ch byte) {
+		if ts != 0 {
+			evs = append(evs, ev{ts, ch})
+		}
+	}
+	add(c.SYNTS, 'S')
+	add(c.SYNACKTS, 'h')
+	for d := flows.Orig; d <= flows.Resp; d++ {
+		e := c.Endpoint(d)
+		up := d == flows.Orig
+		letter := func(b byte) byte {
+			if up {
+				return b
+			}
+			return b + 'a' - 'A'
+		}
+		add(e.FirstDataTS, letter('D'))
+		add(e.FINTS, letter('F'))
+		add(e.RSTTS, letter('R'))
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].ts < evs[j].ts })
+	var b strings.Builder
+	for _, e := range evs {
+		b.WriteByte(e.ch)
+	}
+	for d := flows.Orig; d <= flows.Resp; d++ {
+		e := c.Endpoint(d)
+		up := d == flows.Orig
+		for _, x := range []struct {
+			n  int64
+			ch byte
+		}{{e.Retransmissions, 'T'}, {e.ZeroWindows, 'W'}, {e.PrevNotCaptured, 'G'}} {
+			if x.n > 0 {
+				ch := x.ch
+				if !up {
+					ch += 'a' - 'A'
+				}
+				b.WriteByte(ch)
+			}
+		}
+	}
+	return b.String()
+}
+
+// summary builds the text summary at the end of the capture.
+func (s *summarizer) summary(end int64) render.Summary {
+	out := render.Summary{Connections: s.conns, StateCounts: map[string]map[string]int64{}}
+	for d := flows.Orig; d <= flows.Resp; d++ {
+		st := &s.sides[d]
+		counts := st.states
+		for _, tw := range st.timeWait {
+			if end-tw >= flows.TimeWaitDuration {
+				counts[flows.StateClosed]++
+			} else {
+				counts[flows.StateTimeWait]++
+			}
+		}
+		name := "client"
+		if d == flows.Resp {
+			name = "server"
+		}
+		m := map[string]int64{}
+		for i, n := range counts {
+			if n > 0 {
+				m[flows.State(i).String()] = n
+			}
+		}
+		out.StateCounts[name] = m
+		line := fmt.Sprintf("%s side: %d connections", name, st.conns)
+		var parts []string
+		for _, x := range []flows.State{flows.StateEstablished, flows.StateCloseWait, flows.StateFinWait1,
+			flows.StateFinWait2, flows.StateLastAck, flows.StateTimeWait, flows.StateSynSent, flows.StateSynReceived} {
+			if n := counts[x]; n > 0 {
+				p := fmt.Sprintf("%d still in %s", n, x)
+				if x == flows.StateCloseWait && st.oldestCloseWait != 0 {
+					p += fmt.Sprintf(" at the end of the capture, oldest %s", age(end-st.oldestCloseWait))
+				}
+				parts = append(parts, p)
+			}
+		}
+		if len(parts) > 0 {
+			line += ", " + strings.Join(parts, ", ")
+		}
+		out.Lines = append(out.Lines, line)
+	}
+	// The holders of CLOSE_WAIT sockets, most first.
+	type kv struct {
+		k string
+		h *holderStats
+	}
+	var hs []kv
+	for k, h := range s.closeWait {
+		hs = append(hs, kv{k, h})
+	}
+	sort.Slice(hs, func(i, j int) bool {
+		if hs[i].h.count != hs[j].h.count {
+			return hs[i].h.count > hs[j].h.count
+		}
+		return hs[i].k < hs[j].k
+	})
+	for i, x := range hs {
+		if i == 5 {
+			out.Lines = append(out.Lines, fmt.Sprintf("... and %d more endpoints holding CLOSE_WAIT sockets", len(hs)-5))
+			break
+		}
+		who := "server sockets on " + x.k
+		if x.h.side == flows.Orig {
+			who = "client sockets " + x.k
+		}
+		out.Lines = append(out.Lines, fmt.Sprintf("%d %s in CLOSE_WAIT at the end, oldest %s", x.h.count, who, age(end-x.h.oldest)))
+	}
+	return out
+}
+
+// age formats a duration in seconds the way people read them.
+func age(ns int64) string {
+	s := float64(ns) / 1e9
+	switch {
+	case s < 10:
+		return fmt.Sprintf("%.1f s", s)
+	case s < 3600:
+		return fmt.Sprintf("%.0f s", s)
+	default:
+		return fmt.Sprintf("%.1f h", s/3600)
+	}
+}

@@ -1,0 +1,97 @@
+// Package root is pcapsleuth's root command: it wires the subcommands and
+// maps errors to the exit codes of CONTRACT.md.
+package root
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pcapsleuth/pcapsleuth/cmd/analyze"
+	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
+)
+
+// Version is pcapsleuth's release version.
+const Version = "0.1.0"
+
+// Streams are the standard streams (injected, so tests can capture them).
+type Streams = cli.Streams
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(io cli.Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pcapsleuth",
+		Short: "Turn a packet capture into an incident diagnosis",
+		Long: `pcapsleuth reads a packet capture (pcap or pcapng, optionally gzip or zstd
+compressed), follows every TCP connection and names the root cause behind what it
+sees: CLOSE_WAIT leaks, writes after FIN that a middlebox resets or silently drops,
+stale pooled connections, idle and request timeouts, abandoned TLS handshakes,
+retransmission storms and more. It writes a self-contained HTML report, JSON for
+CI, a Markdown summary for tickets, or a text summary for the terminal.`,
+		Example: `  pcapsleuth analyze dump.pcap                   # text summary in the terminal
+  pcapsleuth analyze dump.pcap -o report.html    # the incident report
+  pcapsleuth analyze dump.pcap.zst -o out.json   # JSON (CONTRACT.md), zstd input
+  tcpdump -w - -s 96 port 8080 | pcapsleuth analyze - -o -   # from stdin`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       versionString(),
+	}
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.Err)
+	root.AddCommand(analyze.NewCmdAnalyze(io, versionString(), nil))
+	root.AddCommand(newCmdVersion(io))
+	return root
+}
+
+func versionString() string {
+	v := Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return v
+}
+
+func newCmdVersion(io cli.Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print pcapsleuth's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(io.Out, "pcapsleuth", versionString())
+			return nil
+		},
+	}
+}
+
+// Main runs pcapsleuth with args and returns the exit status: 0 when the
+// analysis ran, 1 when --fail-on matched a finding, 2 on bad usage or an
+// unreadable input.
+func Main(args []string, io cli.Streams) int {
+	cmd := NewCmdRoot(io)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err == nil {
+		return cli.ExitOK
+	}
+	var ee *cli.ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			printErr(io.Err, ee.Err)
+		}
+		return ee.Code
+	}
+	printErr(io.Err, err)
+	return cli.ExitUsage
+}
+
+func printErr(w io.Writer, err error) {
+	fmt.Fprintln(w, "pcapsleuth:", err)
+}

@@ -1,0 +1,233 @@
+package flows
+
+import (
+	"sort"
+)
+
+// Timeline builds the "ss view" of the capture: for each endpoint, how many
+// sockets were in each state over time, from every connection's transitions.
+// It is an Observer. Memory is bounded: at most maxEndpoints endpoints and
+// maxBuckets buckets each (the bucket width doubles as the capture grows).
+type Timeline struct {
+	origin  int64
+	width   int64
+	eps     map[tlKey]*tlSeries
+	order   []*tlSeries
+	Dropped int64 // connections of endpoints beyond the cap, not charted
+}
+
+type tlKey struct {
+	side   Dir
+	client [16]byte // client host for client-side series, zero for servers
+	server [18]byte // server address and port
+}
+
+type tlSeries struct {
+	endpoint string
+	side     Dir
+	deltas   [][NumStates]int32
+	conns    int64
+}
+
+const (
+	maxEndpoints = 512
+	maxBuckets   = 1024
+)
+
+// NewTimeline returns an empty timeline.
+func NewTimeline() *Timeline {
+	return &Timeline{width: 1e9, eps: map[tlKey]*tlSeries{}}
+}
+
+// Segment implements Observer.
+func (t *Timeline) Segment(*Conn, *Segment) {}
+
+// Done implements Observer: it adds the connection's two sockets.
+func (t *Timeline) Done(c *Conn) {
+	if t.origin == 0 || c.FirstTS < t.origin {
+		if t.origin != 0 {
+			t.shift(c.FirstTS)
+		} else {
+			t.origin = c.FirstTS - c.FirstTS%1e9
+		}
+	}
+	for d := Orig; d <= Resp; d++ {
+		e := c.Endpoint(d)
+		if len(e.Transitions) == 0 {
+			continue
+		}
+		s := t.series(c, d)
+		if s == nil {
+			t.Dropped++
+			continue
+		}
+		s.conns++
+		for i, tr := range e.Transitions {
+			if tr.State == StateClosed || tr.State == StateUnknown {
+				continue
+			}
+			to := int64(0)
+			if i+1 < len(e.Transitions) {
+				to = e.Transitions[i+1].TS
+			} else if tr.State == StateTimeWait {
+				to = tr.TS + TimeWaitDuration
+			}
+			t.add(s, tr.State, tr.TS, +1)
+			if to != 0 {
+				t.add(s, tr.State, to, -1)
+			}
+		}
+	}
+}
+
+func (t *Timeline) series(c *Conn, d Dir) *tlSeries {
+	var k tlKey
+	k.side = d
+	sa := c.Resp.Addr.Addr().As16()
+	copy(k.server[:16], sa[:])
+	k.server[16], k.server[17] = byte(c.Resp.Addr.Port()>>8), byte(c.Resp.Addr.Port())
+	if d == Orig {
+		k.client = c.Orig.Addr.Addr().As16()
+	}
+	if s := t.eps[k]; s != nil {
+		return s
+	}
+	if len(t.eps) >= maxEndpoints {
+		return nil
+	}
+	name := c.Resp.Addr.String()
+	if d == Orig {
+		name = c.Orig.Addr.Addr().String() + " → " + name
+	}
+	s := &tlSeries{endpoint: name, side: d}
+	t.eps[k] = s
+	t.order = append(t.order, s)
+	return s
+}
+
+// add puts a +1/-1 step for state st at time ts.
+func (t *Timeline) add(s *tlSeries, st State, ts int64, delta int32) {
+	if ts < t.origin {
+		ts = t.origin
+	}
+	i := int((ts - t.origin) / t.width)
+	for i >= maxBuckets {
+		t.coarsen()
+		i = int((ts - t.origin) / t.width)
+	}
+	for len(s.deltas) <= i {
+		s.deltas = append(s.deltas, [NumStates]int32{})
+	}
+	s.deltas[i][st] += delta
+}
+
+// coarsen doubles the bucket width of every series.
+func (t *Timeline) coarsen() {
+	t.width *= 2
+	for _, s := range t.order {
+		n := (len(s.deltas) + 1) / 2
+		for i := 0; i < n; i++ {
+			var m [NumStates]int32
+			for j := 2 * i; j < 2*i+2 && j < len(s.deltas); j++ {
+				for k := range m {
+					m[k] += s.deltas[j][k]
+				}
+			}
+			s.deltas[i] = m
+		}
+		s.deltas = s.deltas[:n]
+	}
+}
+
+// shift moves the origin back to ts (a connection earlier than all before).
+func (t *Timeline) shift(ts int64) {
+	newOrigin := ts - ts%t.width
+	if newOrigin < t.origin-int64(maxBuckets)*t.width {
+		newOrigin = t.origin // absurdly early: clamp rather than grow without bound
+	}
+	k := int((t.origin - newOrigin) / t.width)
+	if k <= 0 {
+		return
+	}
+	for _, s := range t.order {
+		s.deltas = append(make([][NumStates]int32, k), s.deltas...)
+	}
+	t.origin = newOrigin
+	for _, s := range t.order {
+		for len(s.deltas) > maxBuckets {
+			t.coarsen()
+		}
+	}
+}
+
+// Series returns the top endpoints' state counts between start and end
+// (capture times). Endpoints are ranked by the most sockets they held at once
+// in a state other than ESTABLISHED (CLOSE_WAIT first), then by connections.
+// bucket overrides the width when larger than the timeline's own.
+func (t *Timeline) Series(start, end, bucket int64) []StateSeries {
+	if len(t.order) == 0 || end <= start {
+		return nil
+	}
+	type ranked struct {
+		s         *tlSeries
+		closeWait int32
+		other     int32
+	}
+	var rs []ranked
+	for _, s := range t.order {
+		var cur [NumStates]int32
+		r := ranked{s: s}
+		for _, d := range s.deltas {
+			for k := range cur {
+				cur[k] += d[k]
+			}
+			r.closeWait = max(r.closeWait, cur[StateCloseWait])
+			var o int32
+			for k, v := range cur {
+				if State(k) != StateEstablished {
+					o += v
+				}
+			}
+			r.other = max(r.other, o)
+		}
+		rs = append(rs, r)
+	}
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if a.closeWait != b.closeWait {
+			return a.closeWait > b.closeWait
+		}
+		if a.other != b.other {
+			return a.other > b.other
+		}
+		if a.s.conns != b.s.conns {
+			return a.s.conns > b.s.conns
+		}
+		return a.s.endpoint < b.s.endpoint
+	})
+	const top = 6
+	width := t.width
+	for bucket > width {
+		width *= 2
+	}
+	factor := int(width / t.width)
+	var out []StateSeries
+	for i, r := range rs {
+		if i == top {
+			break
+		}
+		ss := StateSeries{Endpoint: r.s.endpoint, Side: r.s.side, BucketStart: t.origin, BucketWidth: width, Conns: r.s.conns}
+		var cur [NumStates]int32
+		nb := int((end-t.origin)/width) + 1
+		for b := 0; b < nb; b++ {
+			for j := b * factor; j < (b+1)*factor && j < len(r.s.deltas); j++ {
+				for k := range cur {
+					cur[k] += r.s.deltas[j][k]
+				}
+			}
+			ss.Counts = append(ss.Counts, cur)
+		}
+		out = append(out, ss)
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package render
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/pcapsleuth/pcapsleuth/detectors"
+	"github.com/pcapsleuth/pcapsleuth/flows"
+)
+
+// memLimit is how many encoded bytes the store keeps in memory before it
+// spills to a temporary file.
+const memLimit = 16 << 20
+
+// ConnStore keeps every connection summary of an analysis, in memory while
+// small and in a temporary file beyond memLimit, so that memory follows the
+// live connections and not the number of connections in the capture. It
+// returns them in ID order (ConnSource).
+type ConnStore struct {
+	dir     string
+	mem     []byte
+	file    *os.File
+	w       *bufio.Writer
+	size    int64
+	offsets []int64 // offset of each record, indexed by ID-1 (-1 = missing)
+	n       int
+	end     int64
+	byConn  map[int64][]string
+	scratch []byte
+}
+
+// NewConnStore returns an empty store whose spill file goes in dir ("" = the
+// system's temporary directory).
+func NewConnStore(dir string) (*ConnStore, error) {
+	return &ConnStore{dir: dir}, nil
+}
+
+// Add stores one summary. tw holds, per side (flows.Orig, flows.Resp), when a
+// socket that ended in TIME_WAIT entered it (0 otherwise).
+func (s *ConnStore) Add(c *ConnSummary, tw [2]int64) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode connection %d: %w", c.ID, err)
+	}
+	var hdr [20]byte
+	binary.LittleEndian.PutUint64(hdr[0:], uint64(tw[0]))
+	binary.LittleEndian.PutUint64(hdr[8:], uint64(tw[1]))
+	binary.LittleEndian.PutUint32(hdr[16:], uint32(len(b)))
+	idx := int(c.ID - 1)
+	for len(s.offsets) <= idx {
+		s.offsets = append(s.offsets, -1)
+	}
+	s.offsets[idx] = s.size
+	s.n++
+	if s.file == nil && len(s.mem)+len(b)+20 > memLimit {
+		if err := s.spill(); err != nil {
+			return err
+		}
+	}
+	if s.file == nil {
+		s.mem = append(s.mem, hdr[:]...)
+		s.mem = append(s.mem, b...)
+	} else {
+		s.w.Write(hdr[:])
+		if _, err := s.w.Write(b); err != nil {
+			return fmt.Errorf("spill connections: %w", err)
+		}
+	}
+	s.size += int64(len(b)) + 20
+	return nil
+}
+
+func (s *ConnStore) spill() error {
+	f, err := os.CreateTemp(s.dir, "pcapsleuth-conns-*")
+	if err != nil {
+		return fmt.Errorf("spill connections: %w", err)
+	}
+	s.file = f
+	s.w = bufio.NewWriterSize(f, 1<<20)
+	if _, err := s.w.Write(s.mem); err != nil {
+		return fmt.Errorf("spill connections: %w", err)
+	}
+	s.mem = nil
+	return nil
+}
+
+// SetCaptureEnd sets the capture's last timestamp, against which TIME_WAIT
+// sockets older than 60 s are reported CLOSED.
+func (s *ConnStore) SetCaptureEnd(ts int64) { s.end = ts }
+
+// SetFindings records which findings list each connection.
+func (s *ConnStore) SetFindings(fs []detectors.Finding) {
+	s.byConn = map[int64][]string{}
+	for _, f := range fs {
+		name := f.Kind.String()
+		for _, r := range f.Flows {
+			l := s.byConn[r.ID]
+			if len(l) == 0 || l[len(l)-1] != name {
+				s.byConn[r.ID] = append(l, name)
+			}
+		}
+	}
+	for id, l := range s.byConn {
+		sort.Strings(l)
+		s.byConn[id] = dedupe(l)
+	}
+}
+
+func dedupe(l []string) []string {
+	out := l[:0]
+	for i, x := range l {
+		if i == 0 || x != l[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Len implements ConnSource.
+func (s *ConnStore) Len() int { return s.n }
+
+// Each implements ConnSource: summaries in ID order.
+func (s *ConnStore) Each(f func(*ConnSummary) error) error {
+	var ra io.ReaderAt
+	if s.file != nil {
+		if err := s.w.Flush(); err != nil {
+			return fmt.Errorf("spill connections: %w", err)
+		}
+		ra = s.file
+	}
+	var hdr [20]byte
+	for _, off := range s.offsets {
+		if off < 0 {
+			continue
+		}
+		var rec []byte
+		if ra == nil {
+			copy(hdr[:], s.mem[off:off+20])
+			n := int64(binary.LittleEndian.Uint32(hdr[16:]))
+			rec = s.mem[off+20 : off+20+n]
+		} else {
+			if _, err := ra.ReadAt(hdr[:], off); err != nil {
+				return fmt.Errorf("read spilled connections: %w", err)
+			}
+			n := int(binary.LittleEndian.Uint32(hdr[16:]))
+			if cap(s.scratch) < n {
+				s.scratch = make([]byte, n)
+			}
+			rec = s.scratch[:n]
+			if _, err := ra.ReadAt(rec, off+20); err != nil {
+				return fmt.Errorf("read spilled connections: %w", err)
+			}
+		}
+		var c ConnSummary
+		if err := json.Unmarshal(rec, &c); err != nil {
+			return fmt.Errorf("decode spilled connection: %w", err)
+		}
+		tw := [2]int64{int64(binary.LittleEndian.Uint64(hdr[0:])), int64(binary.LittleEndian.Uint64(hdr[8:]))}
+		if tw[0] != 0 && s.end-tw[0] >= flows.TimeWaitDuration {
+			c.ClientState = flows.StateClosed.String()
+		}
+		if tw[1] != 0 && s.end-tw[1] >= flows.TimeWaitDuration {
+			c.ServerState = flows.StateClosed.String()
+		}
+		c.Findings = s.byConn[c.ID]
+		if err := f(&c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close removes the spill file.
+func (s *ConnStore) Close() error {
+	if s.file == nil {
+		return nil
+	}
+	name := s.file.Name()
+	s.file.Close()
+	s.file = nil
+	return os.Remove(name)
+}
