@@ -291,9 +291,18 @@ func (t *Tracker) sweep() {
 		t.closed[0] = nil
 		t.closed = t.closed[1:]
 		c.inQueue = false
-		if t.table[makeKey(c.Orig.Addr, c.Resp.Addr)] == c {
-			t.finish(c, EndClosed)
+		if t.table[makeKey(c.Orig.Addr, c.Resp.Addr)] != c {
+			continue
 		}
+		if c.LastTS+t.cfg.Linger > t.lastTS {
+			// Active again since it closed (late retransmissions, a SYN
+			// with the same ISN): linger from its last packet.
+			c.closedTS = c.LastTS
+			c.inQueue = true
+			t.closed = append(t.closed, c)
+			continue
+		}
+		t.finish(c, EndClosed)
 	}
 	if cap(t.closed) > 1024 && len(t.closed) < cap(t.closed)/4 {
 		t.closed = append([]*Conn(nil), t.closed...)

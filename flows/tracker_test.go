@@ -439,3 +439,19 @@ func tlsRecord(hsType byte, body []byte) []byte {
 	rec := []byte{22, 3, 1, byte(len(hs) >> 8), byte(len(hs))}
 	return append(rec, hs...)
 }
+
+func TestLingerRestartsOnActivity(t *testing.T) {
+	// A reset connection whose SYN is replayed with the same ISN every 20 s
+	// stays one connection, as tshark's tcp.stream keeps it.
+	tr, r := newTestTracker(Config{Linger: 30e9})
+	cv := newConvo(t, tr, "10.0.0.1:1054", "10.0.0.2:80")
+	for i := 0; i < 5; i++ {
+		at := float64(i) * 20
+		cv.send(at, true, syn, 0, withSeq(1000))
+		cv.send(at+0.01, false, rst, 0)
+	}
+	tr.Flush()
+	if len(r.done) != 1 {
+		t.Fatalf("got %d connections, want 1", len(r.done))
+	}
+}
