@@ -70,15 +70,19 @@ func (c *Conn) sniff(dir Dir, p *decode.Packet, kind SegKind, limit int) {
 		return
 	}
 	ra := c.app[dir]
+	e := c.Endpoint(dir)
+	off := int64(SeqDiff(e.ISN+1, p.Seq))
 	if ra == nil {
 		if c.appDone(dir) {
+			return
+		}
+		if off == 0 && len(p.Payload) >= 8 && !looksLikeApp(p.Payload) {
+			c.markAppDone(dir) // neither TLS nor HTTP: nothing to buffer
 			return
 		}
 		ra = &reassembly{}
 		c.app[dir] = ra
 	}
-	e := c.Endpoint(dir)
-	off := int64(SeqDiff(e.ISN+1, p.Seq))
 	if off >= int64(limit) || off+int64(len(p.Payload)) <= 0 {
 		return
 	}
@@ -154,6 +158,11 @@ func (ra *reassembly) insert(off int, data []byte) {
 	if ra.nr > 0 && ra.ranges[0].start == 0 {
 		ra.known = int(ra.ranges[0].end)
 	}
+}
+
+// looksLikeApp reports whether a stream's first bytes may be TLS or HTTP.
+func looksLikeApp(b []byte) bool {
+	return (b[0] >= 20 && b[0] <= 23 && b[1] == 3 && b[2] <= 4) || isHTTPRequest(b) || isHTTPResponse(b)
 }
 
 func (c *Conn) runSniffers(dir Dir, ra *reassembly, p *decode.Packet) {

@@ -133,10 +133,11 @@ type Endpoint struct {
 	dupAckRun   int
 	lastSegTS   int64
 	lastDataSeq uint32
-	finSeq      uint32       // seq of the FIN
-	hist        *txHistory   // allocated on the first payload
-	chain       RetransChain // chain being built
-	afterFINSeq uint32       // first seq of data sent after the peer's FIN
+	finSeq      uint32        // seq of the FIN
+	trBuf       [6]Transition // backing array of Transitions for a normal life
+	hist        *txHistory    // allocated on the first payload
+	chain       RetransChain  // chain being built
+	afterFINSeq uint32        // first seq of data sent after the peer's FIN
 	lastKind    SegKind
 	winScale    uint8 // shift applied to this side's window (0 until both SYNs negotiated it)
 	hasWin      bool
@@ -238,8 +239,7 @@ type Conn struct {
 	after    int // packets still to log after an anomaly
 	app      [2]*reassembly
 	appFlags uint8 // bit d set: direction d was fully sniffed
-	lruPrev  *Conn
-	lruNext  *Conn
+	slot     int   // index in Tracker.live
 	closedTS int64
 	inQueue  bool
 }

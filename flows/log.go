@@ -4,7 +4,7 @@ import "github.com/pcapsleuth/pcapsleuth/decode"
 
 // interesting is the set of segment kinds the packet log keeps context for.
 const interesting = AnyRetransmission | SegOutOfOrder | SegZeroWindow | SegZeroWindowProbe |
-	SegAckedUnseen | SegPrevNotCaptured | SegAfterPeerFIN | SegDupAck
+	SegAckedUnseen | SegPrevNotCaptured | SegAfterPeerFIN
 
 // log adds a packet to the bounded per-connection log. The head is always
 // kept; later packets go through a small tail ring, from which the packets

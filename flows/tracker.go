@@ -70,8 +70,8 @@ type Tracker struct {
 	cfg    Config
 	obs    Observer
 	table  map[connKey]*Conn
-	lru    *Conn // least recently active
-	mru    *Conn // most recently active
+	live   []*Conn // every live connection; Conn.slot is its index
+	cursor int     // where the next eviction scan starts
 	closed []*Conn
 	nextID int64
 	lastTS int64
@@ -123,7 +123,6 @@ func (t *Tracker) Add(p *decode.Packet) {
 		dir = Orig
 	}
 	t.update(c, dir, p)
-	t.touch(c)
 	t.sweep()
 }
 
@@ -131,11 +130,7 @@ func (t *Tracker) Add(p *decode.Packet) {
 // the capture.
 func (t *Tracker) Flush() {
 	for len(t.table) > 0 {
-		// Walk the LRU list collecting everything, then finish in ID order.
-		conns := make([]*Conn, 0, len(t.table))
-		for c := t.lru; c != nil; c = c.lruNext {
-			conns = append(conns, c)
-		}
+		conns := append([]*Conn(nil), t.live...)
 		sortConnsByID(conns)
 		for _, c := range conns {
 			t.finish(c, EndCaptureEnd)
@@ -198,12 +193,17 @@ func (t *Tracker) open(key connKey, p *decode.Packet) *Conn {
 	}
 	c.Orig.Addr, c.Resp.Addr = client, server
 	c.Orig.WScale, c.Resp.WScale = -1, -1
+	c.Orig.Transitions = c.Orig.trBuf[:0]
+	c.Resp.Transitions = c.Resp.trBuf[:0]
+	c.Log = make([]LogEntry, 0, logHead+logTail)
 	if !c.DirKnown {
 		// A capture that starts mid-connection: both sides are established.
 		c.Orig.setState(p.TS, 0, StateEstablished)
 		c.Resp.setState(p.TS, 0, StateEstablished)
 	}
 	t.table[key] = c
+	c.slot = len(t.live)
+	t.live = append(t.live, c)
 	if n := len(t.table); n > t.stats.PeakLive {
 		t.stats.PeakLive = n
 	}
@@ -229,35 +229,21 @@ func ephemeralFirst(a, b uint16) bool {
 	return a >= b
 }
 
-// touch moves c to the most recently active end of the LRU list.
-func (t *Tracker) touch(c *Conn) {
-	if t.mru == c {
+// evictScan is how many live connections an eviction compares.
+const evictScan = 64
+
+// unlink removes c from the live slice (swap-remove).
+func (t *Tracker) unlink(c *Conn) {
+	i := c.slot
+	if i < 0 || i >= len(t.live) || t.live[i] != c {
 		return
 	}
-	t.unlink(c)
-	c.lruPrev = t.mru
-	c.lruNext = nil
-	if t.mru != nil {
-		t.mru.lruNext = c
-	}
-	t.mru = c
-	if t.lru == nil {
-		t.lru = c
-	}
-}
-
-func (t *Tracker) unlink(c *Conn) {
-	if c.lruPrev != nil {
-		c.lruPrev.lruNext = c.lruNext
-	} else if t.lru == c {
-		t.lru = c.lruNext
-	}
-	if c.lruNext != nil {
-		c.lruNext.lruPrev = c.lruPrev
-	} else if t.mru == c {
-		t.mru = c.lruPrev
-	}
-	c.lruPrev, c.lruNext = nil, nil
+	last := len(t.live) - 1
+	t.live[i] = t.live[last]
+	t.live[i].slot = i
+	t.live[last] = nil
+	t.live = t.live[:last]
+	c.slot = -1
 }
 
 // evictOne hands on one connection to make room, never keep.
@@ -271,9 +257,22 @@ func (t *Tracker) evictOne(keep *Conn) {
 			return
 		}
 	}
-	victim := t.lru
-	if victim == keep {
-		victim = victim.lruNext
+	// An approximate LRU without per-packet bookkeeping: among evictScan
+	// live connections from a rotating cursor, the least recently active
+	// (ties: the oldest ID) goes. Deterministic, O(1) per packet.
+	var victim *Conn
+	n := len(t.live)
+	for k := 0; k < evictScan && k < n; k++ {
+		c := t.live[(t.cursor+k)%n]
+		if c == keep {
+			continue
+		}
+		if victim == nil || c.LastTS < victim.LastTS || (c.LastTS == victim.LastTS && c.ID < victim.ID) {
+			victim = c
+		}
+	}
+	if n > 0 {
+		t.cursor = (t.cursor + evictScan) % n
 	}
 	if victim != nil {
 		t.stats.Evicted++
@@ -445,6 +444,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 	if ack {
 		if !e.hasAcked || seqGT(p.Ack, e.ackedUpTo) {
 			e.ackedUpTo, e.hasAcked = p.Ack, true
+			t.sampleRTT(c, peer, p)
 		}
 		if pa := &peer.DataAfterPeerFIN; pa.FirstTS != 0 && seqGT(p.Ack, peer.afterFINSeq) {
 			pa.Acked = true
@@ -458,7 +458,6 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 				c.HandshakeRTT = p.TS - c.SYNTS
 			}
 		}
-		t.sampleRTT(c, peer, p)
 	}
 	if rst {
 		e.RSTs++
@@ -520,6 +519,10 @@ func connClosed(c *Conn) bool {
 	return c.Orig.FINAckedTS != 0 && c.Resp.FINAckedTS != 0
 }
 
+// maxPreCaptureHole bounds the bytes before a mid-stream side's first segment
+// that classify remembers as sent before the capture began.
+const maxPreCaptureHole = 64 << 20
+
 // classify applies Wireshark's tcp.analysis rules, with one correction: a
 // segment below the highest sequence sent is out-of-order only when its bytes
 // were never seen before (it fills a hole in the capture) and it came soon
@@ -539,10 +542,24 @@ func (t *Tracker) classify(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen,
 		kind |= SegZeroWindow
 		e.ZeroWindows++
 	}
+	if e.Packets == 1 && !e.HasISN && !flags.Has(decode.FlagSYN) && peer.hasAcked && seqLT(peer.ackedUpTo, p.Seq) &&
+		SeqDiff(peer.ackedUpTo, p.Seq) <= maxPreCaptureHole {
+		// The capture starts mid-connection and the peer already ACKed
+		// bytes before this side's first segment: they were sent before the
+		// capture began. Remember them as a hole, so that a segment filling it
+		// soon after is out-of-order rather than a retransmission (as tshark,
+		// which takes the peer's ACK as the base), without counting a loss.
+		e.addHole(peer.ackedUpTo, p.Seq)
+	}
 	if seqGT(p.Seq, e.nextSeq) && !flags.Has(decode.FlagRST) {
 		kind |= SegPrevNotCaptured
 		e.PrevNotCaptured++
 		e.addHole(e.nextSeq, p.Seq)
+		if seqLen == 0 {
+			// A pure ACK shows where the sender's stream stands: move on, so
+			// the data that follows at this seq is not a second loss.
+			e.nextSeq = p.Seq
+		}
 	}
 	if plen <= 1 && !synFinRst && p.Seq == e.nextSeq-1 && e.DataSegments+int64(e.SYNs) > 0 {
 		kind |= SegKeepAlive
@@ -556,7 +573,9 @@ func (t *Tracker) classify(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen,
 		case win != e.lastWin:
 			kind |= SegWindowUpdate
 			e.WindowUpdates++
-		case plen == 0:
+		case plen == 0 && win != 0:
+			// As Wireshark: a repeated zero-window ACK answers a window
+			// probe; it is not a duplicate ACK signalling loss.
 			kind |= SegDupAck
 			e.DupAcks++
 			e.dupAckRun++
@@ -565,7 +584,10 @@ func (t *Tracker) classify(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen,
 	if ack && (!e.hasAcked || p.Ack != e.lastAck) {
 		e.dupAckRun = 0
 	}
-	if ack && peer.hasNext && seqGT(p.Ack, peer.nextSeq) && peer.Packets > 0 {
+	if ack && peer.hasNext && seqGT(p.Ack, peer.nextSeq) && peer.Packets > 0 &&
+		(!e.hasAcked || seqGT(p.Ack, e.ackedUpTo)) {
+		// Flagged once per new ACK beyond the captured data, not again on
+		// every later ACK of the same bytes.
 		kind |= SegAckedUnseen
 		e.AckedUnseen++
 	}
@@ -587,9 +609,16 @@ func (t *Tracker) retransKind(c *Conn, e, peer *Endpoint, p *decode.Packet, seqL
 		if c.HandshakeRTT > 0 {
 			thres = c.HandshakeRTT
 		}
+		// The hole's age is the time since the segment just after it was
+		// sent (found among the recent transmissions); when that segment is
+		// no longer remembered, the time since this side's last segment.
+		since := e.lastSegTS
+		if opened := e.hist.holeOpened(p.Seq, end); opened != 0 {
+			since = opened
+		}
 		e.hist.fillHole(p.Seq, end)
 		e.UniqueBytes += int64(p.PayloadLen) // bytes seen for the first time
-		if p.TS-e.lastSegTS < thres {
+		if p.TS-since < thres {
 			e.OutOfOrder++
 			return SegOutOfOrder
 		}
@@ -682,6 +711,32 @@ func (h *txHistory) inHole(start, end uint32) bool {
 		}
 	}
 	return false
+}
+
+// holeOpened returns when the hole holding [start, end) was opened (or last
+// narrowed from its end): the time of the first remembered transmission that
+// starts where the hole ends (0 when none is remembered).
+func (h *txHistory) holeOpened(start, end uint32) int64 {
+	for i := 0; i < h.nh; i++ {
+		r := h.holes[i]
+		if !(seqLE(r.start, start) && seqLE(end, r.end)) {
+			continue
+		}
+		var ts int64
+		for j := 0; j < min(h.n, recentTx); j++ {
+			if rec := &h.recs[j]; rec.seq == r.end {
+				t := rec.ts
+				if t < 0 {
+					t = -t
+				}
+				if ts == 0 || t < ts {
+					ts = t
+				}
+			}
+		}
+		return ts
+	}
+	return 0
 }
 
 func (h *txHistory) fillHole(start, end uint32) {
@@ -861,6 +916,9 @@ func (c *Conn) addTurn(dir Dir, p *decode.Packet) {
 		copy(c.Turns[maxTurns/2:], c.Turns[maxTurns/2+1:])
 		c.Turns[n-1] = tr
 		return
+	}
+	if c.Turns == nil {
+		c.Turns = make([]Turn, 0, 4)
 	}
 	c.Turns = append(c.Turns, tr)
 }

@@ -154,7 +154,8 @@ func History(c *flows.Conn) string {
 		ts int64
 		ch byte
 	}
-	var evs []ev
+	var buf [8]ev
+	evs := buf[:0]
 	add := func(ts int64, ch byte) {
 		if ts != 0 {
 			evs = append(evs, ev{ts, ch})
@@ -175,10 +176,15 @@ func History(c *flows.Conn) string {
 		add(e.FINTS, letter('F'))
 		add(e.RSTTS, letter('R'))
 	}
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].ts < evs[j].ts })
-	var b strings.Builder
+	for i := 1; i < len(evs); i++ { // insertion sort: stable, no allocation
+		for j := i; j > 0 && evs[j].ts < evs[j-1].ts; j-- {
+			evs[j], evs[j-1] = evs[j-1], evs[j]
+		}
+	}
+	var out [16]byte
+	b := out[:0]
 	for _, e := range evs {
-		b.WriteByte(e.ch)
+		b = append(b, e.ch)
 	}
 	for d := flows.Orig; d <= flows.Resp; d++ {
 		e := c.Endpoint(d)
@@ -192,11 +198,11 @@ func History(c *flows.Conn) string {
 				if !up {
 					ch += 'a' - 'A'
 				}
-				b.WriteByte(ch)
+				b = append(b, ch)
 			}
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // summary builds the text summary at the end of the capture.
