@@ -155,7 +155,14 @@ func decodeLink(lt LinkType, b []byte, rep int, p *Packet) verdict {
 	switch lt {
 	case LinkTypeEthernet:
 		return ethernet(b, rep, p, 0)
-	case LinkTypeRaw, LinkTypeRawDLT12, LinkTypeRawDLT14, LinkTypeIPv4, LinkTypeIPv6:
+	case LinkTypeRaw, LinkTypeRawDLT14, LinkTypeIPv4, LinkTypeIPv6:
+		return network(etherGuessIP, b, rep, p, 0)
+	case LinkTypeRawDLT12:
+		// 12 is DLT_RAW on most systems but DLT_LOOP on OpenBSD, whose
+		// frames start with a 4-byte address family (version nibble 0).
+		if len(b) > 0 && b[0]>>4 == 0 {
+			return decodeLink(LinkTypeLoop, b, rep, p)
+		}
 		return network(etherGuessIP, b, rep, p, 0)
 	case LinkTypeLinuxSLL:
 		if len(b) < 16 {

@@ -108,6 +108,7 @@ func TestDecodeLinkTypes(t *testing.T) {
 		{name: "raw 101 v4", lt: LinkTypeRaw, data: ip4TCP, want: vTCP},
 		{name: "raw 101 v6", lt: LinkTypeRaw, data: ip6TCP, want: vTCP, v6: true},
 		{name: "raw dlt 12", lt: LinkTypeRawDLT12, data: ip4TCP, want: vTCP},
+		{name: "dlt 12 as openbsd loop", lt: LinkTypeRawDLT12, data: concat(be(24), ip6TCP), want: vTCP, v6: true},
 		{name: "raw dlt 14", lt: LinkTypeRawDLT14, data: ip6TCP, want: vTCP, v6: true},
 		{name: "ipv4 only", lt: LinkTypeIPv4, data: ip4TCP, want: vTCP},
 		{name: "ipv6 only", lt: LinkTypeIPv6, data: ip6TCP, want: vTCP, v6: true},

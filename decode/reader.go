@@ -15,11 +15,11 @@ import (
 // DefaultMaxRecord is the default ReaderOptions.MaxRecord: 64 MiB.
 const DefaultMaxRecord = 64 << 20
 
-// Bounds for zstd streams: a window of 128 MiB covers `zstd --long=27`.
-const (
-	zstdMaxWindow = 128 << 20
-	zstdMaxMemory = 256 << 20
-)
+// zstdMaxWindow bounds the zstd window, which the decoder allocates in
+// full as soon as a frame header announces it. 32 MiB covers every zstd
+// level up to --ultra -20; files made with --long or -21/-22 are refused
+// with ErrUnsupported rather than letting a 13-byte input cost 128 MiB.
+const zstdMaxWindow = 32 << 20
 
 // nsPerSec is the number of nanoseconds in a second.
 const nsPerSec = 1_000_000_000
@@ -149,7 +149,7 @@ func NewReader(src io.Reader, opts ReaderOptions) (*Reader, error) {
 			zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(zstdMaxWindow),
-			zstd.WithDecoderMaxMemory(zstdMaxMemory))
+			zstd.WithDecoderMaxMemory(zstdMaxWindow)) // bounds single-segment windows too
 		if err != nil {
 			return nil, fmt.Errorf("start zstd decoder: %w", err)
 		}
@@ -264,6 +264,8 @@ func (r *Reader) classify(err error) error {
 	case errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt) ||
 		errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNotCapture):
 		return err
+	case errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		return fmt.Errorf("zstd window above %d MiB (compressed with --long?): %w", zstdMaxWindow>>20, ErrUnsupported)
 	case r.info.Compression != CompressionNone && (r.cr.err == nil || r.cr.err == io.EOF):
 		return fmt.Errorf("%s stream: %w: %w", r.info.Compression, err, ErrCorrupt)
 	}

@@ -206,7 +206,7 @@ func TestReadsGopacketWriters(t *testing.T) {
 
 // testPcapng builds a pcapng file with three sections of both byte orders,
 // several interfaces, every packet block type and skipped blocks.
-func testPcapng(t *testing.T) []byte {
+func testPcapng(t testing.TB) []byte {
 	t.Helper()
 	pkt := simpleTCP4()
 	raw := ipv4Pkt(protoTCP, tcpSeg{sport: 1, dport: 2, flags: FlagSYN}.bytes(), -1)
@@ -579,7 +579,7 @@ func TestAbsurdLengths(t *testing.T) {
 	})
 }
 
-func compress(t *testing.T, kind Compression, parts ...[]byte) []byte {
+func compress(t testing.TB, kind Compression, parts ...[]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	for _, p := range parts { // one stream per part: multistream
@@ -650,6 +650,32 @@ func TestCompressed(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestZstdWindowBound checks that a tiny zstd stream announcing a huge
+// window is refused, or costs at most the bounded window.
+func TestZstdWindowBound(t *testing.T) {
+	for _, tc := range []struct {
+		desc byte // window descriptor: window log 10 + desc>>3
+		sent error
+	}{
+		{0x88, ErrUnsupported}, // 128 MiB
+		{0xF8, ErrUnsupported}, // 2 TiB
+		{0x78, ErrTruncated},   // 32 MiB: accepted, the stream is cut
+	} {
+		// magic, frame header (no content size), one raw block of 4 bytes
+		data := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, tc.desc, 0x21, 0x00, 0x00, 0xd4, 0xc3, 0xb2, 0xa1}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := NewReader(bytes.NewReader(data), ReaderOptions{})
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, tc.sent) {
+			t.Errorf("window %#x: err = %v, want %v", tc.desc, err, tc.sent)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > zstdMaxWindow+8<<20 {
+			t.Errorf("window %#x: allocated %d MiB", tc.desc, alloc>>20)
 		}
 	}
 }
