@@ -1,0 +1,576 @@
+package render
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pcapsleuth/pcapsleuth/detectors"
+)
+
+// HTML report bounds.
+const (
+	verdictItems   = 3  // findings spelled out in the verdict
+	flowSampleSize = 12 // connections listed in a finding (all are in the table)
+	maxLadders     = 4  // ladders drawn per finding
+	maxFindingHTML = 200
+)
+
+// WriteHTML writes r as one self-contained HTML file: every script and style
+// is inline (ECharts is embedded), a Content-Security-Policy forbids any
+// network access and any script but the report's own (by sha256 hash), and
+// every string that came from packets is cleaned and escaped. Output is
+// deterministic: the only clock in it is r.GeneratedAt.
+//
+// Top to bottom the report shows the verdict, each finding (explanation,
+// evidence, inferred settings, actions, affected flows and exemplar ladder
+// diagrams with display filters), the charts, the ladder legend and index,
+// the connection table, and the capture metadata and analysis settings.
+func WriteHTML(w io.Writer, r *Report) error {
+	p, err := newPage(r)
+	if err != nil {
+		return err
+	}
+	tmpl, err := template.New("report").Funcs(template.FuncMap{
+		"int": func(n any) string {
+			switch v := n.(type) {
+			case int:
+				return fmtInt(int64(v))
+			case int64:
+				return fmtInt(v)
+			}
+			return fmt.Sprint(n)
+		},
+	}).Parse(reportTemplate)
+	if err != nil {
+		return fmt.Errorf("parse report template: %w", err)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := tmpl.Execute(bw, p); err != nil {
+		return fmt.Errorf("write html report: %w", err)
+	}
+	return bw.Flush()
+}
+
+// page is the view model of the HTML report: every string in it is cleaned
+// text, escaped by html/template when written.
+type page struct {
+	CSP       string
+	Title     string
+	Tool      string
+	Generated string
+	Inputs    string
+	Range     string
+
+	Verdict   verdictView
+	Findings  []findingView
+	Charts    []chartView
+	Ladders   []ladderIndexEntry
+	FlowTotal int
+	Captures  []captureView
+	Summary   summaryView
+	Settings  settingsView
+	ECharts   string
+
+	CSS       template.CSS
+	FlowJSON  template.JS
+	ChartJSON template.JS
+	EChartsJS template.JS
+	AppJS     template.JS
+}
+
+// verdictView is the report's first block.
+type verdictView struct {
+	Class    string // worst severity: critical, warning, info, or ok
+	Headline string
+	Items    []verdictItem
+	More     int // further findings not spelled out
+	Lines    []string
+	Checked  string
+	Health   []string // capture problems that weaken the verdict
+}
+
+type verdictItem struct {
+	Severity string
+	Title    string
+	Sentence string
+	Anchor   string
+}
+
+// findingView is one finding's card.
+type findingView struct {
+	ID         string
+	Kind       string
+	Severity   string
+	Title      string
+	Paragraphs []string
+	Subject    string
+	When       string
+	Caveat     string
+	Evidence   []metricView
+	Inferred   []inferredSetting
+	Actions    []string
+	FlowCount  int
+	Flows      []flowRefView
+	MoreFlows  int
+	Ladders    []ladderView
+	Charts     []chartView
+	Frames     string // display filter of every highlighted frame
+}
+
+type metricView struct {
+	Name, Value, Note string
+}
+
+type flowRefView struct {
+	ID             int64
+	Client, Server string
+}
+
+// ladderIndexEntry lists one drawn ladder in the ladder section.
+type ladderIndexEntry struct {
+	LadderID string
+	ConnID   int64
+	Flow     string
+	Finding  string
+	Severity string
+	Shown    int
+	Packets  int64
+}
+
+type captureView struct {
+	Name       string
+	Rows       []kv
+	Interfaces []kv
+	Decode     []kv
+	Errors     []string
+	Warnings   []string
+}
+
+type kv struct{ K, V string }
+
+type summaryView struct {
+	Lines  []string
+	States []stateCount
+	Facts  []kv
+}
+
+type stateCount struct {
+	State          string
+	Client, Server string
+}
+
+type settingsView struct {
+	Detectors string
+	Values    []kv
+}
+
+// newPage builds the view model.
+func newPage(r *Report) (*page, error) {
+	p := &page{
+		Tool:      cleanLine(strings.TrimSpace(r.Tool.Name+" "+r.Tool.Version), 80),
+		Generated: cleanLine(r.GeneratedAt, 64),
+		ECharts:   echartsVersion,
+	}
+	if p.Tool == "" {
+		p.Tool = "pcapsleuth"
+	}
+	var names []string
+	var first, last int64
+	for _, c := range r.Captures {
+		names = append(names, cleanLine(filepath.Base(c.Path), 120))
+		if c.FirstTS > 0 && (first == 0 || c.FirstTS < first) {
+			first = c.FirstTS
+		}
+		last = max(last, c.LastTS)
+	}
+	p.Inputs = strings.Join(names, ", ")
+	p.Range = fmtRange(first, last)
+
+	ids := findingIDs(r.Findings)
+	kindAnchors := map[string]string{}
+	ladders := map[int64][]string{}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		fv := newFindingView(f, ids[i])
+		for _, l := range fv.Ladders {
+			ladders[l.ConnID] = append(ladders[l.ConnID], l.ID)
+			p.Ladders = append(p.Ladders, ladderIndexEntry{LadderID: l.ID, ConnID: l.ConnID,
+				Flow: l.Client + " → " + l.Server, Finding: fv.Title, Severity: fv.Severity,
+				Shown: l.Shown, Packets: l.Packets})
+		}
+		if _, ok := kindAnchors[fv.Kind]; !ok {
+			kindAnchors[fv.Kind] = fv.ID
+		}
+		p.Findings = append(p.Findings, fv)
+	}
+	p.Verdict = newVerdict(r, p.Findings)
+	p.Title = "pcapsleuth: " + p.Verdict.Headline
+	if p.Inputs != "" {
+		p.Title += " — " + p.Inputs
+	}
+
+	cs, err := buildCharts(r, ids)
+	if err != nil {
+		return nil, err
+	}
+	p.Charts = cs.Views
+	for i := range p.Findings {
+		for _, c := range cs.Views {
+			if c.FindingID == p.Findings[i].ID {
+				p.Findings[i].Charts = append(p.Findings[i].Charts, c)
+			}
+		}
+	}
+	chartJSON, err := json.Marshal(nonNilCharts(cs.Data))
+	if err != nil {
+		return nil, fmt.Errorf("chart data: %w", err)
+	}
+	ft, err := buildFlowTable(r, kindAnchors, ladders)
+	if err != nil {
+		return nil, fmt.Errorf("connection table: %w", err)
+	}
+	p.FlowTotal = ft.Total
+	flowJSON, err := json.Marshal(ft)
+	if err != nil {
+		return nil, fmt.Errorf("connection table: %w", err)
+	}
+	p.Captures = captureViews(r.Captures)
+	p.Summary = newSummaryView(r)
+	p.Settings = newSettingsView(r)
+
+	// json.Marshal escapes <, >, & and U+2028/2029, so the data blocks can
+	// never close their <script> element or start a comment.
+	p.FlowJSON = template.JS(flowJSON)
+	p.ChartJSON = template.JS(chartJSON)
+	ejs, ajs, css := inlineText(echartsJS), inlineText(reportJS), inlineText(reportCSS)
+	p.EChartsJS = template.JS(ejs)
+	p.AppJS = template.JS(ajs)
+	p.CSS = template.CSS(css)
+	p.CSP = contentSecurityPolicy([]string{ejs, ajs}, []string{css})
+	return p, nil
+}
+
+func nonNilCharts(d []chartData) []chartData {
+	if d == nil {
+		return []chartData{}
+	}
+	return d
+}
+
+// contentSecurityPolicy forbids every fetch (no network, no other file) and
+// allows exactly the given inline scripts and styles, by their sha256
+// hashes, computed from what is written. JSON data blocks are not scripts
+// and need no hash. Images are limited to data: URLs (none are used today).
+func contentSecurityPolicy(scripts, styles []string) string {
+	var b strings.Builder
+	b.WriteString("default-src 'none'; connect-src 'none'; img-src data:; font-src 'none'; ")
+	b.WriteString("object-src 'none'; base-uri 'none'; form-action 'none'; script-src")
+	for _, s := range scripts {
+		b.WriteString(" " + cspHash(s))
+	}
+	b.WriteString("; style-src")
+	for _, s := range styles {
+		b.WriteString(" " + cspHash(s))
+	}
+	return b.String()
+}
+
+// inlineText prepares the content of an inline <script> or <style>: the
+// HTML parser turns CR LF and CR into LF before the browser hashes the
+// element for the CSP, so the hashed text must already have only LFs.
+func inlineText(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
+// cspHash is the CSP source expression of an inline element's content.
+func cspHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
+// findingIDs gives each finding a stable element id: "f1-close-wait-leak".
+func findingIDs(fs []detectors.Finding) []string {
+	ids := make([]string, len(fs))
+	for i := range fs {
+		ids[i] = "f" + strconv.Itoa(i+1) + "-" + safeID(fs[i].Kind.String(), 0)
+	}
+	return ids
+}
+
+func newFindingView(f *detectors.Finding, id string) findingView {
+	v := findingView{
+		ID:       id,
+		Kind:     f.Kind.String(),
+		Severity: severityClass(f.Severity),
+		Title:    cleanLine(f.Title, 400),
+		Subject:  cleanLine(f.Subject, 200),
+		When:     fmtRange(f.At, f.Until),
+		Caveat:   cleanText(f.Caveat),
+		Frames:   framesFilter(f.Highlight),
+	}
+	if v.Title == "" {
+		v.Title = v.Kind
+	}
+	for _, para := range strings.Split(cleanText(f.Explanation), "\n\n") {
+		if para = strings.TrimSpace(para); para != "" {
+			v.Paragraphs = append(v.Paragraphs, para)
+		}
+	}
+	for _, m := range f.Evidence {
+		v.Evidence = append(v.Evidence, metricView{
+			Name:  cleanLine(strings.ReplaceAll(m.Name, "_", " "), 80),
+			Value: fmtValue(m.Value, cleanLine(m.Unit, 16)),
+			Note:  cleanLine(m.Note, 200),
+		})
+	}
+	v.Inferred = inferredSettings(f.Inferred)
+	for _, a := range f.Actions {
+		v.Actions = append(v.Actions, cleanText(a))
+	}
+	v.FlowCount = max(f.FlowCount, len(f.Flows))
+	for i, fl := range f.Flows {
+		if i == flowSampleSize {
+			break
+		}
+		v.Flows = append(v.Flows, flowRefView{ID: fl.ID, Client: addrString(fl.Client), Server: addrString(fl.Server)})
+	}
+	v.MoreFlows = v.FlowCount - len(v.Flows)
+	seen := map[int64]bool{}
+	for _, c := range f.Exemplars {
+		if c == nil || seen[c.ID] || len(v.Ladders) == maxLadders {
+			continue
+		}
+		seen[c.ID] = true
+		v.Ladders = append(v.Ladders, newLadderView(id+"-flow-"+strconv.FormatInt(c.ID, 10), c, f.Highlight))
+	}
+	return v
+}
+
+func newVerdict(r *Report, fs []findingView) verdictView {
+	v := verdictView{Class: "ok"}
+	var crit, warn, info int
+	for _, f := range fs {
+		switch f.Severity {
+		case "critical":
+			crit++
+		case "warning":
+			warn++
+		default:
+			info++
+		}
+	}
+	switch {
+	case crit > 0:
+		v.Class = "critical"
+	case warn > 0:
+		v.Class = "warning"
+	}
+	var parts []string
+	if crit > 0 {
+		parts = append(parts, plural(int64(crit), "critical problem", "critical problems"))
+	}
+	if warn > 0 {
+		parts = append(parts, plural(int64(warn), "warning", "warnings"))
+	}
+	if len(parts) == 0 {
+		v.Headline = "No problems found"
+		if info > 0 {
+			v.Headline += " (" + plural(int64(info), "note", "notes") + ")"
+		}
+	} else {
+		v.Headline = strings.Join(parts, " and ")
+		if info > 0 {
+			v.Headline += ", " + plural(int64(info), "note", "notes")
+		}
+	}
+	for _, f := range fs {
+		if len(v.Items) == verdictItems || (f.Severity == "info" && crit+warn > 0) {
+			continue
+		}
+		it := verdictItem{Severity: f.Severity, Title: f.Title, Anchor: f.ID}
+		if len(f.Paragraphs) > 0 {
+			it.Sentence = firstSentence(f.Paragraphs[0])
+		}
+		v.Items = append(v.Items, it)
+	}
+	v.More = len(fs) - len(v.Items)
+	for _, l := range r.Summary.Lines {
+		v.Lines = append(v.Lines, cleanLine(l, 300))
+	}
+	var packets int64
+	for _, c := range r.Captures {
+		packets += c.Packets
+		for _, e := range c.Errors {
+			v.Health = append(v.Health, "Reading "+cleanLine(filepath.Base(c.Path), 120)+" stopped early: "+cleanLine(e, 300))
+		}
+	}
+	conns := r.Summary.Connections
+	if conns == 0 && r.Conns != nil {
+		conns = int64(r.Conns.Len())
+	}
+	dets := "every detector"
+	if len(r.Settings.Detectors) > 0 {
+		var ds []string
+		for _, d := range r.Settings.Detectors {
+			ds = append(ds, cleanLine(d, 64))
+		}
+		dets = strings.Join(ds, ", ")
+	}
+	v.Checked = "Checked " + plural(packets, "packet", "packets") + " in " + plural(conns, "TCP connection", "TCP connections") +
+		" with " + dets + "."
+	return v
+}
+
+// firstSentence returns the text up to the first full stop followed by a
+// space (or all of it), at most 320 runes.
+func firstSentence(s string) string {
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return cleanLine(s, 320)
+}
+
+func captureViews(cs []Capture) []captureView {
+	var out []captureView
+	for _, c := range cs {
+		v := captureView{Name: cleanLine(c.Path, 300)}
+		add := func(rows *[]kv, k, val string) {
+			if val != "" {
+				*rows = append(*rows, kv{k, val})
+			}
+		}
+		format := cleanLine(c.Format, 16)
+		if c.Version != "" {
+			format += " " + cleanLine(c.Version, 16)
+		}
+		if c.Compression != "" && c.Compression != "none" {
+			format += ", " + cleanLine(c.Compression, 16) + " compressed"
+		}
+		add(&v.Rows, "format", format)
+		add(&v.Rows, "frames", fmtInt(c.Packets))
+		add(&v.Rows, "TCP segments", fmtInt(c.TCPPackets))
+		add(&v.Rows, "bytes read", fmtInt(c.Bytes))
+		add(&v.Rows, "first packet", orTime(c.Start, c.FirstTS))
+		add(&v.Rows, "last packet", orTime(c.End, c.LastTS))
+		if c.DurationS > 0 {
+			add(&v.Rows, "duration", fmtSeconds(c.DurationS))
+		}
+		add(&v.Rows, "byte order", cleanLine(c.ByteOrder, 16))
+		if c.Sections > 1 {
+			add(&v.Rows, "pcapng sections", fmtInt(int64(c.Sections)))
+		}
+		for i, in := range c.Interfaces {
+			d := cleanLine(in.LinkType, 32)
+			if in.SnapLen > 0 {
+				d += ", snaplen " + fmtInt(int64(in.SnapLen))
+			}
+			if in.Resolution != "" {
+				d += ", " + cleanLine(in.Resolution, 16) + " timestamps"
+			}
+			if in.Dropped != nil {
+				d += ", " + fmtInt(int64(*in.Dropped)) + " dropped by the capturing host"
+			}
+			name := "interface " + strconv.Itoa(i)
+			if in.Name != "" {
+				name += " (" + cleanLine(in.Name, 64) + ")"
+			}
+			v.Interfaces = append(v.Interfaces, kv{name, d})
+		}
+		d := c.Decode
+		for _, x := range []struct {
+			k string
+			n int64
+		}{
+			{"not IP (ARP, LLDP, ...)", d.NonIP},
+			{"IP but not TCP", d.NonTCP},
+			{"IP fragments without a TCP header", d.IPFragments},
+			{"malformed", d.Malformed},
+			{"cut by the snaplen before the TCP header", d.SnapTruncated},
+		} {
+			if x.n > 0 {
+				v.Decode = append(v.Decode, kv{x.k, fmtInt(x.n)})
+			}
+		}
+		for _, lt := range sortedKeys(d.UnsupportedLink) {
+			v.Decode = append(v.Decode, kv{"unsupported link type " + cleanLine(lt, 32), fmtInt(d.UnsupportedLink[lt])})
+		}
+		for _, e := range c.Errors {
+			v.Errors = append(v.Errors, cleanLine(e, 500))
+		}
+		for _, w := range c.Warnings {
+			v.Warnings = append(v.Warnings, cleanLine(w, 500))
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func orTime(s string, ns int64) string {
+	if ns != 0 {
+		return fmtTime(ns)
+	}
+	return cleanLine(s, 64)
+}
+
+func newSummaryView(r *Report) summaryView {
+	var v summaryView
+	for _, l := range r.Summary.Lines {
+		v.Lines = append(v.Lines, cleanLine(l, 300))
+	}
+	sc := r.Summary.StateCounts
+	states := map[string]bool{}
+	for _, side := range sortedKeys(sc) {
+		for st := range sc[side] {
+			states[st] = true
+		}
+	}
+	for _, st := range sortedKeys(states) {
+		row := stateCount{State: cleanLine(st, 32)}
+		if n, ok := sc["client"][st]; ok {
+			row.Client = fmtInt(n)
+		}
+		if n, ok := sc["server"][st]; ok {
+			row.Server = fmtInt(n)
+		}
+		v.States = append(v.States, row)
+	}
+	if r.Summary.Connections > 0 {
+		v.Facts = append(v.Facts, kv{"connections", fmtInt(r.Summary.Connections)})
+	}
+	if r.Summary.PeakLive > 0 {
+		v.Facts = append(v.Facts, kv{"most connections open at once", fmtInt(int64(r.Summary.PeakLive))})
+	}
+	if r.Summary.Evicted > 0 {
+		v.Facts = append(v.Facts, kv{"connections handed on early to bound memory", fmtInt(r.Summary.Evicted)})
+	}
+	return v
+}
+
+func newSettingsView(r *Report) settingsView {
+	v := settingsView{Detectors: "all"}
+	if len(r.Settings.Detectors) > 0 {
+		var ds []string
+		for _, d := range r.Settings.Detectors {
+			ds = append(ds, cleanLine(d, 64))
+		}
+		v.Detectors = strings.Join(ds, ", ")
+	}
+	for _, k := range sortedKeys(r.Settings.Values) {
+		v.Values = append(v.Values, kv{cleanLine(k, 64), cleanLine(r.Settings.Values[k], 200)})
+	}
+	return v
+}
