@@ -234,7 +234,7 @@ type Conn struct {
 	// packet's position in the connection, so gaps show what was elided.
 	Log []LogEntry
 
-	tail     [logTail]LogEntry
+	tail     *[logTail]LogEntry // allocated after logHead packets
 	tailN    int
 	after    int // packets still to log after an anomaly
 	app      [2]*reassembly

@@ -32,12 +32,18 @@ func (c *Conn) log(index int64, p *decode.Packet, dir Dir, relSeq, relAck, win u
 			return
 		}
 	}
+	if c.tail == nil {
+		c.tail = new([logTail]LogEntry)
+	}
 	c.tail[c.tailN%logTail] = le
 	c.tailN++
 }
 
 // promoteTail moves the last n packets of the tail ring into the log.
 func (c *Conn) promoteTail(n int) {
+	if c.tail == nil {
+		return
+	}
 	k := min(n, c.tailN, logTail)
 	for i := c.tailN - k; i < c.tailN; i++ {
 		le := c.tail[i%logTail]

@@ -29,13 +29,15 @@ type Config struct {
 	// TLS and HTTP sniffers.
 	AppBytes int
 	// Linger is how long (capture time, ns) a closed connection stays in the
-	// table to absorb late retransmissions before it is handed on.
+	// table after its last packet to absorb late retransmissions before it
+	// is handed on. At most maxLingering closed connections wait at once;
+	// beyond that the oldest is handed on early.
 	Linger int64
 }
 
 // DefaultConfig returns the default limits.
 func DefaultConfig() Config {
-	return Config{MaxConns: 200_000, AppBytes: 4096, Linger: 30e9}
+	return Config{MaxConns: 100_000, AppBytes: 4096, Linger: 30e9}
 }
 
 // Stats counts the tracker's work.
@@ -195,7 +197,7 @@ func (t *Tracker) open(key connKey, p *decode.Packet) *Conn {
 	c.Orig.WScale, c.Resp.WScale = -1, -1
 	c.Orig.Transitions = c.Orig.trBuf[:0]
 	c.Resp.Transitions = c.Resp.trBuf[:0]
-	c.Log = make([]LogEntry, 0, logHead+logTail)
+	c.Log = make([]LogEntry, 0, 8)
 	if !c.DirKnown {
 		// A capture that starts mid-connection: both sides are established.
 		c.Orig.setState(p.TS, 0, StateEstablished)
@@ -228,6 +230,10 @@ func ephemeralFirst(a, b uint16) bool {
 	}
 	return a >= b
 }
+
+// maxLingering bounds the closed connections waiting out their linger time:
+// on a busy capture thousands of connections close every second.
+const maxLingering = 8192
 
 // evictScan is how many live connections an eviction compares.
 const evictScan = 64
@@ -284,7 +290,7 @@ func (t *Tracker) evictOne(keep *Conn) {
 func (t *Tracker) sweep() {
 	for len(t.closed) > 0 {
 		c := t.closed[0]
-		if c.closedTS+t.cfg.Linger > t.lastTS {
+		if c.closedTS+t.cfg.Linger > t.lastTS && len(t.closed) <= maxLingering {
 			return
 		}
 		t.closed[0] = nil
@@ -293,7 +299,7 @@ func (t *Tracker) sweep() {
 		if t.table[makeKey(c.Orig.Addr, c.Resp.Addr)] != c {
 			continue
 		}
-		if c.LastTS+t.cfg.Linger > t.lastTS {
+		if c.LastTS+t.cfg.Linger > t.lastTS && len(t.closed) < maxLingering {
 			// Active again since it closed (late retransmissions, a SYN
 			// with the same ISN): linger from its last packet.
 			c.closedTS = c.LastTS

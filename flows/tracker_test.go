@@ -2,6 +2,7 @@ package flows
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -453,5 +454,24 @@ func TestLingerRestartsOnActivity(t *testing.T) {
 	tr.Flush()
 	if len(r.done) != 1 {
 		t.Fatalf("got %d connections, want 1", len(r.done))
+	}
+}
+
+func TestLingeringClosedConnectionsAreBounded(t *testing.T) {
+	// Thousands of connections closing within the linger time: at most
+	// maxLingering stay in memory waiting for late packets.
+	tr, r := newTestTracker(Config{})
+	for i := 0; i < maxLingering+1000; i++ {
+		cv := newConvo(t, tr, fmt.Sprintf("10.1.%d.%d:40000", i/250, i%250), "10.0.0.2:80")
+		cv.frame = int64(i) * 10
+		at := float64(i) * 1e-4
+		cv.handshake(at)
+		cv.send(at+0.00005, true, rstack, 0)
+		if tr.Live() > maxLingering+1 {
+			t.Fatalf("live = %d after %d resets", tr.Live(), i+1)
+		}
+	}
+	if len(r.done) < 1000 {
+		t.Errorf("only %d connections handed on", len(r.done))
 	}
 }
