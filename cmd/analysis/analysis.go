@@ -151,6 +151,46 @@ func Run(opts Options) (*Result, error) {
 	return &Result{Report: rep, store: store}, nil
 }
 
+// batch is a run of decoded packets handed from the reading goroutine to the
+// tracking one. Payloads are copied into the batch's arena (at most keep
+// bytes each: all the tracker's sniffers ever look at), since a Packet's
+// Payload aliases the reader's buffer.
+type batch struct {
+	pkts  [512]decode.Packet
+	n     int
+	arena []byte
+	keep  int
+}
+
+func newBatch(keep int) *batch {
+	return &batch{arena: make([]byte, 0, 512*min(keep, 2048)), keep: keep}
+}
+
+// keepPayload moves p.Payload into the arena.
+func (b *batch) keepPayload(p *decode.Packet) {
+	if len(p.Payload) == 0 {
+		p.Payload = nil
+		return
+	}
+	pl := p.Payload
+	if len(pl) > b.keep {
+		pl = pl[:b.keep]
+	}
+	if len(b.arena)+len(pl) > cap(b.arena) {
+		// Arena full: this packet gets its own copy (rare: large payloads).
+		p.Payload = append([]byte(nil), pl...)
+		return
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, pl...)
+	p.Payload = b.arena[start:len(b.arena):len(b.arena)]
+}
+
+func (b *batch) reset() {
+	b.n = 0
+	b.arena = b.arena[:0]
+}
+
 // readOne reads one capture file into the tracker.
 func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Tracker,
 	frame *decode.Frame, pkt *decode.Packet, env *detectors.Env, frameBase int64) (render.Capture, error) {
@@ -168,36 +208,71 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 	before := dec.Stats
 	var frames, tcp int64
 	var first, last int64
-	var readErr error
-	for {
-		err := r.Next(frame)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			readErr = err
-			break
-		}
-		frames++
-		if !dec.Decode(frame, pkt) {
-			continue
-		}
-		if first == 0 || pkt.TS < first {
-			first = pkt.TS
-		}
-		if pkt.TS > last {
-			last = pkt.TS
-		}
-		pkt.Frame += frameBase
-		if opts.Filter != nil && !opts.Filter(pkt) {
-			continue
-		}
-		tcp++
-		tracker.Add(pkt)
-		if opts.Progress != nil && frames&8191 == 0 {
-			opts.Progress(path, r.BytesRead(), frames)
-		}
+	keep := opts.Flows.AppBytes
+	if keep <= 0 {
+		keep = flows.DefaultConfig().AppBytes
 	}
+	// Two stages, one core each: this goroutine tracks; the reader decodes
+	// into batches it hands over and gets back for reuse. A single consumer
+	// keeps the results identical to a sequential run.
+	full := make(chan *batch, 4)
+	free := make(chan *batch, 4)
+	for i := 0; i < cap(free); i++ {
+		free <- newBatch(keep)
+	}
+	var readErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(full)
+		b := <-free
+		for {
+			err := r.Next(frame)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				readErr = err
+				break
+			}
+			frames++
+			if opts.Progress != nil && frames&8191 == 0 {
+				opts.Progress(path, r.BytesRead(), frames)
+			}
+			p := &b.pkts[b.n]
+			if !dec.Decode(frame, p) {
+				continue
+			}
+			p.Frame += frameBase
+			b.keepPayload(p)
+			if b.n++; b.n == len(b.pkts) {
+				full <- b
+				b = <-free
+			}
+		}
+		if b.n > 0 {
+			full <- b
+		}
+	}()
+	for b := range full {
+		for i := 0; i < b.n; i++ {
+			p := &b.pkts[i]
+			if first == 0 || p.TS < first {
+				first = p.TS
+			}
+			if p.TS > last {
+				last = p.TS
+			}
+			if opts.Filter != nil && !opts.Filter(p) {
+				continue
+			}
+			tcp++
+			tracker.Add(p)
+		}
+		b.reset()
+		free <- b
+	}
+	<-done
 	if opts.Progress != nil {
 		opts.Progress(path, r.BytesRead(), frames)
 	}

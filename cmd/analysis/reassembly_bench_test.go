@@ -25,7 +25,7 @@ func (gpStream) Accept(*layers.TCP, gopacket.CaptureInfo, reassembly.TCPFlowDire
 	return true
 }
 func (gpStream) ReassembledSG(reassembly.ScatterGather, reassembly.AssemblerContext) {}
-func (gpStream) ReassemblyComplete(reassembly.AssemblerContext) bool              { return true }
+func (gpStream) ReassemblyComplete(reassembly.AssemblerContext) bool                 { return true }
 
 type gpFactory struct{}
 
