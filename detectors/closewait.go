@@ -1,0 +1,452 @@
+package detectors
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pcapsleuth/pcapsleuth/flows"
+)
+
+func closeWaitSpec() *Spec {
+	return &Spec{
+		Kind:     KindCloseWaitLeak,
+		Title:    "sockets left in CLOSE_WAIT: the peer closed, the application never did",
+		Severity: Critical,
+		Doc: `A side received the peer's FIN, its kernel ACKed it (the socket moved to
+CLOSE_WAIT), and the application never sent its own FIN: not within the grace
+period (CloseWaitGrace), or not before the capture ended. Findings aggregate
+per holder: the server's sockets on one listener, or one client host's sockets
+to one listener. Younger half-closed sockets at the end of the capture join a
+finding only when older sockets of the same holder show the leak; a lone young
+one is never reported. A legitimate half-close (the holder keeps writing its
+response after the FIN, then closes) is not a leak; neither is a socket the
+peer reset, nor one whose writes after the FIN are still being retransmitted
+(write-after-fin-blackholed).`,
+		New: func(cfg *Config) Detector { return newCloseWait(cfg) },
+	}
+}
+
+// leakCause is what a leaked socket had been doing, for the explanation.
+type leakCause uint8
+
+const (
+	causeOther         leakCause = iota
+	causeProbe                   // connect-and-close probe, no data
+	causeTLS                     // TLS handshake never finished
+	causeUnanswered              // request ACKed, never answered
+	causeAfterExchange           // request and response done, then the client's FIN
+	causeNoData                  // connected, nothing sent, client closed (not a quick probe)
+	causeIdleClose               // the server closed after an idle period
+	causeServerClose             // the server closed (not idle)
+	causeWroteAfter              // the holder wrote after the FIN, then stopped
+	numLeakCauses
+)
+
+// leakCauseOf classifies a leaked socket.
+func leakCauseOf(c *flows.Conn, hc halfClose, opt *TeardownOptions) leakCause {
+	switch {
+	case hc.Holder == flows.Resp && isProbe(c, ns(opt.ProbeMaxLifetime)):
+		return causeProbe
+	case c.App.TLS.Seen && !c.App.TLS.HandshakeComplete:
+		return causeTLS
+	case hc.LastWrite != 0:
+		return causeWroteAfter
+	}
+	if hc.Holder == flows.Resp {
+		t, ok := lastTurnBefore(c, hc.PeerFIN)
+		switch {
+		case !ok:
+			return causeNoData
+		case t.Dir == flows.Orig:
+			return causeUnanswered
+		}
+		return causeAfterExchange
+	}
+	if idle, _, _, ok := idleBefore(c, hc.PeerFIN); ok && idle >= ns(opt.MinIdleTimeout) {
+		return causeIdleClose
+	}
+	return causeServerClose
+}
+
+// leakRec is one half-closed socket remembered until Finish decides.
+type leakRec struct {
+	ref       FlowRef
+	peerFIN   int64
+	idleStart int64
+	closeTS   int64 // the holder's late FIN or RST (0 = open at the end)
+	quiet     bool  // the holder wrote nothing after the FIN
+	cause     leakCause
+}
+
+// recCap bounds the half-closed sockets remembered per holder; beyond it
+// sockets are classified on arrival against the latest time seen.
+func (b *teardownBase) recCap() int { return max(b.maxFlows, 10_000) }
+
+type closeWaitGroup struct {
+	recs []leakRec
+	// Sockets beyond recCap, classified on arrival.
+	overOld, overYoung, overClosed int
+	overRefs                       refList
+	overAges                       durSample
+	overTimeline                   *timeline
+	overCauses                     [numLeakCauses]int
+	// answered is how long the holder took to close when it did so in time.
+	answered durSample
+	ex       exemplarSet
+}
+
+// closeWait implements close-wait-leak.
+type closeWait struct {
+	teardownBase
+	groups map[sockGroup]*closeWaitGroup
+}
+
+func newCloseWait(cfg *Config) *closeWait {
+	return &closeWait{teardownBase: newTeardownBase(cfg), groups: make(map[sockGroup]*closeWaitGroup)}
+}
+
+// ConnDone implements Detector.
+func (d *closeWait) ConnDone(c *flows.Conn) {
+	d.seen(c.LastTS)
+	hc, ok := halfCloseOf(c)
+	if !ok {
+		return
+	}
+	switch {
+	case hc.How == peerRST:
+		return // the peer reset it: the socket is gone (write-after-fin-reset)
+	case hc.How == stillOpen && hc.WriteUnacked:
+		return // still retransmitting its writes (write-after-fin-blackholed)
+	}
+	key := groupOf(c, hc.Holder)
+	g := d.groups[key]
+	if g == nil {
+		g = &closeWaitGroup{ex: d.exemplars(), overRefs: d.refs()}
+		d.groups[key] = g
+	}
+	if hc.How != stillOpen && hc.CloseTS-hc.idleStart() < d.grace() {
+		g.answered.add(Seconds(hc.CloseTS - hc.PeerFIN))
+		return
+	}
+	rec := leakRec{ref: Ref(c), peerFIN: hc.PeerFIN, idleStart: hc.idleStart(), quiet: hc.LastWrite == 0,
+		cause: leakCauseOf(c, hc, &d.opt)}
+	if hc.How != stillOpen {
+		rec.closeTS = hc.CloseTS
+	}
+	if len(g.recs) < d.recCap() {
+		g.recs = append(g.recs, rec)
+	} else {
+		d.overflow(g, rec)
+	}
+	score := -Seconds(rec.idleStart)
+	if !rec.quiet {
+		score -= 1e12 // prefer sockets that went quiet
+	}
+	g.ex.offer(c, score)
+}
+
+// overflow classifies a socket beyond recCap with the latest time seen.
+func (d *closeWait) overflow(g *closeWaitGroup, r leakRec) {
+	if g.overTimeline == nil {
+		g.overTimeline = newTimeline()
+	}
+	switch {
+	case r.closeTS != 0:
+		g.overClosed++
+		g.overAges.add(Seconds(r.closeTS - r.peerFIN))
+		g.overTimeline.add(r.closeTS, -1)
+	case d.now-r.idleStart >= d.grace():
+		g.overOld++
+		g.overAges.add(Seconds(d.now - r.peerFIN))
+	case r.quiet:
+		g.overYoung++
+		g.overAges.add(Seconds(d.now - r.peerFIN))
+	default:
+		return
+	}
+	g.overTimeline.add(r.peerFIN, 1)
+	g.overRefs.add(r.ref)
+	g.overCauses[r.cause]++
+}
+
+// Finish implements Detector.
+func (d *closeWait) Finish(env *Env) []Finding {
+	var out []Finding
+	end := d.end(env)
+	for _, key := range sortedGroups(d.groups) {
+		if f, ok := d.finding(key, d.groups[key], end, env); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *Env) (Finding, bool) {
+	grace := d.grace()
+	var old, young []leakRec
+	for _, r := range g.recs {
+		switch {
+		case r.closeTS != 0 || end-r.idleStart >= grace:
+			old = append(old, r)
+		case r.quiet:
+			young = append(young, r)
+		}
+	}
+	nOld := len(old) + g.overOld + g.overClosed
+	nYoung := len(young) + g.overYoung
+	sev := Warning
+	switch {
+	case nOld > 0:
+	case nYoung >= d.opt.YoungPattern:
+		sev = Info
+	default:
+		return Finding{}, false
+	}
+	members := append(old, young...)
+	refs := d.refs()
+	in := make(map[int64]bool, len(members))
+	var ages durSample
+	tl := newTimeline()
+	causes := g.overCauses
+	open, closedLate := g.overOld+g.overYoung, g.overClosed
+	first, last := int64(0), int64(0)
+	for _, r := range members {
+		refs.add(r.ref)
+		in[r.ref.ID] = true
+		causes[r.cause]++
+		tl.add(r.peerFIN, 1)
+		if r.closeTS != 0 {
+			closedLate++
+			ages.add(Seconds(r.closeTS - r.peerFIN))
+			tl.add(r.closeTS, -1)
+		} else {
+			open++
+			ages.add(Seconds(end - r.peerFIN))
+		}
+		if first == 0 || r.peerFIN < first {
+			first = r.peerFIN
+		}
+		last = max(last, r.peerFIN)
+	}
+	for _, v := range g.overAges.vals {
+		ages.add(v)
+	}
+	for _, r := range g.overRefs.refs {
+		refs.add(r)
+		in[r.ID] = true
+	}
+	refs.count += g.overRefs.count - len(g.overRefs.refs)
+	if g.overTimeline != nil {
+		for k, v := range g.overTimeline.buckets {
+			tl.add(k*g.overTimeline.width, v)
+		}
+	}
+	total := refs.count
+	if open >= d.opt.CriticalSockets {
+		sev = Critical
+	}
+	ex := g.ex.conns(func(c *flows.Conn) bool { return in[c.ID] })
+
+	f := Finding{
+		Kind:      KindCloseWaitLeak,
+		Severity:  sev,
+		Subject:   key.String(),
+		At:        first,
+		Until:     end,
+		Flows:     refs.sorted(),
+		FlowCount: total,
+		Exemplars: ex,
+	}
+	f.Title = closeWaitTitle(key, total, open, ages.max, nOld == 0, d.opt)
+	f.Explanation = closeWaitExplanation(key, total, open, closedLate, &ages, &g.answered, causes, first, last, env, d.opt)
+	f.Actions = closeWaitActions(key, causes)
+	f.Evidence = append(f.Evidence,
+		metric("sockets", float64(total), "", "half-closed sockets held past the grace period, plus younger ones of the same holder"),
+		metric("open_at_capture_end", float64(open), "", "still in CLOSE_WAIT when the capture ended"),
+		metric("closed_late", float64(closedLate), "", "closed, but only after the grace period"),
+		metric("answered_in_time", float64(g.answered.n), "", "FINs of the same holder answered within the grace period"),
+	)
+	f.Evidence = append(f.Evidence, secondsMetrics("age", &ages, "time since the peer's FIN (to the capture end, or to the late close)")...)
+	if g.answered.n > 0 {
+		f.Evidence = append(f.Evidence, metric("normal_close_delay_p50_s", g.answered.median(), "s", "how fast the holder closes when it does"))
+	}
+	if rate, ok := perMinute(total, first, last); ok {
+		f.Evidence = append(f.Evidence, metric("accumulation_per_min", rate, "1/min", "new leaked sockets per minute"))
+	}
+	f.Highlight = highlights(ex, func(c *flows.Conn) []int64 {
+		hc, _ := halfCloseOf(c)
+		return []int64{hc.PeerFINFrame}
+	})
+	f.Caveat = teardownCaveat(env)
+	if pts := tl.points(envStart(env, first), true); len(pts) > 1 {
+		f.Charts = append(f.Charts, Chart{
+			ID:     key.chartID(KindCloseWaitLeak, "accumulation"),
+			Title:  "Sockets of " + key.String() + " in CLOSE_WAIT over time",
+			XLabel: "seconds into the capture",
+			YLabel: "sockets in CLOSE_WAIT",
+			Type:   ChartLine,
+			Series: []Series{{Name: "CLOSE_WAIT", Points: pts}},
+		})
+	}
+	return f, true
+}
+
+// perMinute returns the rate of n events between first and last, per minute.
+func perMinute(n int, first, last int64) (float64, bool) {
+	if n < 2 || last <= first {
+		return 0, false
+	}
+	return float64(n-1) / Seconds(last-first) * 60, true
+}
+
+// envStart returns the capture's start, or fallback.
+func envStart(env *Env, fallback int64) int64 {
+	if env != nil && env.Start != 0 {
+		return env.Start
+	}
+	return fallback
+}
+
+// teardownCaveat warns when the capture itself may explain missing packets.
+func teardownCaveat(env *Env) string {
+	if env == nil {
+		return ""
+	}
+	switch {
+	case env.HasDropped && env.Dropped > 0:
+		return fmt.Sprintf("the capture dropped %d packets: a FIN or RST may be missing from it", env.Dropped)
+	case len(env.ReadErrors) > 0:
+		return "the capture file is cut off or damaged: " + env.ReadErrors[0]
+	}
+	return ""
+}
+
+func closeWaitTitle(key sockGroup, total, open int, oldest float64, youngOnly bool, opt TeardownOptions) string {
+	var who string
+	if key.Side == flows.Resp {
+		who = fmt.Sprintf("%s on %s", plural(total, "server socket", "server sockets"), key.Listener)
+	} else {
+		who = fmt.Sprintf("%s from %s to %s", plural(total, "client socket", "client sockets"), key.Host, key.Listener)
+	}
+	if youngOnly {
+		return fmt.Sprintf("%s still in CLOSE_WAIT when the capture ended (%s after the %s's FIN at most, too soon to call a leak)",
+			who, fmtSec(oldest), key.peerName())
+	}
+	return fmt.Sprintf("%s never closed after the %s's FIN (%d still in CLOSE_WAIT at the end, oldest %s)",
+		who, key.peerName(), open, fmtSec(oldest))
+}
+
+// leakCauseInfo names each cause (singular, plural) and explains it.
+var leakCauseInfo = [numLeakCauses]struct{ one, many, why string }{
+	causeOther: {"other connection", "other connections", ""},
+	causeProbe: {"connect-and-close probe", "connect-and-close probes",
+		"A connect-and-close probe (handshake, then an immediate FIN, no data) is the signature of a health checker: " +
+			"the server accepted these and never closed them (see healthcheck-fin-unanswered; in incident 001 the acceptor " +
+			"hit OutOfMemoryError while registering such sockets and never closed them)."},
+	causeTLS: {"abandoned TLS handshake", "abandoned TLS handshakes",
+		"The client gave up on the TLS handshake before it finished and the server never closed its end " +
+			"(see tls-handshake-abandoned; in incident 000 the handshake loop never gave the socket up)."},
+	causeUnanswered: {"unanswered request", "unanswered requests",
+		"The server's kernel acknowledged the request but the application never answered it: it never read it " +
+			"(the socket was never accepted, or its worker is stuck)."},
+	causeAfterExchange: {"connection closed by the client after its exchange", "connections closed by the client after their exchange",
+		"Request and response were complete before the client's FIN: the application was done with the connection " +
+			"but never closed it after reading EOF."},
+	causeNoData: {"connection without data", "connections without data",
+		"The client opened the connection and later closed it without sending anything; the server application never closed its end."},
+	causeIdleClose: {"keep-alive connection the server closed when idle", "keep-alive connections the server closed when idle",
+		"The server closed idle keep-alive connections (see idle-timeout-close) and the client application never read " +
+			"the EOF nor closed its pooled socket (incident 002)."},
+	causeServerClose: {"connection the server closed", "connections the server closed",
+		"The server closed the connection and the client application never closed its end."},
+	causeWroteAfter: {"connection written to after the FIN", "connections written to after the FIN",
+		"The holder kept writing after the FIN, then stopped without closing."},
+}
+
+// causeSentences explains what the leaked sockets had been doing.
+func causeSentences(causes [numLeakCauses]int) string {
+	var parts, whys []string
+	order := []leakCause{causeProbe, causeTLS, causeUnanswered, causeAfterExchange, causeNoData,
+		causeIdleClose, causeServerClose, causeWroteAfter, causeOther}
+	for _, c := range order {
+		n := causes[c]
+		if n == 0 {
+			continue
+		}
+		info := leakCauseInfo[c]
+		label := info.many
+		if n == 1 {
+			label = info.one
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", n, label))
+		if info.why != "" {
+			whys = append(whys, info.why)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "What they had been doing: " + strings.Join(parts, ", ") + ". " + strings.Join(whys, " ")
+}
+
+func closeWaitExplanation(key sockGroup, total, open, closedLate int, ages, answered *durSample,
+	causes [numLeakCauses]int, first, last int64, env *Env, opt TeardownOptions) string {
+	var b strings.Builder
+	holder, peer := key.sideName(), key.peerName()
+	fmt.Fprintf(&b, "The %s closed its side of these connections (FIN) and the %s's kernel acknowledged it, so each %s socket "+
+		"moved to CLOSE_WAIT. A socket leaves CLOSE_WAIT only when the application calls close(); for %s that never happened "+
+		"within %s.", peer, holder, holder, plural(total, "socket", "sockets"), fmtSec(opt.CloseWaitGrace.Seconds()))
+	if open > 0 {
+		fmt.Fprintf(&b, " %d were still open when the capture ended", open)
+		if ages.n > 0 {
+			fmt.Fprintf(&b, " (ages: median %s, p99 %s, max %s)", fmtSec(ages.median()), fmtSec(ages.quantile(0.99)), fmtSec(ages.max))
+		}
+		b.WriteString(".")
+	}
+	if closedLate > 0 {
+		fmt.Fprintf(&b, " %d were closed eventually, but only after the grace period.", closedLate)
+	}
+	if first != 0 {
+		fmt.Fprintf(&b, " The first leaked socket got its FIN at %s", fmtAt(first, envStart(env, 0)))
+		if rate, ok := perMinute(total, first, last); ok {
+			fmt.Fprintf(&b, "; they accumulated at %.1f per minute until %s", rate, fmtClock(last))
+		}
+		b.WriteString(".")
+	}
+	if answered.n > 0 {
+		fmt.Fprintf(&b, " In the same capture the %s closed %s in time (median %s after the FIN), so the leak hits only some connections.",
+			holder, plural(answered.n, "other connection", "other connections"), fmtSec(answered.median()))
+	}
+	if s := causeSentences(causes); s != "" {
+		b.WriteString(" ")
+		b.WriteString(s)
+	}
+	b.WriteString(" Every leaked socket keeps a file descriptor and kernel memory until the process exits or TCP keepalive reaps it;" +
+		" enough of them exhaust the process's descriptors or its threads.")
+	return b.String()
+}
+
+func closeWaitActions(key sockGroup, causes [numLeakCauses]int) []string {
+	port := key.Listener.Port()
+	var acts []string
+	if key.Side == flows.Resp {
+		acts = append(acts,
+			fmt.Sprintf("Find the process that holds them: `ss -tanp state close-wait '( sport = :%d )'` on %s, then a thread dump to see where it accepts and reads sockets.", port, key.Listener.Addr()),
+			"Make every path that accepts or reads a socket close it, errors included (finally / try-with-resources / defer): accept and event-registration failures, handshake timeouts, read timeouts.")
+		if causes[causeProbe] > 0 {
+			acts = append(acts, "Check the acceptor's error handling under memory pressure: a failed registration after accept() must close the socket (incident 001).")
+		}
+		if causes[causeTLS] > 0 {
+			acts = append(acts, "Bound the TLS handshake with a timeout that closes the socket, and upgrade the server's TLS stack (incident 000).")
+		}
+		if causes[causeUnanswered] > 0 {
+			acts = append(acts, "Check that the server accepts and reads every connection: a full accept queue or stuck workers leave requests unread.")
+		}
+	} else {
+		acts = append(acts,
+			fmt.Sprintf("Find the process that holds them: `ss -tanp state close-wait '( dport = :%d )'` on %s.", port, key.Host),
+			"Make the client close a connection as soon as a read returns EOF (-1 / 0 bytes), and have the pool validate idle connections or evict them before the server's idle timeout (incident 002).")
+	}
+	acts = append(acts, "TCP keepalive (or an application idle timer) only reaps leaked sockets eventually; the fix is the missing close().")
+	return acts
+}

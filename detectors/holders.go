@@ -1,0 +1,198 @@
+package detectors
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/pcapsleuth/pcapsleuth/flows"
+)
+
+// This file holds what the teardown detectors share about *who* a finding
+// is about: the group of sockets it aggregates (a server listener, or a
+// client host's sockets to a listener), the bounded list of flows, and the
+// exemplar connections kept for ladder diagrams.
+
+// sockGroup identifies the sockets a teardown finding aggregates over.
+//
+// For the server's sockets (Side == flows.Resp) it is the listener, e.g.
+// "10.0.0.5:8080": every connection accepted there. For a client's sockets
+// (Side == flows.Orig) it is the client host and the listener it talks to,
+// e.g. "10.0.0.1 → 10.0.0.5:8080": a connection pool or a health checker,
+// whatever ephemeral ports it used.
+type sockGroup struct {
+	Side     flows.Dir
+	Host     netip.Addr // client host when Side == flows.Orig
+	Listener netip.AddrPort
+}
+
+// groupOf returns the group of side's socket of connection c.
+func groupOf(c *flows.Conn, side flows.Dir) sockGroup {
+	g := sockGroup{Side: side, Listener: c.Resp.Addr}
+	if side == flows.Orig {
+		g.Host = c.Orig.Addr.Addr()
+	}
+	return g
+}
+
+// String returns the group as a person reads it.
+func (g sockGroup) String() string {
+	if g.Side == flows.Orig {
+		return g.Host.String() + " → " + g.Listener.String()
+	}
+	return g.Listener.String()
+}
+
+// sideName says whose sockets these are: "server" or "client".
+func (g sockGroup) sideName() string { return roleName(g.Side) }
+
+// peerName names the other side: "client" or "server".
+func (g sockGroup) peerName() string { return roleName(g.Side.Reverse()) }
+
+// roleName names the endpoint of direction d: Orig is the client.
+func roleName(d flows.Dir) string {
+	if d == flows.Orig {
+		return "client"
+	}
+	return "server"
+}
+
+// less orders groups deterministically for output.
+func (g sockGroup) less(o sockGroup) bool {
+	if g.Listener != o.Listener {
+		if c := g.Listener.Addr().Compare(o.Listener.Addr()); c != 0 {
+			return c < 0
+		}
+		return g.Listener.Port() < o.Listener.Port()
+	}
+	if g.Side != o.Side {
+		return g.Side > o.Side // server-side groups first
+	}
+	return g.Host.Less(o.Host)
+}
+
+// chartID returns a stable element id for a chart of this group.
+func (g sockGroup) chartID(kind Kind, what string) string {
+	var b strings.Builder
+	b.WriteString(kind.String())
+	b.WriteByte('-')
+	b.WriteString(what)
+	b.WriteByte('-')
+	for _, r := range g.String() {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// sortedGroups returns the keys of m in output order.
+func sortedGroups[V any](m map[sockGroup]V) []sockGroup {
+	keys := make([]sockGroup, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].less(keys[j]) })
+	return keys
+}
+
+// refList is the flow list of a finding built from references: every flow is
+// counted and the first max are kept. Unlike FlowList it takes FlowRefs, so
+// a detector can decide at Finish which remembered flows belong to a
+// finding without keeping their connections.
+type refList struct {
+	refs  []FlowRef
+	count int
+	max   int
+}
+
+func (l *refList) add(r FlowRef) {
+	l.count++
+	if len(l.refs) < l.max {
+		l.refs = append(l.refs, r)
+	}
+}
+
+// sorted returns the kept references in connection ID order.
+func (l *refList) sorted() []FlowRef {
+	out := append([]FlowRef(nil), l.refs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// exemplarSet keeps the max connections with the highest score: the ones
+// that show a pattern best, for ladder diagrams.
+type exemplarSet struct {
+	max   int
+	items []scoredConn
+}
+
+type scoredConn struct {
+	c     *flows.Conn
+	score float64
+}
+
+// offer keeps c when it scores higher than the lowest kept connection.
+func (e *exemplarSet) offer(c *flows.Conn, score float64) {
+	if e.max <= 0 {
+		return
+	}
+	if len(e.items) < e.max {
+		e.items = append(e.items, scoredConn{c, score})
+		return
+	}
+	low := 0
+	for i := range e.items {
+		if e.items[i].score < e.items[low].score {
+			low = i
+		}
+	}
+	if score > e.items[low].score {
+		e.items[low] = scoredConn{c, score}
+	}
+}
+
+// conns returns the kept connections in ID order, keeping only those
+// accepted by keep (all when keep is nil).
+func (e *exemplarSet) conns(keep func(*flows.Conn) bool) []*flows.Conn {
+	var out []*flows.Conn
+	for _, it := range e.items {
+		if keep == nil || keep(it.c) {
+			out = append(out, it.c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// maxHighlights bounds the frames a teardown finding highlights.
+const maxHighlights = 24
+
+// highlights collects the evidence frames of the exemplars, in order,
+// without zeros or duplicates.
+func highlights(cs []*flows.Conn, frames func(*flows.Conn) []int64) []int64 {
+	seen := make(map[int64]bool)
+	var out []int64
+	for _, c := range cs {
+		for _, f := range frames(c) {
+			if f > 0 && !seen[f] && len(out) < maxHighlights {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// plural returns "1 connection" or "3 connections".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
