@@ -221,13 +221,14 @@ func (r *Reader) readISB(start int64, body []byte) error {
 }
 
 // iface returns the global index and state of interface id of the
-// current section, or -1 and unknownIface.
-func (r *Reader) iface(id uint32) (int, *ifaceState) {
+// current section, or -1 and the state of an unknown interface (link type
+// LinkTypeUnknown, microsecond timestamps).
+func (r *Reader) iface(id uint32) (int, ifaceState) {
 	if uint64(id) < uint64(r.sectionCount) {
 		g := r.sectionBase + int(id)
-		return g, &r.ifs[g]
+		return g, r.ifs[g]
 	}
-	return -1, &unknownIface
+	return -1, ifaceState{link: LinkTypeUnknown, units: 1e6}
 }
 
 // nextPcapng reads blocks until one holds a packet.

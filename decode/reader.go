@@ -67,9 +67,6 @@ type ifaceState struct {
 	offsetNs int64  // if_tsoffset in nanoseconds, saturated
 }
 
-// unknownIface is used for packets naming an interface that does not exist.
-var unknownIface = ifaceState{link: LinkTypeUnknown, units: 1e6}
-
 // Reader reads the frames of a pcap or pcapng capture, optionally gzip
 // or zstd compressed, from a stream. It never seeks.
 //
