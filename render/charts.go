@@ -165,7 +165,7 @@ func stateChart(s *flows.StateSeries, n int) (chartView, map[string]any, bool) {
 	}
 	step := thinStep(len(s.Counts))
 	line := charts.NewLine()
-	line.SetGlobalOptions(commonOpts(id, "time (UTC)", "sockets", "time", len(used) > 1)...)
+	line.SetGlobalOptions(commonOpts(id, "time (UTC)", "sockets", "time", true)...)
 	var colors []string
 	for _, st := range used {
 		var data []opts.LineData
@@ -418,7 +418,7 @@ func addMarks(opt map[string]any, marks []detectors.Mark, cats []float64) {
 	ss[0]["markLine"] = map[string]any{
 		"silent":    true,
 		"symbol":    []string{"none", "none"},
-		"label":     map[string]any{"formatter": "{b}", "position": "insideEndTop", "color": "#333"},
+		"label":     map[string]any{"formatter": "{b}", "position": "end", "color": "#333"},
 		"lineStyle": map[string]any{"type": "dashed", "color": "#333", "width": 1.5},
 		"data":      data,
 	}

@@ -20,7 +20,6 @@ const (
 	verdictItems   = 3  // findings spelled out in the verdict
 	flowSampleSize = 12 // connections listed in a finding (all are in the table)
 	maxLadders     = 4  // ladders drawn per finding
-	maxFindingHTML = 200
 )
 
 // WriteHTML writes r as one self-contained HTML file: every script and style
@@ -299,6 +298,18 @@ func cspHash(s string) string {
 	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }
 
+// metricName turns an evidence name such as "fin_to_write_s" into words
+// ("fin to write"), dropping a unit suffix the value already shows.
+func metricName(name, unit string) string {
+	for _, suf := range []string{"_s", "_ms", "_bytes", "_pct"} {
+		if unit != "" && strings.HasSuffix(name, suf) && len(name) > len(suf) {
+			name = strings.TrimSuffix(name, suf)
+			break
+		}
+	}
+	return cleanLine(strings.ReplaceAll(name, "_", " "), 80)
+}
+
 // findingIDs gives each finding a stable element id: "f1-close-wait-leak".
 func findingIDs(fs []detectors.Finding) []string {
 	ids := make([]string, len(fs))
@@ -329,7 +340,7 @@ func newFindingView(f *detectors.Finding, id string) findingView {
 	}
 	for _, m := range f.Evidence {
 		v.Evidence = append(v.Evidence, metricView{
-			Name:  cleanLine(strings.ReplaceAll(m.Name, "_", " "), 80),
+			Name:  metricName(m.Name, m.Unit),
 			Value: fmtValue(m.Value, cleanLine(m.Unit, 16)),
 			Note:  cleanLine(m.Note, 200),
 		})
@@ -389,10 +400,10 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 			v.Headline += " (" + plural(int64(info), "note", "notes") + ")"
 		}
 	} else {
-		v.Headline = strings.Join(parts, " and ")
 		if info > 0 {
-			v.Headline += ", " + plural(int64(info), "note", "notes")
+			parts = append(parts, plural(int64(info), "note", "notes"))
 		}
+		v.Headline = joinAnd(parts)
 	}
 	for _, f := range fs {
 		if len(v.Items) == verdictItems || (f.Severity == "info" && crit+warn > 0) {
@@ -412,7 +423,7 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 	for _, c := range r.Captures {
 		packets += c.Packets
 		for _, e := range c.Errors {
-			v.Health = append(v.Health, "Reading "+cleanLine(filepath.Base(c.Path), 120)+" stopped early: "+cleanLine(e, 300))
+			v.Health = append(v.Health, cleanLine(filepath.Base(c.Path), 120)+": "+cleanLine(e, 300))
 		}
 	}
 	conns := r.Summary.Connections
@@ -420,16 +431,27 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 		conns = int64(r.Conns.Len())
 	}
 	dets := "every detector"
-	if len(r.Settings.Detectors) > 0 {
+	switch n := len(r.Settings.Detectors); {
+	case n == 1:
+		dets = "the " + cleanLine(r.Settings.Detectors[0], 64) + " detector"
+	case n > 1:
 		var ds []string
 		for _, d := range r.Settings.Detectors {
 			ds = append(ds, cleanLine(d, 64))
 		}
-		dets = strings.Join(ds, ", ")
+		dets = fmtInt(int64(n)) + " detectors (" + strings.Join(ds, ", ") + ")"
 	}
 	v.Checked = "Checked " + plural(packets, "packet", "packets") + " in " + plural(conns, "TCP connection", "TCP connections") +
 		" with " + dets + "."
 	return v
+}
+
+// joinAnd joins "a", "b", "c" as "a, b and c".
+func joinAnd(parts []string) string {
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // firstSentence returns the text up to the first full stop followed by a

@@ -14,7 +14,7 @@ import (
 
 // Ladder geometry, in SVG user units (CSS pixels at 100 %).
 const (
-	ladderWidth   = 880
+	ladderWidth   = 1040
 	ladderFrameX  = 58  // right edge of the frame number column
 	ladderTimeX   = 142 // right edge of the time column
 	ladderClientX = 210 // the client's lifeline
@@ -24,7 +24,7 @@ const (
 	ladderFootH   = 40
 	ladderRowH    = 22
 	ladderGapH    = 20
-	ladderNoteMax = 38 // runes of a note shown in the column (all in the hover title)
+	ladderNoteMax = 62 // runes of a note shown in the column (all in the hover title)
 )
 
 // Gaps between two logged packets longer than this are compressed into a
@@ -304,6 +304,9 @@ func segmentNotes(c *flows.Conn, le *flows.LogEntry, app string) []string {
 		}
 		if kn.k == flows.SegRetransmission && retx {
 			continue
+		}
+		if kn.k == flows.SegAfterPeerFIN && le.Kind&(flows.AnyRetransmission|flows.SegTLP) != 0 {
+			continue // a resend of data already marked so
 		}
 		if kn.k&flows.AnyRetransmission != 0 || kn.k == flows.SegTLP {
 			retx = true

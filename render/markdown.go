@@ -145,7 +145,7 @@ func findingSummaryView(f *detectors.Finding, id string) findingView {
 func captureNames(r *Report) string {
 	var names []string
 	for _, c := range r.Captures {
-		names = append(names, "`"+mdCode(filepath.Base(c.Path))+"`")
+		names = append(names, mdText(filepath.Base(c.Path)))
 	}
 	return strings.Join(names, ", ")
 }

@@ -245,7 +245,8 @@
       if (r[C.id] === targetId) tr.className += " target";
       tr.setAttribute("data-i", view[k]);
       cell(tr, r[C.id], "num");
-      cell(tr, ep(r, C.ch, C.cp) + ((r[C.flags] & 1) ? " ?" : ""));
+      var ctd = cell(tr, ep(r, C.ch, C.cp) + ((r[C.flags] & 1) ? " ?" : ""));
+      if (r[C.flags] & 1) ctd.title = "no SYN seen: the client was guessed from the ports";
       cell(tr, ep(r, C.sh, C.sp));
       var cs = state(r[C.cs]), ss = state(r[C.ss]);
       cell(tr, cs, stClass(cs));
