@@ -81,8 +81,8 @@ func hostileReport(t testing.TB) *Report {
 		At:          tlsConn.FirstTS, Until: tlsConn.LastTS,
 		Flows:     refs([]*flows.Conn{httpConn, tlsConn}),
 		FlowCount: 2,
-		Evidence: []detectors.Metric{{Name: hostileSNI, Value: 3, Unit: hostileHost, Note: hostilePath}},
-		Inferred: detectors.Inferred{IdleTimeoutS: detectors.F(65)},
+		Evidence:  []detectors.Metric{{Name: hostileSNI, Value: 3, Unit: hostileHost, Note: hostilePath}},
+		Inferred:  detectors.Inferred{IdleTimeoutS: detectors.F(65)},
 		Exemplars: []*flows.Conn{tlsConn, httpConn},
 		Highlight: []int64{tlsConn.Orig.FINFrame, httpConn.FirstFrame + 3},
 		Charts: []detectors.Chart{{
