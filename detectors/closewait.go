@@ -76,6 +76,7 @@ type leakRec struct {
 	closeTS   int64 // the holder's late FIN or RST (0 = open at the end)
 	quiet     bool  // the holder wrote nothing after the FIN
 	cause     leakCause
+	idle      float64 // causeIdleClose: how long the connection was idle before the peer's FIN
 }
 
 // recCap bounds the half-closed sockets remembered per holder; beyond it
@@ -130,6 +131,10 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 	}
 	rec := leakRec{ref: Ref(c), peerFIN: hc.PeerFIN, idleStart: hc.idleStart(), quiet: hc.LastWrite == 0,
 		cause: leakCauseOf(c, hc, &d.opt)}
+	if rec.cause == causeIdleClose {
+		idle, _, _, _ := idleBefore(c, hc.PeerFIN)
+		rec.idle = Seconds(idle)
+	}
 	if hc.How != stillOpen {
 		rec.closeTS = hc.CloseTS
 	}
@@ -200,7 +205,13 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 	case nYoung >= d.opt.YoungPattern:
 		sev = Info
 	default:
-		return Finding{}, false
+		// Young sockets the peer closed after one consistent idle time: the
+		// peer's idle timeout, and a holder that does not react to it.
+		young = d.idlePattern(young)
+		if len(young) == 0 {
+			return Finding{}, false
+		}
+		sev = Info
 	}
 	members := append(old, young...)
 	refs := d.refs()
@@ -289,6 +300,29 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 		})
 	}
 	return f, true
+}
+
+// idlePattern returns the young sockets that the peer closed after the
+// same idle time (at least TimeoutSamples of them): a timer on the peer's
+// side that the holder never answers.
+func (d *closeWait) idlePattern(young []leakRec) []leakRec {
+	var vals []float64
+	for _, r := range young {
+		if r.cause == causeIdleClose {
+			vals = append(vals, r.idle)
+		}
+	}
+	cl := densestCluster(vals, d.opt.TimeoutSpread, d.opt.TimeoutSlack.Seconds())
+	if !cl.consistent(d.opt.TimeoutSamples) {
+		return nil
+	}
+	var out []leakRec
+	for _, r := range young {
+		if r.cause == causeIdleClose && cl.holds(r.idle) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // perMinute returns the rate of n events between first and last, per minute.

@@ -290,7 +290,7 @@ func niceWidth(w float64) float64 {
 func roundMilli(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // fmtSec writes a duration in seconds the way a person reads it: "45 ms",
-// "3.00 s", "1 min 5 s", "2.1 h".
+// "3.00 s", "1 min 5 s", "2 h 3 min", "12.5 h".
 func fmtSec(s float64) string {
 	neg := ""
 	if s < 0 {
@@ -305,9 +305,12 @@ func fmtSec(s float64) string {
 		return fmt.Sprintf("%s%.2f s", neg, s)
 	case s < 119.95:
 		return fmt.Sprintf("%s%.1f s", neg, s)
-	case s < 7200:
-		m := int(s) / 60
-		return fmt.Sprintf("%s%d min %d s", neg, m, int(s)-60*m)
+	case s < 3599.5:
+		r := int(math.Round(s))
+		return fmt.Sprintf("%s%d min %d s", neg, r/60, r%60)
+	case s < 36000:
+		r := int(math.Round(s / 60))
+		return fmt.Sprintf("%s%d h %d min", neg, r/60, r%60)
 	}
 	return fmt.Sprintf("%s%.1f h", neg, s/3600)
 }

@@ -160,7 +160,10 @@ func (d *tlsAbandon) finding(key sockGroup, g *tlsGroup, end int64, env *Env) (F
 		} else {
 			fins++
 			ages.add(Seconds(end - r.closeTS))
-			if end-r.closeTS >= grace {
+			// Old enough: the FIN went unanswered for the grace period, or
+			// the server left the client's last handshake message
+			// unanswered for that long.
+			if end-r.closeTS >= grace || (r.stage != stageNoClientHello && end-(r.closeTS-r.waited) >= grace) {
 				old++
 			} else {
 				young++
