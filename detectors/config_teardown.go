@@ -11,50 +11,50 @@ type TeardownOptions struct {
 	// socket counts as leaked. Younger half-closed sockets at the end of the
 	// capture are reported only when older ones of the same group (or a
 	// probe pattern) show the leak.
-	CloseWaitGrace time.Duration
+	CloseWaitGrace time.Duration `help:"how long a side may leave the peer's FIN unanswered before its socket counts as leaked"`
 	// CriticalSockets is the number of leaked (or blackholed) sockets in one
 	// group from which a finding is critical rather than a warning.
-	CriticalSockets int
+	CriticalSockets int `help:"leaked or blackholed sockets in one group that make a finding critical"`
 	// YoungPattern is the number of half-closed sockets of one group, all
 	// younger than CloseWaitGrace at the end of the capture, that are
 	// reported (as info) even though none is old enough on its own.
-	YoungPattern int
+	YoungPattern int `flag:"young-close-wait-pattern" help:"half-closed sockets younger than the grace period reported together (as info)"`
 
 	// ProbeMaxLifetime is the longest time between the handshake and the
 	// initiator's FIN for a connection without data to count as a probe
 	// (a health check's connect-and-close).
-	ProbeMaxLifetime time.Duration
+	ProbeMaxLifetime time.Duration `help:"longest handshake-to-FIN time of a data-less connection that counts as a health-check probe"`
 	// MinProbes is the number of probes from one source to one listener
 	// needed before healthcheck-fin-unanswered reports anything.
-	MinProbes int
+	MinProbes int `help:"probes from one source to one listener needed for healthcheck-fin-unanswered"`
 	// CadenceTolerance is the relative deviation from the median interval
 	// within which probe intervals count as steady.
-	CadenceTolerance float64
+	CadenceTolerance float64 `flag:"probe-cadence-tolerance" help:"relative deviation of probe intervals that still counts as a steady cadence"`
 
 	// MinIdleTimeout is the shortest idle gap before a FIN that counts as
 	// an idle timeout (shorter gaps are a close right after the last
 	// exchange, e.g. "Connection: close").
-	MinIdleTimeout time.Duration
+	MinIdleTimeout time.Duration `help:"shortest idle gap before a FIN that counts as an idle timeout"`
 	// MinRequestTimeout is the shortest request-to-close time that counts
 	// as the initiator giving up on a response.
-	MinRequestTimeout time.Duration
+	MinRequestTimeout time.Duration `help:"shortest request-to-close time that counts as the client giving up"`
 	// TimeoutSamples is how many connections must agree before a timeout
 	// (idle or request) is inferred.
-	TimeoutSamples int
+	TimeoutSamples int `help:"connections that must agree before an idle or request timeout is inferred"`
 	// TimeoutSpread is the relative spread (plus TimeoutSlack) that values
 	// may show and still be one timeout.
-	TimeoutSpread float64
+	TimeoutSpread float64 `help:"relative spread of the timings of one inferred timeout"`
 	// TimeoutSlack is the absolute spread added to TimeoutSpread.
-	TimeoutSlack time.Duration
+	TimeoutSlack time.Duration `help:"absolute spread added to timeout-spread"`
 
 	// MinReuseGap is how long after the server's FIN a client's request
 	// must come to be a stale reuse rather than a request already in
 	// flight when the server closed.
-	MinReuseGap time.Duration
+	MinReuseGap time.Duration `help:"how long after the server's FIN a client request must come to be a stale reuse"`
 	// BlackholeWait is how long a write after the peer's FIN must go
 	// without ACK or RST, when no retransmission is visible, to count as
 	// blackholed.
-	BlackholeWait time.Duration
+	BlackholeWait time.Duration `help:"silence after a write following the peer's FIN that counts as blackholed when no retransmission is seen"`
 }
 
 // DefaultTeardownOptions returns the defaults.
