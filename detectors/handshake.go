@@ -1,0 +1,579 @@
+package detectors
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+	"github.com/pcapsleuth/pcapsleuth/flows"
+)
+
+// handshakeSpec describes handshake-failure.
+func handshakeSpec() *Spec {
+	return &Spec{
+		Kind:     KindHandshakeFailure,
+		Title:    "connection attempts that fail: SYNs unanswered or refused, SYN-ACKs resent, listen queue overflow",
+		Severity: Critical,
+		Doc: `Judges every connection whose SYN the capture shows, per server endpoint
+(listener): SYNs never answered (with the client's SYN retry times), SYNs
+answered by RST (nothing listening), SYNs answered only after a retry,
+SYN-ACKs resent (the client's final ACK never reached the server), and
+handshakes that completed on one side only: the client sent its request into
+a connection the server's kernel ACKed, then nothing (no response, the
+client's FIN left unanswered) or the server never ACKed it at all. When a
+listener shows both (served nothing on connections its kernel accepted, and
+dropped later SYNs) its accept queue overflowed: the application stopped
+calling accept(). A SYN sent less than SYNTimeout before the capture ended
+is not judged.`,
+		New: func(cfg *Config) Detector { return newHandshake(cfg) },
+	}
+}
+
+// hsFail is a set of handshake problems of one connection.
+type hsFail uint16
+
+const (
+	hsSynUnanswered hsFail = 1 << iota // no answer to the SYN at all
+	hsRefused                          // SYN answered by RST
+	hsSynRetrans                       // SYN resent, answered later
+	hsSynAckRetrans                    // SYN-ACK resent
+	hsDataUnacked                      // handshake done at the client, its data never ACKed
+	hsNoResponse                       // request ACKed by the server's kernel, no response
+	hsFinUnanswered                    // the client's FIN got no FIN back (on an unserved connection)
+	hsHalfOpen                         // SYN-ACK sent, the client never completed the handshake
+)
+
+// hsConnState keeps the SYN times of a connection in its handshake.
+type hsConnState struct {
+	syn    [8]int64
+	nSyn   int
+	synAck [8]int64
+	nAck   int
+}
+
+// hsListener aggregates one server endpoint.
+type hsListener struct {
+	addr     netip.AddrPort
+	attempts int64
+	counts   map[hsFail]int64
+	synsLost int64 // SYNs sent and never answered
+
+	flows   FlowList
+	pending []FlowRef // unserved connections, listed if the listener overflowed
+	pendN   int64
+	ex      trExemplars
+	hl      trFrames
+	first   int64
+	last    int64
+
+	retries      [][]float64 // SYN send times relative to the first SYN, per failed connection (bounded)
+	synAckDelays []float64
+
+	ackedUnseen, notCaptured int64
+	pendingSYN               []hsPending
+}
+
+type handshake struct {
+	transportBase
+	conns     map[*flows.Conn]*hsConnState
+	listeners map[netip.AddrPort]*hsListener
+}
+
+func newHandshake(cfg *Config) *handshake {
+	return &handshake{transportBase: newTransportBase(cfg), conns: make(map[*flows.Conn]*hsConnState),
+		listeners: make(map[netip.AddrPort]*hsListener)}
+}
+
+// Segment implements SegmentDetector: it only records SYN and SYN-ACK times.
+func (d *handshake) Segment(c *flows.Conn, s *flows.Segment) {
+	p := s.P
+	if !p.Flags.Has(decode.FlagSYN) {
+		return
+	}
+	st := d.conns[c]
+	if st == nil {
+		st = &hsConnState{}
+		d.conns[c] = st
+	}
+	if p.Flags.Has(decode.FlagACK) {
+		if st.nAck < len(st.synAck) {
+			st.synAck[st.nAck] = p.TS
+		}
+		st.nAck++
+		return
+	}
+	if st.nSyn < len(st.syn) {
+		st.syn[st.nSyn] = p.TS
+	}
+	st.nSyn++
+}
+
+// serverAck returns the highest acknowledgment (relative to the client's
+// ISN) the server sent, from the connection's packet log.
+func serverAck(c *flows.Conn) (uint32, bool) {
+	var best uint32
+	ok := false
+	for _, le := range c.Log {
+		if le.Dir != flows.Resp || !le.Flags.Has(decode.FlagACK) || le.Flags.Has(decode.FlagSYN) {
+			continue
+		}
+		if !ok || flows.SeqDiff(best, le.RelAck) > 0 {
+			best, ok = le.RelAck, true
+		}
+	}
+	return best, ok
+}
+
+// classify returns the handshake problems of c.
+func (d *handshake) classify(c *flows.Conn) hsFail {
+	var f hsFail
+	o, r := &c.Orig, &c.Resp
+	if o.SYNs > 1 {
+		f |= hsSynRetrans
+	}
+	if r.SYNs > 1 {
+		f |= hsSynAckRetrans
+	}
+	if c.SYNACKTS == 0 {
+		switch {
+		case r.RSTTS != 0:
+			f |= hsRefused
+		case r.Packets == 0:
+			f |= hsSynUnanswered
+		}
+		return f &^ hsSynRetrans
+	}
+	if c.EstablishedTS == 0 {
+		if r.SYNs > 1 && o.Packets <= int64(o.SYNs) {
+			f |= hsHalfOpen
+		}
+		if o.UniqueBytes == 0 {
+			return f
+		}
+	}
+	if o.UniqueBytes > 0 && r.Bytes == 0 && r.RSTTS == 0 {
+		end := uint32(1 + o.UniqueBytes)
+		if ack, ok := serverAck(c); !ok || flows.SeqDiff(ack, end) > 0 {
+			f |= hsDataUnacked
+		} else {
+			f |= hsNoResponse
+		}
+		if o.FINTS != 0 && r.FINTS == 0 {
+			f |= hsFinUnanswered
+		}
+	}
+	return f
+}
+
+// ConnDone implements Detector.
+func (d *handshake) ConnDone(c *flows.Conn) {
+	st := d.conns[c]
+	delete(d.conns, c)
+	if !c.DirKnown || c.Orig.SYNs == 0 {
+		return
+	}
+	l := d.listeners[c.Resp.Addr]
+	if l == nil {
+		l = &hsListener{addr: c.Resp.Addr, counts: map[hsFail]int64{}, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}}
+		d.listeners[c.Resp.Addr] = l
+	}
+	l.attempts++
+	f := d.classify(c)
+	if f&hsSynUnanswered != 0 && c.Orig.SYNs == 1 && c.LastTS-c.SYNTS < ns(d.opt.SYNTimeout) {
+		// One SYN just before the connection was handed on: too soon to
+		// judge; Finish re-checks against the capture end.
+		f = f&^hsSynUnanswered | hsPendingSYN
+	}
+	if f == 0 {
+		return
+	}
+	for b := hsFail(1); b != 0 && b <= hsPendingSYN; b <<= 1 {
+		if f&b != 0 {
+			l.counts[b]++
+		}
+	}
+	if f&hsSynUnanswered != 0 {
+		l.synsLost += int64(c.Orig.SYNs)
+	}
+	if c.SYNACKTS != 0 && c.SYNTS != 0 && len(l.synAckDelays) < 4096 {
+		l.synAckDelays = append(l.synAckDelays, Seconds(c.SYNACKTS-c.SYNTS))
+	}
+	if f&(hsSynUnanswered|hsSynRetrans) != 0 && st != nil && st.nSyn > 1 && len(l.retries) < 64 {
+		n := min(st.nSyn, len(st.syn))
+		ts := make([]float64, n)
+		for i := 0; i < n; i++ {
+			ts[i] = Seconds(st.syn[i] - st.syn[0])
+		}
+		l.retries = append(l.retries, ts)
+	}
+	ref := Ref(c)
+	if f&^(hsNoResponse|hsFinUnanswered|hsPendingSYN) == 0 {
+		// Served nothing but the handshake itself was fine: only part of
+		// the finding if the listener turns out to overflow.
+		if f&hsNoResponse != 0 {
+			if len(l.pending) < d.maxFlows {
+				l.pending = append(l.pending, ref)
+			}
+			l.pendN++
+		}
+		if f&hsPendingSYN != 0 {
+			l.pendingSYN = append(l.pendingSYN, hsPending{ref: ref, lastTS: c.LastTS, conn: c})
+		}
+		return
+	}
+	d.add(l, c, f)
+}
+
+// hsPendingSYN marks a single SYN too recent to judge yet.
+const hsPendingSYN hsFail = 1 << 15
+
+// hsPending is a connection whose only SYN was sent near the end.
+type hsPending struct {
+	ref    FlowRef
+	lastTS int64
+	conn   *flows.Conn
+}
+
+// add lists c in the listener's finding.
+func (d *handshake) add(l *hsListener, c *flows.Conn, f hsFail) {
+	l.flows.Add(c)
+	score := 1.0
+	if f&(hsNoResponse|hsDataUnacked) != 0 {
+		score = 3 // shows the one-sided handshake best
+	}
+	l.ex.offer(c, score+float64(c.Orig.SYNs)/10)
+	l.hl.add(c.FirstFrame)
+	if c.Resp.RSTFrame != 0 {
+		l.hl.add(c.Resp.RSTFrame)
+	}
+	if l.first == 0 || c.FirstTS < l.first {
+		l.first = c.FirstTS
+	}
+	l.last = max(l.last, c.LastTS)
+	au, nc := connLoss(c)
+	l.ackedUnseen += au
+	l.notCaptured += nc
+}
+
+// hsScanPorts is how many ports of one host must fail the same way before
+// they are reported together, as a port scan or a host-wide drop.
+const hsScanPorts = 10
+
+// Finish implements Detector.
+func (d *handshake) Finish(env *Env) []Finding {
+	keys := make([]netip.AddrPort, 0, len(d.listeners))
+	for k := range d.listeners {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return hsLess(keys[i], keys[j]) })
+	// Listeners that only saw SYNs unanswered or refused, per host: many
+	// of them on one host are a port scan (or a firewall dropping the
+	// host), reported once.
+	plain := map[netip.Addr][]*hsListener{}
+	for _, k := range keys {
+		l := d.listeners[k]
+		d.resolvePending(l, env)
+		if l.flows.Count() > 0 && l.onlyRejected() {
+			plain[k.Addr()] = append(plain[k.Addr()], l)
+		}
+	}
+	var out []Finding
+	done := map[netip.Addr]bool{}
+	for _, k := range keys {
+		if ls := plain[k.Addr()]; len(ls) >= hsScanPorts {
+			if !done[k.Addr()] {
+				done[k.Addr()] = true
+				out = append(out, d.scanFinding(k.Addr(), ls, env))
+			}
+			continue
+		}
+		if f, ok := d.finding(d.listeners[k], env); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// resolvePending judges the single SYNs sent shortly before their
+// connection was handed on, against the capture end.
+func (d *handshake) resolvePending(l *hsListener, env *Env) {
+	end := trEnd(env, l.last)
+	for _, p := range l.pendingSYN {
+		if end-p.lastTS >= ns(d.opt.SYNTimeout) {
+			l.counts[hsSynUnanswered]++
+			l.synsLost++
+			d.add(l, p.conn, hsSynUnanswered)
+		}
+	}
+	l.pendingSYN = nil
+}
+
+// onlyRejected reports whether every problem of l is an unanswered or
+// refused SYN.
+func (l *hsListener) onlyRejected() bool {
+	for f, n := range l.counts {
+		if n > 0 && f&^(hsSynUnanswered|hsRefused|hsPendingSYN) != 0 {
+			return false
+		}
+	}
+	return l.pendN == 0
+}
+
+// scanFinding reports many ports of one host whose SYNs went unanswered or
+// were refused.
+func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Finding {
+	fl := NewFlowList(d.maxFlows)
+	ex := trExemplars{max: d.maxExemplars}
+	var hl trFrames
+	var attempts, unanswered, refused, syns, au, nc int64
+	var first, last int64
+	clients := map[netip.Addr]bool{}
+	for _, l := range ls {
+		for _, r := range l.flows.Refs() {
+			fl.addRef(r)
+			if len(clients) < 64 {
+				clients[r.Client.Addr()] = true
+			}
+		}
+		fl.count += l.flows.Count() - len(l.flows.list)
+		for _, c := range l.ex.list() {
+			ex.offer(c, float64(l.attempts))
+		}
+		hl.add(l.hl.list()...)
+		attempts += l.attempts
+		unanswered += l.counts[hsSynUnanswered]
+		refused += l.counts[hsRefused]
+		syns += l.synsLost
+		au += l.ackedUnseen
+		nc += l.notCaptured
+		if first == 0 || (l.first != 0 && l.first < first) {
+			first = l.first
+		}
+		last = max(last, l.last)
+	}
+	sev := Info
+	if len(clients) > 2 {
+		sev = Warning // many clients failing on many ports: the host is cut off
+	}
+	f := Finding{Kind: KindHandshakeFailure, Severity: sev, Subject: host.String(), At: first, Until: last,
+		Flows: fl.Refs(), FlowCount: fl.Count(), Exemplars: ex.list(), Highlight: hl.list()}
+	f.Title = fmt.Sprintf("%s: connection attempts to %d ports failed (%d unanswered, %d refused, from %s)",
+		host, len(ls), unanswered, refused, trPlural(int64(len(clients)), "client", "clients"))
+	if sev == Info {
+		f.Explanation = fmt.Sprintf("%s tried %d ports of %s; %d attempts got no answer and %d were refused. Probing many ports, most of them closed or filtered, is a port scan (or a service discovery), not a failing service.",
+			strings.Join(sortedAddrs(clients), ", "), len(ls), host, unanswered, refused)
+		f.Actions = []string{"If the scan is unexpected, find the scanning host and why it scans; otherwise ignore this finding."}
+	} else {
+		f.Explanation = fmt.Sprintf("%d clients failed to connect to %d ports of %s: %d attempts got no answer at all and %d were refused. The host is down, unreachable, or a firewall in front of it drops or rejects new connections.",
+			len(clients), len(ls), host, unanswered, refused)
+		f.Actions = []string{"Check that the host is up and reachable, and the firewall rules and security groups in front of it."}
+	}
+	f.Evidence = []Metric{
+		trMetric("ports", float64(len(ls)), "", "listeners with failed attempts"),
+		trMetric("connection_attempts", float64(attempts), "", ""),
+		trMetric("syn_unanswered", float64(unanswered), "", "no SYN-ACK and no RST"),
+		trMetric("syns_lost", float64(syns), "", ""),
+		trMetric("refused", float64(refused), "", "SYN answered by RST"),
+		trMetric("clients", float64(len(clients)), "", "distinct client addresses (up to 64)"),
+	}
+	f.Caveat = CaptureCaveat(env, au, nc)
+	return f
+}
+
+func sortedAddrs(m map[netip.Addr]bool) []string {
+	out := make([]string, 0, len(m))
+	for a := range m {
+		out = append(out, a.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func hsLess(a, b netip.AddrPort) bool {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c < 0
+	}
+	return a.Port() < b.Port()
+}
+
+func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
+	n := l.counts
+	unanswered, refused := n[hsSynUnanswered], n[hsRefused]
+	oneSided := n[hsDataUnacked] + n[hsHalfOpen]
+	overflow := (unanswered > 0 || n[hsSynAckRetrans] > 0) && (l.pendN > 0 || n[hsDataUnacked] > 0)
+	if overflow {
+		for _, r := range l.pending {
+			l.flows.addRef(r)
+		}
+		l.flows.count += int(l.pendN) - len(l.pending)
+		oneSided += l.pendN
+	}
+	if l.flows.Count() == 0 {
+		return Finding{}, false
+	}
+	failed := unanswered + refused
+	share := float64(failed) / float64(max(l.attempts, 1))
+	var sev Severity
+	switch {
+	case overflow:
+		sev = Critical
+	case failed >= 3 && share >= d.opt.HandshakeCritShare:
+		sev = Critical
+	case failed > 0 || oneSided > 0:
+		sev = Warning
+	case n[hsSynRetrans]+n[hsSynAckRetrans] >= 3:
+		sev = Warning
+	default:
+		sev = Info
+	}
+
+	f := Finding{Kind: KindHandshakeFailure, Severity: sev, Subject: l.addr.String(), At: l.first, Until: l.last,
+		Flows: l.flows.Refs(), FlowCount: l.flows.Count(), Exemplars: l.ex.list(), Highlight: l.hl.list()}
+	var parts []string
+	if overflow {
+		parts = append(parts, fmt.Sprintf("listen queue overflow: %s completed but never served", trPlural(oneSided, "connection", "connections")))
+	}
+	if unanswered > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d connection attempts got no SYN-ACK (%d SYNs lost)", unanswered, l.attempts, l.synsLost))
+	}
+	if refused > 0 {
+		parts = append(parts, fmt.Sprintf("%s refused with RST", trPlural(refused, "attempt", "attempts")))
+	}
+	if k := n[hsSynRetrans]; k > 0 {
+		parts = append(parts, fmt.Sprintf("%s answered only after a SYN retry", trPlural(k, "connection", "connections")))
+	}
+	if k := n[hsSynAckRetrans]; k > 0 {
+		parts = append(parts, fmt.Sprintf("%s with the SYN-ACK resent", trPlural(k, "connection", "connections")))
+	}
+	if k := n[hsDataUnacked]; k > 0 && !overflow {
+		parts = append(parts, fmt.Sprintf("%s whose request the server never ACKed", trPlural(k, "connection", "connections")))
+	}
+	if k := n[hsHalfOpen]; k > 0 {
+		parts = append(parts, fmt.Sprintf("%s left half-open", trPlural(k, "handshake", "handshakes")))
+	}
+	f.Title = l.addr.String() + ": " + strings.Join(parts, "; ")
+
+	retry := retryPattern(l.retries)
+	var ex strings.Builder
+	if overflow {
+		fmt.Fprintf(&ex, "The server's kernel completed %s into the accept queue of %s (it ACKed the clients' requests, and their FINs) but the application never took them: no response and no FIN ever came back. ",
+			trPlural(oneSided, "handshake", "handshakes"), l.addr)
+		if unanswered > 0 {
+			fmt.Fprintf(&ex, "Meanwhile %d later connection attempts were dropped without a SYN-ACK: Linux drops SYNs while the accept queue is full. ", unanswered)
+		}
+		ex.WriteString("The listener's accept queue (the backlog of listen()) overflowed because the application stopped calling accept(): it is hung, blocked, out of threads or file descriptors, or was started with a tiny backlog. ")
+	} else if unanswered > 0 {
+		fmt.Fprintf(&ex, "%d of %d connection attempts to %s got no answer at all: no SYN-ACK and no RST. The SYN was dropped on the way, by a firewall, or by the server (a full SYN or accept queue, a SYN flood protection); a closed port would have answered with RST. ",
+			unanswered, l.attempts, l.addr)
+	}
+	if retry != "" {
+		fmt.Fprintf(&ex, "The clients resent their SYNs %s. ", retry)
+	}
+	if refused > 0 {
+		fmt.Fprintf(&ex, "%s answered the SYN with RST: nothing was listening on the port (or a firewall rejected it). ", trPlural(refused, "attempt was", "attempts were"))
+	}
+	if k := n[hsSynAckRetrans]; k > 0 {
+		fmt.Fprintf(&ex, "The server resent its SYN-ACK on %s: the client's final ACK did not arrive (lost, or dropped by a full accept queue). ", trPlural(k, "connection", "connections"))
+	}
+	if k := n[hsSynRetrans]; k > 0 {
+		fmt.Fprintf(&ex, "%s succeeded only after a SYN retry, which costs the client at least a second. ", trPlural(k, "connection", "connections"))
+	}
+	if k := n[hsDataUnacked]; k > 0 {
+		fmt.Fprintf(&ex, "On %s the client believed the connection was open and sent data that the server never ACKed: the server had no established socket for it. ", trPlural(k, "connection", "connections"))
+	}
+	f.Explanation = strings.TrimSpace(ex.String())
+	switch {
+	case overflow:
+		f.Actions = []string{
+			"Check the listener with ss -ltn (Recv-Q at or above Send-Q means the accept queue is full) and nstat -az TcpExtListenOverflows TcpExtListenDrops.",
+			"Find why the application stopped accepting (thread dump, blocked acceptor thread, file descriptor limit) and raise the listen backlog (and net.core.somaxconn) only after that.",
+		}
+	case unanswered > 0:
+		f.Actions = []string{
+			"Check that the server is up and that no firewall or security group drops SYNs to this port (a capture on the server shows whether they arrive).",
+			"On the server: nstat -az TcpExtListenDrops TcpExtTCPReqQFullDrop, and ss -ltn for a full accept queue.",
+		}
+	case refused > 0:
+		f.Actions = []string{"Check that the service listens on this address and port (ss -ltn) and that clients use the right port."}
+	default:
+		f.Actions = []string{"Look for packet loss between client and server during connection setup; a lost SYN or SYN-ACK costs a full retransmission timeout (1 s on Linux)."}
+	}
+	f.Evidence = []Metric{
+		trMetric("connection_attempts", float64(l.attempts), "", "connections with a SYN in the capture"),
+		trMetric("syn_unanswered", float64(unanswered), "", "no SYN-ACK and no RST"),
+		trMetric("syns_lost", float64(l.synsLost), "", "SYNs of those connections"),
+		trMetric("refused", float64(refused), "", "SYN answered by RST"),
+		trMetric("syn_retransmitted", float64(n[hsSynRetrans]), "", "answered after a SYN retry"),
+		trMetric("synack_retransmitted", float64(n[hsSynAckRetrans]), "", "SYN-ACK resent"),
+		trMetric("one_sided", float64(oneSided), "", "handshake completed at the client, connection never served"),
+	}
+	if len(l.synAckDelays) > 0 {
+		f.Evidence = append(f.Evidence, trMetric("syn_to_synack_s", round3(Median(append([]float64(nil), l.synAckDelays...))*1e3)/1e3, "s", "median, answered connections"))
+	}
+	if retry != "" {
+		f.Evidence = append(f.Evidence, Metric{Name: "syn_retry_times", Value: float64(len(l.retries)), Note: retry})
+	}
+	f.Caveat = CaptureCaveat(env, l.ackedUnseen, l.notCaptured)
+	if len(l.retries) > 0 {
+		ch := Chart{ID: "handshake-failure-" + chartKey(l.addr.String()) + "-syn", Title: "SYN retry times, " + l.addr.String(),
+			XLabel: "SYN number", YLabel: "seconds after the first SYN", Type: ChartScatter}
+		var pts []Point
+		for _, ts := range l.retries {
+			for i, t := range ts {
+				pts = append(pts, Point{X: float64(i + 1), Y: round3(t)})
+			}
+		}
+		ch.Series = []Series{{Name: "SYN sent", Points: pts}}
+		f.Charts = []Chart{ch}
+	}
+	return f, true
+}
+
+// addRef counts a connection known only by its reference and lists it
+// while there is room.
+func (l *FlowList) addRef(r FlowRef) {
+	l.count++
+	if len(l.list) < l.max {
+		l.list = append(l.list, r)
+	}
+}
+
+// retryPattern describes the SYN retry intervals: "after 1 s and 2 s
+// (intervals 1 s, 1 s: linear)".
+func retryPattern(retries [][]float64) string {
+	var best []float64
+	for _, r := range retries {
+		if len(r) > len(best) {
+			best = r
+		}
+	}
+	if len(best) < 2 {
+		return ""
+	}
+	var at, iv []string
+	var ivs []float64
+	for i := 1; i < len(best); i++ {
+		at = append(at, trDur(best[i]))
+		d := best[i] - best[i-1]
+		ivs = append(ivs, d)
+		iv = append(iv, trDur(d))
+	}
+	kind := ""
+	if len(ivs) >= 2 {
+		doubling, same := true, true
+		for i := 1; i < len(ivs); i++ {
+			q := ivs[i] / ivs[i-1]
+			doubling = doubling && q >= 1.6 && q <= 2.5
+			same = same && q >= 0.8 && q <= 1.25
+		}
+		switch {
+		case doubling:
+			kind = ", doubling each time (exponential backoff)"
+		case same:
+			kind = ", at a fixed interval (Linux's tcp_syn_linear_timeouts)"
+		}
+	}
+	return fmt.Sprintf("%s after the first (intervals %s%s)", strings.Join(at, ", "), strings.Join(iv, ", "), kind)
+}

@@ -1,0 +1,698 @@
+package detectors
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+	"github.com/pcapsleuth/pcapsleuth/flows"
+)
+
+// retransSpec describes retransmission-storm.
+func retransSpec() *Spec {
+	return &Spec{
+		Kind:     KindRetransmissionStorm,
+		Title:    "retransmissions far above normal between two hosts, with RTO backoff where present",
+		Severity: Critical,
+		Doc: `Counts the retransmissions of every host pair, told apart by kind: fast
+retransmissions (after duplicate ACKs), RTO retransmissions (a timer fired),
+tail loss probes (the first resend of the last segment sent) and spurious
+resends (data the peer had already ACKed). A resend soon after the receiver
+reported a hole (SACK blocks or duplicate ACKs) counts as fast recovery even
+without Wireshark's two duplicate ACKs (Linux recovers with SACK and RACK). Copies of one packet captured twice
+within half an RTT are capture duplicates, not retransmissions, and are left
+to capture-quality. The loss rate (fast and RTO resends per data segment) is
+measured over a sliding window (RetransWindow) and judged against absolute
+thresholds and against the rest of the capture. A segment resent again and
+again with doubling intervals is an RTO backoff episode: its first RTO
+(rto_initial_s), the number of backoffs and how it ended (ACK, RST, give-up,
+end of capture) are reported. One finding per host pair, never per packet;
+an occasional tail loss probe (a retransmitted FIN) is normal and not reported.`,
+		New: func(cfg *Config) Detector { return newRetrans(cfg) },
+	}
+}
+
+// rsSub is the number of sub-buckets of the sliding window.
+const rsSub = 10
+
+// rsCounts counts one direction's (or a pair's) segments by kind.
+type rsCounts struct {
+	Data, Fast, RTO, TLP, Spurious, Dup int64
+}
+
+func (a *rsCounts) add(b rsCounts) {
+	a.Data += b.Data
+	a.Fast += b.Fast
+	a.RTO += b.RTO
+	a.TLP += b.TLP
+	a.Spurious += b.Spurious
+	a.Dup += b.Dup
+}
+
+// loss is the number of resends that signal loss (fast and RTO).
+func (a *rsCounts) loss() int64 { return a.Fast + a.RTO }
+
+// all is every retransmission except capture duplicates.
+func (a *rsCounts) all() int64 { return a.Fast + a.RTO + a.TLP + a.Spurious }
+
+// rsDir is the per-direction state of one connection.
+type rsDir struct {
+	counts rsCounts
+
+	sent   bool
+	maxEnd uint32 // highest relative sequence end sent
+	una    uint32 // highest relative ACK received from the peer
+	hasUna bool
+
+	retxSeq  uint32 // last retransmitted relative seq
+	retxRun  int    // resends in a row of retxSeq
+	retxEnd  uint32 // end of the resent data waiting for an ACK
+	retxOpen bool
+	ackedTS  int64 // when the peer last ACKed all resent data
+
+	firstRetxFrame int64
+	firstRetxTS    int64
+
+	fbTS int64 // last ACK from the peer reporting a hole (SACK blocks or a duplicate ACK)
+
+	tsVal   uint32 // TSval waiting for its echo, for RTT samples
+	tsValTS int64
+	tsWait  bool
+	tsRTT   int64 // smallest echo delay seen for this direction's TSvals
+}
+
+// rsConn is the state of one connection.
+type rsConn struct {
+	pair *rsPair
+	d    [2]rsDir
+	dups dupTracker
+}
+
+// rsEpisode is one RTO backoff episode: a segment resent again and again.
+type rsEpisode struct {
+	conn    *flows.Conn
+	dir     flows.Dir
+	times   []int64 // original (0 if not captured) then each resend
+	resends int
+	ackedTS int64 // the peer ACKed the resent data (0 = never)
+	rstTS   int64 // a RST after the last resend (0 = none)
+	rstDir  flows.Dir
+}
+
+// rsWin counts segments of one window (or sub-bucket).
+type rsWin struct{ data, loss int32 }
+
+// rsPair aggregates one host pair.
+type rsPair struct {
+	key    trPair
+	counts rsCounts
+	conns  int64
+
+	win    [rsSub]rsWin
+	cur    int64 // index of the current sub-bucket (ts / sub width)
+	peak   rsWin
+	peakAt int64
+
+	fast, rto, probe trSeries
+
+	flows FlowList
+	ex    trExemplars
+	hl    trFrames
+	first int64
+	last  int64
+
+	rtts        []float64 // per-connection RTT estimates, bounded
+	episode     *rsEpisode
+	ackedUnseen int64
+	notCaptured int64
+}
+
+// retrans is the retransmission-storm detector.
+type retrans struct {
+	transportBase
+	sub   int64 // sub-bucket width, ns
+	conns map[*flows.Conn]*rsConn
+	pairs map[trPair]*rsPair
+	lastC *flows.Conn
+	lastS *rsConn
+}
+
+func newRetrans(cfg *Config) *retrans {
+	b := newTransportBase(cfg)
+	return &retrans{transportBase: b, sub: max(ns(b.opt.RetransWindow)/rsSub, 1),
+		conns: make(map[*flows.Conn]*rsConn), pairs: make(map[trPair]*rsPair)}
+}
+
+func (d *retrans) state(c *flows.Conn) *rsConn {
+	if d.lastC == c {
+		return d.lastS
+	}
+	st := d.conns[c]
+	if st == nil {
+		key := pairOf(c.Orig.Addr.Addr(), c.Resp.Addr.Addr())
+		pr := d.pairs[key]
+		if pr == nil {
+			pr = &rsPair{key: key, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}}
+			d.pairs[key] = pr
+		}
+		st = &rsConn{pair: pr}
+		d.conns[c] = st
+	}
+	d.lastC, d.lastS = c, st
+	return st
+}
+
+// recoveryWindow is how long after the receiver reported a hole a resend
+// still counts as receiver-driven recovery: two RTTs (at least 20 ms), or
+// 200 ms when the RTT is unknown.
+func recoveryWindow(c *flows.Conn) int64 {
+	if r := rttOf(c); r > 0 {
+		return max(2*r, 20e6)
+	}
+	return 200e6
+}
+
+// Segment implements SegmentDetector.
+func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
+	p := s.P
+	if p.Flags.Has(decode.FlagSYN) {
+		return // handshake resends are handshake-failure's
+	}
+	st := d.state(c)
+	copied := st.dups.observe(c, s)
+	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
+	if p.Flags.Has(decode.FlagACK) {
+		if p.Opts.NSACK > 0 || s.Kind.Has(flows.SegDupAck) {
+			peer.fbTS = p.TS
+		}
+		if !peer.hasUna || flows.SeqDiff(peer.una, s.RelAck) > 0 {
+			peer.una, peer.hasUna = s.RelAck, true
+		}
+		if peer.retxOpen && flows.SeqDiff(peer.retxEnd, s.RelAck) >= 0 {
+			peer.retxOpen, peer.ackedTS = false, p.TS
+		}
+	}
+	if p.Opts.HasTS {
+		if peer.tsWait && p.Opts.TSEcr == peer.tsVal {
+			if r := p.TS - peer.tsValTS; r >= 0 && (peer.tsRTT == 0 || r < peer.tsRTT) {
+				peer.tsRTT = max(r, 1)
+			}
+			peer.tsWait = false
+		}
+		if !me.tsWait && p.Opts.TSVal != me.tsVal {
+			me.tsVal, me.tsValTS, me.tsWait = p.Opts.TSVal, p.TS, true
+		}
+	}
+	fin := p.Flags.Has(decode.FlagFIN)
+	if p.PayloadLen == 0 && !fin {
+		return
+	}
+	end := s.RelSeq + uint32(p.PayloadLen)
+	if fin {
+		end++
+	}
+	pr := st.pair
+	if s.Kind&flows.AnyRetransmission == 0 {
+		me.counts.Data++
+		pr.tick(p.TS, d.sub, false)
+		if !me.sent || flows.SeqDiff(me.maxEnd, end) > 0 {
+			me.maxEnd, me.sent = end, true
+		}
+		return
+	}
+	if copied {
+		me.counts.Dup++ // the same packet captured twice
+		return
+	}
+	repeat := me.retxRun > 0 && s.RelSeq == me.retxSeq
+	if repeat {
+		me.retxRun++
+	} else {
+		me.retxSeq, me.retxRun = s.RelSeq, 1
+	}
+	switch {
+	case s.Kind.Has(flows.SegSpurious):
+		me.counts.Spurious++
+		pr.probe.add(p.TS, 1)
+		return
+	case s.Kind.Has(flows.SegFastRetransmission) || (me.fbTS != 0 && p.TS-me.fbTS <= recoveryWindow(c)):
+		// Wireshark's fast retransmission (two duplicate ACKs within 20 ms),
+		// or a resend soon after the receiver reported a hole with SACK
+		// blocks or a duplicate ACK: loss recovery driven by the receiver
+		// (fast retransmit, SACK or RACK recovery), not by a timer.
+		me.counts.Fast++
+		pr.fast.add(p.TS, 1)
+	case !repeat && me.sent && end == me.maxEnd:
+		// The first resend of the last segment sent: Linux's tail loss
+		// probe (or, with one segment outstanding, an RTO: the wire cannot
+		// tell them apart; either way one probe is no storm).
+		me.counts.TLP++
+		pr.probe.add(p.TS, 1)
+		me.noteRetx(end, p)
+		return
+	default:
+		me.counts.RTO++
+		pr.rto.add(p.TS, 1)
+	}
+	me.noteRetx(end, p)
+	pr.tick(p.TS, d.sub, true)
+}
+
+// noteRetx remembers a resend that waits for the peer's ACK.
+func (me *rsDir) noteRetx(end uint32, p *decode.Packet) {
+	if !me.retxOpen || flows.SeqDiff(me.retxEnd, end) > 0 {
+		me.retxEnd = end
+	}
+	me.retxOpen = true
+	if me.firstRetxFrame == 0 {
+		me.firstRetxFrame, me.firstRetxTS = p.Frame, p.TS
+	}
+}
+
+// tick counts a data segment (or a loss retransmission) in the sliding
+// window and keeps the window with the most loss retransmissions.
+func (pr *rsPair) tick(ts, sub int64, loss bool) {
+	i := ts / sub
+	if i > pr.cur {
+		for j := pr.cur + 1; j <= i && j <= pr.cur+rsSub; j++ {
+			pr.win[j%rsSub] = rsWin{}
+		}
+		pr.cur = i
+	}
+	b := &pr.win[pr.cur%rsSub]
+	if !loss {
+		b.data++
+		return
+	}
+	b.loss++
+	var sum rsWin
+	for _, w := range pr.win {
+		sum.data += w.data
+		sum.loss += w.loss
+	}
+	if sum.loss > pr.peak.loss || (sum.loss == pr.peak.loss && sum.data < pr.peak.data) {
+		pr.peak = sum
+		pr.peakAt = (pr.cur - rsSub + 1) * sub
+	}
+}
+
+// ConnDone implements Detector.
+func (d *retrans) ConnDone(c *flows.Conn) {
+	st := d.conns[c]
+	if st == nil {
+		return
+	}
+	delete(d.conns, c)
+	if d.lastC == c {
+		d.lastC, d.lastS = nil, nil
+	}
+	pr := st.pair
+	pr.conns++
+	var cc rsCounts
+	for i := range st.d {
+		cc.add(st.d[i].counts)
+	}
+	pr.counts.add(cc)
+	if cc.all() == 0 {
+		return
+	}
+	if pr.first == 0 || c.FirstTS < pr.first {
+		pr.first = c.FirstTS
+	}
+	pr.last = max(pr.last, c.LastTS)
+	pr.flows.Add(c)
+	au, nc := connLoss(c)
+	pr.ackedUnseen += au
+	pr.notCaptured += nc
+	rtt := rttOf(c)
+	if c.Orig.SYNs > 1 && c.RTTMin > 0 {
+		rtt = c.RTTMin // the handshake RTT counts from the first SYN
+	}
+	if ts := st.d[0].tsRTT + st.d[1].tsRTT; st.d[0].tsRTT > 0 && st.d[1].tsRTT > 0 && (rtt == 0 || ts < rtt) {
+		rtt = ts
+	}
+	if rtt > 0 && len(pr.rtts) < 4096 {
+		pr.rtts = append(pr.rtts, Seconds(rtt))
+	}
+	score := float64(cc.loss()) + 0.5*float64(cc.TLP+cc.Spurious)
+	for dir := flows.Orig; dir <= flows.Resp; dir++ {
+		me := &st.d[dir]
+		pr.hl.add(me.firstRetxFrame)
+		ch := &c.Endpoint(dir).Backoff
+		if ch.Count < 2 || ch.Seq == 0 || len(ch.Times) < 2 {
+			continue
+		}
+		// Copies of one packet captured twice are not resends.
+		times := []int64{ch.Times[0]}
+		win := dupWindow(c)
+		for _, t := range ch.Times[1:] {
+			if prev := times[len(times)-1]; prev != 0 && t-prev < win {
+				continue
+			}
+			times = append(times, t)
+		}
+		resends := ch.Count - (len(ch.Times) - len(times))
+		if resends < 2 || len(times) < 2 {
+			continue
+		}
+		ep := &rsEpisode{conn: c, dir: dir, times: times, resends: resends}
+		lastResend := times[len(times)-1]
+		if me.ackedTS >= lastResend {
+			ep.ackedTS = me.ackedTS
+		}
+		for _, side := range []flows.Dir{flows.Orig, flows.Resp} {
+			if e := c.Endpoint(side); e.RSTTS >= lastResend && e.RSTTS != 0 && (ep.rstTS == 0 || e.RSTTS < ep.rstTS) {
+				ep.rstTS, ep.rstDir = e.RSTTS, side
+			}
+		}
+		score += 10 * float64(resends)
+		if pr.episode == nil || ep.resends > pr.episode.resends {
+			pr.episode = ep
+		}
+	}
+	pr.ex.offer(c, score)
+}
+
+// Finish implements Detector.
+func (d *retrans) Finish(env *Env) []Finding {
+	var total rsCounts
+	keys := make([]trPair, 0, len(d.pairs))
+	for k, pr := range d.pairs {
+		total.add(pr.counts)
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Lo != keys[j].Lo {
+			return keys[i].Lo.Less(keys[j].Lo)
+		}
+		return keys[i].Hi.Less(keys[j].Hi)
+	})
+	var out []Finding
+	for _, k := range keys {
+		if f, ok := d.finding(d.pairs[k], total, env); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// rate returns loss resends per segment sent (new data plus loss resends).
+func rate(loss, data int64) float64 {
+	if loss+data == 0 {
+		return 0
+	}
+	return float64(loss) / float64(loss+data)
+}
+
+// backoffFit describes the timing of an RTO backoff episode.
+type backoffFit struct {
+	Intervals []float64 // seconds between successive transmissions
+	RTO0      float64   // first RTO, seconds
+	Doubling  bool      // the intervals roughly double
+	Probe     bool      // the first resend came well before the fitted RTO (a tail loss probe)
+}
+
+// fitBackoff fits times (the original transmission, 0 when not captured,
+// then each resend) to an exponential backoff rto0·2^k.
+func fitBackoff(times []int64) backoffFit {
+	var f backoffFit
+	origKnown := len(times) > 0 && times[0] != 0
+	start := 0
+	if !origKnown {
+		start = 1
+	}
+	for i := start + 1; i < len(times); i++ {
+		f.Intervals = append(f.Intervals, Seconds(times[i]-times[i-1]))
+	}
+	n := len(f.Intervals)
+	if n == 0 {
+		return f
+	}
+	// Interval k (counting from the original) is rto0·2^k. Without the
+	// original, the first interval is the second one.
+	off := 0
+	if !origKnown {
+		off = 1
+	}
+	fitFrom := 0
+	if origKnown && n >= 3 {
+		fitFrom = 1 // the first resend may be a tail loss probe: fit the rest
+	}
+	var logSum float64
+	var m int
+	for k := fitFrom; k < n; k++ {
+		if f.Intervals[k] <= 0 {
+			continue
+		}
+		logSum += math.Log2(f.Intervals[k]) - float64(k+off)
+		m++
+	}
+	if m == 0 {
+		return f
+	}
+	r := math.Exp2(logSum / float64(m))
+	f.RTO0 = r
+	if origKnown {
+		iv0 := f.Intervals[0]
+		switch {
+		case iv0 < 0.6*r:
+			f.Probe = true
+		case math.Abs(iv0-r) <= 0.35*r:
+			f.RTO0 = iv0
+		}
+	}
+	good, judged := 0, 0
+	for k := max(1, fitFrom+1); k < n; k++ {
+		judged++
+		if q := f.Intervals[k] / f.Intervals[k-1]; q >= 1.5 && q <= 2.7 {
+			good++
+		}
+	}
+	f.Doubling = judged > 0 && good*3 >= judged*2
+	return f
+}
+
+// episodeEnd says how a backoff episode ended.
+func episodeEnd(ep *rsEpisode, fit backoffFit, env *Env) (string, bool) {
+	last := ep.times[len(ep.times)-1]
+	switch {
+	case ep.ackedTS != 0:
+		return fmt.Sprintf("recovered: the peer ACKed the data %s after the last resend", trDur(Seconds(ep.ackedTS-last))), false
+	case ep.rstTS != 0:
+		who := "the sender"
+		if ep.rstDir != ep.dir {
+			who = "the receiver"
+		}
+		return fmt.Sprintf("ended by a RST from %s %s after the last resend", who, trDur(Seconds(ep.rstTS-last))), true
+	}
+	next := 2 * fit.RTO0 * math.Exp2(float64(len(fit.Intervals)))
+	if n := len(fit.Intervals); n > 0 {
+		next = 2 * fit.Intervals[n-1]
+	}
+	end := trEnd(env, ep.conn.LastTS)
+	if Seconds(end-last) > 1.5*next && next > 0 {
+		return fmt.Sprintf("the sender gave up: no resend in the %s after the last one (the next was due after %s)",
+			trDur(Seconds(end-last)), trDur(next)), true
+	}
+	// Still retrying when the capture ended: bad once the sender has
+	// backed off several times.
+	return fmt.Sprintf("still unacknowledged when the capture ended, %s after the last resend", trDur(Seconds(end-last))), ep.resends >= 4
+}
+
+func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) {
+	o := d.opt
+	loss := pr.counts.loss()
+	pairRate := rate(loss, pr.counts.Data)
+	peakRate := rate(int64(pr.peak.loss), int64(pr.peak.data))
+	otherLoss, otherData := total.loss()-loss, total.Data-pr.counts.Data
+	otherRate := rate(otherLoss, otherData)
+
+	var sev Severity
+	var why []string
+	if int(pr.peak.loss) >= o.RetransMinCount && peakRate >= o.RetransWarnRate {
+		sev = Warning
+		why = append(why, fmt.Sprintf("%s of the segments in the worst %s were loss retransmissions", trPct(peakRate), trDur(o.RetransWindow.Seconds())))
+	}
+	if int(pr.peak.loss) >= o.RetransCritCount && peakRate >= o.RetransCritRate {
+		sev = Critical
+	}
+	if sev == 0 && loss >= int64(o.RetransMinCount) && otherData > 0 && otherRate > 0 && pairRate >= o.RetransBaselineFactor*otherRate {
+		sev = Warning
+		why = append(why, fmt.Sprintf("the loss rate, %s, is %.0f times the rest of the capture's (%s)", trPct(pairRate), pairRate/otherRate, trPct(otherRate)))
+	}
+	var fit backoffFit
+	var endText string
+	ep := pr.episode
+	if ep != nil && ep.resends >= o.BackoffMinResends {
+		fit = fitBackoff(ep.times)
+		var bad bool
+		endText, bad = episodeEnd(ep, fit, env)
+		sev = max(sev, Warning)
+		if bad {
+			sev = Critical
+		}
+	}
+	if sev == 0 && loss >= 10 {
+		sev = Info // Zeek's first threshold: worth a line, not an alarm
+	}
+	if sev == 0 {
+		return Finding{}, false
+	}
+
+	f := Finding{Kind: KindRetransmissionStorm, Severity: sev, Subject: pr.key.String(),
+		At: pr.first, Until: pr.last, Flows: pr.flows.Refs(), FlowCount: pr.flows.Count(),
+		Exemplars: pr.ex.list(), Highlight: pr.hl.list()}
+	c := pr.counts
+	rtt := 0.0
+	if len(pr.rtts) > 0 {
+		rtt = Median(pr.rtts)
+	}
+	title := fmt.Sprintf("%s: %d retransmissions in %s (%s of data segments",
+		pr.key, c.all(), trPlural(int64(pr.flows.Count()), "connection", "connections"), trPct(pairRate))
+	if pr.peak.loss > 0 && peakRate > pairRate {
+		title += fmt.Sprintf(", peak %s over %s", trPct(peakRate), trDur(o.RetransWindow.Seconds()))
+	}
+	title += ")"
+	if ep != nil && ep.resends >= o.BackoffMinResends {
+		title += fmt.Sprintf("; one segment resent %d times with RTO backoff", ep.resends)
+		if n := len(fit.Intervals); n > 0 {
+			title += " up to " + trDur(fit.Intervals[n-1])
+		}
+	}
+	f.Title = title
+
+	var ex strings.Builder
+	fmt.Fprintf(&ex, "Between %s and %s, %d of %d segments carrying data were sent again: %d fast retransmissions (the receiver's duplicate ACKs reported a hole), %d RTO retransmissions (the sender's timer fired because nothing came back), %d tail loss probes and %d spurious resends of data already ACKed.",
+		pr.key.Lo, pr.key.Hi, c.all(), c.Data+c.all(), c.Fast, c.RTO, c.TLP, c.Spurious)
+	if len(why) > 0 {
+		ex.WriteString(" This is far above normal: " + strings.Join(why, "; ") + ".")
+	}
+	if rtt > 0 {
+		fmt.Fprintf(&ex, " The round-trip time measured at the capture point is about %s.", trDur(rtt))
+	}
+	if c.Fast > c.RTO {
+		ex.WriteString(" Most losses were repaired by fast retransmission: packets are being dropped on the path (congestion, a lossy link, a policer) while the connection keeps flowing.")
+	} else if c.RTO > 0 {
+		ex.WriteString(" Most resends waited for the retransmission timer: whole flights were lost, or the path went silent, which stalls the application for at least the RTO each time.")
+	}
+	if ep != nil && ep.resends >= o.BackoffMinResends {
+		fmt.Fprintf(&ex, " Connection %s→%s resent one segment %d times;", ep.conn.Endpoint(ep.dir).Addr, ep.conn.Endpoint(ep.dir.Reverse()).Addr, ep.resends)
+		if len(fit.Intervals) > 0 {
+			fmt.Fprintf(&ex, " the gaps were %s", fmtIntervals(fit.Intervals))
+			if fit.Doubling {
+				fmt.Fprintf(&ex, ", doubling each time (exponential RTO backoff) from a first RTO of %s", trDur(fit.RTO0))
+			}
+			if fit.Probe {
+				ex.WriteString(" (the first resend was a tail loss probe)")
+			}
+			ex.WriteString(";")
+		}
+		fmt.Fprintf(&ex, " %s.", endText)
+		if ep.ackedTS == 0 {
+			ex.WriteString(" Nothing came back at all, not even a RST: something on the path (a firewall or NAT that forgot the connection, a dead peer) silently drops this connection's packets.")
+		}
+	}
+	if c.Dup > 0 {
+		fmt.Fprintf(&ex, " %d more copies of packets arrived within half an RTT of the original; they are capture duplicates and were not counted.", c.Dup)
+	}
+	f.Explanation = ex.String()
+	f.Actions = []string{
+		"Check interface error and drop counters (ip -s link, ethtool -S) and the queues of every hop between the hosts.",
+		"Compare with a capture taken at the other end: segments lost before this capture point show as retransmissions here only.",
+	}
+	if ep != nil && ep.ackedTS == 0 && ep.resends >= o.BackoffMinResends {
+		f.Actions = append(f.Actions, "Look for a stateful middlebox (firewall, NAT, load balancer, conntrack) whose idle or closing timeout drops the connection: no ACK and no RST came back.",
+			"Make applications time out and close sockets they can no longer write to, and keep TCP keepalive or user timeouts (TCP_USER_TIMEOUT) shorter than the middlebox timeouts.")
+	}
+	if c.Fast > 0 {
+		f.Actions = append(f.Actions, "Look for congestion or a policer on the path (drops under load); enable SACK on both ends if it is off.")
+	}
+
+	f.Evidence = []Metric{
+		trMetric("retransmissions", float64(c.all()), "", "all resends except capture duplicates"),
+		trMetric("fast_retransmissions", float64(c.Fast), "", "after duplicate ACKs"),
+		trMetric("rto_retransmissions", float64(c.RTO), "", "after a retransmission timeout"),
+		trMetric("tail_loss_probes", float64(c.TLP), "", "first resend of the last segment sent"),
+		trMetric("spurious_retransmissions", float64(c.Spurious), "", "data the peer had already ACKed"),
+		trMetric("data_segments", float64(c.Data), "", "segments carrying new data"),
+		trMetric("loss_rate", round3(pairRate), "", "fast+RTO resends per segment sent"),
+		trMetric("peak_loss_rate", round3(peakRate), "", fmt.Sprintf("worst %s window, %d resends", trDur(o.RetransWindow.Seconds()), pr.peak.loss)),
+		trMetric("baseline_loss_rate", round3(otherRate), "", "the rest of the capture"),
+	}
+	if pr.peak.loss > 0 {
+		f.Evidence = append(f.Evidence, trMetric("peak_window_start_s", round3(Seconds(pr.peakAt-trOrigin(env, pr.first))), "s", "since the capture start"))
+	}
+	if c.Dup > 0 {
+		f.Evidence = append(f.Evidence, trMetric("capture_duplicates", float64(c.Dup), "", "copies within half an RTT, not counted"))
+	}
+	if rtt > 0 {
+		f.Evidence = append(f.Evidence, trMetric("rtt_s", round3(rtt*1000)/1000, "s", "median per connection: handshake, data→ACK or timestamp echo"))
+	}
+	if ep != nil && ep.resends >= o.BackoffMinResends {
+		f.Evidence = append(f.Evidence, trMetric("backoff_resends", float64(ep.resends), "", "resends of one segment"))
+		if fit.RTO0 > 0 {
+			f.Inferred.RTOInitialS = F(round3(fit.RTO0))
+			f.Evidence = append(f.Evidence, trMetric("rto_initial_s", round3(fit.RTO0), "s", "first retransmission timeout of the episode"))
+		}
+		f.Evidence = append(f.Evidence, Metric{Name: "episode_end", Value: float64(len(ep.times) - 1), Note: endText})
+	}
+	f.Caveat = CaptureCaveat(env, pr.ackedUnseen, pr.notCaptured)
+	f.Charts = d.charts(pr, ep, fit, env)
+	return f, true
+}
+
+func fmtIntervals(iv []float64) string {
+	parts := make([]string, len(iv))
+	for i, v := range iv {
+		parts[i] = trDur(v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (d *retrans) charts(pr *rsPair, ep *rsEpisode, fit backoffFit, env *Env) []Chart {
+	origin := trOrigin(env, pr.first)
+	id := "retransmission-storm-" + chartKey(pr.key.String())
+	over := Chart{ID: id + "-time", Title: "Retransmissions over time, " + pr.key.String(), XLabel: "seconds since capture start",
+		YLabel: "retransmissions", Type: ChartBar}
+	for _, s := range []struct {
+		name string
+		ser  *trSeries
+	}{{"fast", &pr.fast}, {"RTO", &pr.rto}, {"probe / spurious", &pr.probe}} {
+		if pts := s.ser.points(origin); len(pts) > 0 {
+			over.Series = append(over.Series, Series{Name: s.name, Points: pts})
+		}
+	}
+	var out []Chart
+	if len(over.Series) > 0 {
+		out = append(out, over)
+	}
+	if ep != nil && len(fit.Intervals) > 1 {
+		bo := Chart{ID: id + "-backoff", Title: "RTO backoff: gap before each resend", XLabel: "resend", YLabel: "seconds", Type: ChartLine}
+		var got, want []Point
+		for i, v := range fit.Intervals {
+			got = append(got, Point{X: float64(i + 1), Y: round3(v)})
+			want = append(want, Point{X: float64(i + 1), Y: round3(fit.RTO0 * math.Exp2(float64(i)))})
+		}
+		bo.Series = []Series{{Name: "observed", Points: got}, {Name: "doubling from the first RTO", Points: want}}
+		out = append(out, bo)
+	}
+	return out
+}
+
+// chartKey turns a subject into a chart id fragment.
+func chartKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+				b.WriteByte('-')
+			}
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}

@@ -1,0 +1,499 @@
+package detectors
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+	"github.com/pcapsleuth/pcapsleuth/flows"
+)
+
+// tsoSpec describes tso-super-segments.
+func tsoSpec() *Spec {
+	return &Spec{
+		Kind:     KindTSOSuperSegments,
+		Title:    "segments larger than the MSS: the capture was taken on a host with TSO/GSO (sender) or GRO (receiver)",
+		Severity: Info,
+		Doc: `A NIC (TSO), the kernel (GSO) or a receiver (GRO/LRO) handles TCP data in
+chunks of several MSS, and a capture taken on that host shows the chunks:
+"super-segments" larger than the MSS. This is a fact about where the capture
+was taken, not a fault, but it changes what the capture can show: one lost
+super-segment is several lost wire packets, and the segment sizes are not
+what crossed the network. The MSS is read from the SYNs (minus 12 bytes when
+both sides use TCP timestamps) or, without a handshake, inferred from the
+sizes: the largest common divisor of the super-segment sizes that explains
+(nearly) as many segments as any smaller one (mss). The report gives the
+sizes as multiples of the MSS, the bursts the sender sent between two ACKs
+and the largest flight in MSS units (the congestion window they imply), and
+which side of the wire the capture was taken on, from the handshake timing:
+the sending host (TSO/GSO) or the receiving host (GRO).`,
+		New: func(cfg *Config) Detector { return newTSO(cfg) },
+	}
+}
+
+// tsoHistMax bounds the distinct segment sizes kept per link.
+const tsoHistMax = 64
+
+// tsoSize is one bar of a size histogram.
+type tsoSize struct {
+	Size  int
+	Count int64
+}
+
+// tsoDir is the per-direction state of one connection.
+type tsoDir struct {
+	sent   bool
+	maxEnd uint32
+	una    uint32
+	hasUna bool
+
+	burstBytes int
+	burstSegs  int
+	burstSuper bool
+	burstSizes [6]int32
+
+	super      int64
+	firstFrame int64
+}
+
+type tsoConn struct {
+	d  [2]tsoDir
+	lk [2]*tsoLink // the links of both directions, once looked up
+}
+
+// tsoLink aggregates one sender → receiver host pair.
+type tsoLink struct {
+	key       trLink
+	segs      int64
+	hist      []tsoSize
+	histOther int64
+	maxSize   int
+	synMSS    map[int]int64 // effective MSS from the handshakes, by connections
+	rawMSS    int
+	maxFlight int
+	bursts    []tsoBurst // a few bursts with super-segments, for the explanation
+	burstN    int64
+	burstMax  int
+	near      [3]int64 // connections whose capture point is near the sender, the receiver, unknown
+
+	flows FlowList
+	ex    trExemplars
+	hl    trFrames
+	first int64
+	last  int64
+}
+
+// tsoBurst is one run of segments sent between two ACKs.
+type tsoBurst struct {
+	Bytes int
+	Sizes []int32
+}
+
+// tso is the tso-super-segments detector.
+type tso struct {
+	transportBase
+	conns map[*flows.Conn]*tsoConn
+	links map[trLink]*tsoLink
+	lastC *flows.Conn
+	lastS *tsoConn
+}
+
+func newTSO(cfg *Config) *tso {
+	return &tso{transportBase: newTransportBase(cfg), conns: make(map[*flows.Conn]*tsoConn), links: make(map[trLink]*tsoLink)}
+}
+
+// effMSS returns the largest payload the receiver in direction dir accepts
+// per segment, from the handshake (0 when unknown): its MSS option, minus
+// the timestamp option when both sides negotiated it.
+func effMSS(c *flows.Conn, dir flows.Dir) int {
+	m := int(c.Endpoint(dir.Reverse()).MSS)
+	if m == 0 {
+		return 0
+	}
+	if c.Orig.Timestamps && c.Resp.Timestamps {
+		m -= 12
+	}
+	return m
+}
+
+// superBound is the payload above which a segment is surely a super-segment
+// while the capture runs: the MSS when the handshake gave it, else the
+// Ethernet maximum (Finish re-judges with the inferred MSS).
+func superBound(c *flows.Conn, dir flows.Dir) int {
+	if m := effMSS(c, dir); m > 0 {
+		return m
+	}
+	return 1460
+}
+
+// Segment implements SegmentDetector.
+func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
+	p := s.P
+	st := d.lastS
+	if d.lastC != c {
+		st = d.conns[c]
+		if st == nil {
+			if p.PayloadLen == 0 {
+				return
+			}
+			st = &tsoConn{}
+			d.conns[c] = st
+		}
+		d.lastC, d.lastS = c, st
+	}
+	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
+	if p.Flags.Has(decode.FlagACK) && (!peer.hasUna || flows.SeqDiff(peer.una, s.RelAck) > 0) {
+		if peer.hasUna && peer.burstSegs > 0 {
+			d.endBurst(c, s.Dir.Reverse(), peer)
+		}
+		peer.una, peer.hasUna = s.RelAck, true
+	}
+	if p.PayloadLen == 0 || s.Kind&flows.AnyRetransmission != 0 {
+		return
+	}
+	end := s.RelSeq + uint32(p.PayloadLen)
+	if !me.sent || flows.SeqDiff(me.maxEnd, end) > 0 {
+		me.maxEnd, me.sent = end, true
+	}
+	if me.burstSegs < len(me.burstSizes) {
+		me.burstSizes[me.burstSegs] = int32(p.PayloadLen)
+	}
+	me.burstSegs++
+	me.burstBytes += p.PayloadLen
+	if p.PayloadLen > superBound(c, s.Dir) {
+		me.burstSuper = true
+		me.super++
+		if me.firstFrame == 0 {
+			me.firstFrame = p.Frame
+		}
+	}
+	if p.PayloadLen >= 256 {
+		l := st.lk[s.Dir]
+		if l == nil {
+			l = d.link(c, s.Dir)
+			st.lk[s.Dir] = l
+		}
+		l.segs++
+		l.addSize(p.PayloadLen)
+		if me.hasUna {
+			l.maxFlight = max(l.maxFlight, int(flows.SeqDiff(me.una, me.maxEnd)))
+		}
+	}
+}
+
+func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
+	key := trLink{From: c.Endpoint(dir).Addr.Addr(), To: c.Endpoint(dir.Reverse()).Addr.Addr()}
+	l := d.links[key]
+	if l == nil {
+		l = &tsoLink{key: key, synMSS: map[int]int64{}, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}}
+		d.links[key] = l
+	}
+	return l
+}
+
+func (l *tsoLink) addSize(n int) {
+	l.maxSize = max(l.maxSize, n)
+	for i := range l.hist {
+		if l.hist[i].Size == n {
+			l.hist[i].Count++
+			return
+		}
+	}
+	if len(l.hist) < tsoHistMax {
+		l.hist = append(l.hist, tsoSize{Size: n, Count: 1})
+		return
+	}
+	l.histOther++
+}
+
+// endBurst closes the burst of direction dir when the receiver's ACK moves.
+func (d *tso) endBurst(c *flows.Conn, dir flows.Dir, me *tsoDir) {
+	if me.burstSuper {
+		l := d.link(c, dir)
+		l.burstN++
+		l.burstMax = max(l.burstMax, me.burstBytes)
+		if len(l.bursts) < 4 {
+			n := min(me.burstSegs, len(me.burstSizes))
+			l.bursts = append(l.bursts, tsoBurst{Bytes: me.burstBytes, Sizes: append([]int32(nil), me.burstSizes[:n]...)})
+		}
+	}
+	me.burstBytes, me.burstSegs, me.burstSuper = 0, 0, false
+}
+
+// ConnDone implements Detector.
+func (d *tso) ConnDone(c *flows.Conn) {
+	st := d.conns[c]
+	if st == nil {
+		return
+	}
+	delete(d.conns, c)
+	if d.lastC == c {
+		d.lastC, d.lastS = nil, nil
+	}
+	for dir := flows.Orig; dir <= flows.Resp; dir++ {
+		me := &st.d[dir]
+		if me.burstSegs > 0 {
+			d.endBurst(c, dir, me)
+		}
+		if me.super == 0 {
+			continue
+		}
+		l := d.link(c, dir)
+		l.flows.Add(c)
+		l.ex.offer(c, float64(me.super))
+		l.hl.add(me.firstFrame)
+		if m := effMSS(c, dir); m > 0 {
+			l.synMSS[m]++
+			l.rawMSS = int(c.Endpoint(dir.Reverse()).MSS)
+		}
+		l.near[nearSide(c, dir)]++
+		if l.first == 0 || c.FirstTS < l.first {
+			l.first = c.FirstTS
+		}
+		l.last = max(l.last, c.LastTS)
+	}
+}
+
+// Vantage points.
+const (
+	nearSender = iota
+	nearReceiver
+	nearUnknown
+)
+
+// nearSide tells from the handshake timing which end of the connection the
+// capture point was next to, for data sent in direction dir: the side that
+// answers at once (its SYN-ACK right after the SYN, or its ACK right after
+// the SYN-ACK) is the local one.
+func nearSide(c *flows.Conn, dir flows.Dir) int {
+	if c.SYNTS == 0 || c.SYNACKTS == 0 || c.EstablishedTS == 0 || c.Orig.SYNs > 1 || c.Resp.SYNs > 1 {
+		return nearUnknown
+	}
+	a := c.SYNACKTS - c.SYNTS         // the server's turnaround as seen here
+	b := c.EstablishedTS - c.SYNACKTS // the client's
+	// Below a millisecond, the kernels' own processing time is as long as
+	// the path: only a clear difference counts.
+	var near flows.Dir
+	switch {
+	case a*3 < b || (a*3 < b*2 && b >= 1e6):
+		near = flows.Resp
+	case b*3 < a || (b*3 < a*2 && a >= 1e6):
+		near = flows.Orig
+	default:
+		return nearUnknown
+	}
+	if near == dir {
+		return nearSender
+	}
+	return nearReceiver
+}
+
+// inferMSS returns the segment size that best explains the sizes: the
+// largest candidate (a size, or the GCD of two sizes, of 256 to 9000 bytes)
+// that divides nearly as many segments as the best one.
+func inferMSS(hist []tsoSize) int {
+	cand := map[int]bool{}
+	top := append([]tsoSize(nil), hist...)
+	sort.Slice(top, func(i, j int) bool {
+		if top[i].Count != top[j].Count {
+			return top[i].Count > top[j].Count
+		}
+		return top[i].Size < top[j].Size
+	})
+	if len(top) > 24 {
+		top = top[:24]
+	}
+	for i, a := range top {
+		if a.Size >= 256 && a.Size <= 9000 {
+			cand[a.Size] = true
+		}
+		for _, b := range top[i+1:] {
+			if g := gcd(a.Size, b.Size); g >= 256 && g <= 9000 {
+				cand[g] = true
+			}
+		}
+	}
+	score := func(m int) int64 {
+		var n int64
+		for _, h := range hist {
+			if h.Size%m == 0 {
+				n += h.Count
+			}
+		}
+		return n
+	}
+	var best int64
+	scores := map[int]int64{}
+	for m := range cand {
+		s := score(m)
+		scores[m] = s
+		best = max(best, s)
+	}
+	pick := 0
+	for m, s := range scores {
+		if float64(s) >= 0.9*float64(best) && m > pick {
+			pick = m
+		}
+	}
+	return pick
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// Finish implements Detector.
+func (d *tso) Finish(env *Env) []Finding {
+	keys := make([]trLink, 0, len(d.links))
+	for k := range d.links {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].From != keys[j].From {
+			return keys[i].From.Less(keys[j].From)
+		}
+		return keys[i].To.Less(keys[j].To)
+	})
+	var out []Finding
+	for _, k := range keys {
+		if f, ok := d.finding(d.links[k], env); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
+	if l.flows.Count() == 0 {
+		return Finding{}, false
+	}
+	// The MSS: the handshakes' when it explains the sizes, else inferred.
+	synM, votes := 0, int64(0)
+	for m, n := range l.synMSS {
+		if n > votes || (n == votes && m < synM) {
+			synM, votes = m, n
+		}
+	}
+	dataM := inferMSS(l.hist)
+	bound := dataM // a segment above it is a super-segment
+	mss, from := dataM, "inferred from the segment sizes (no handshake in the capture)"
+	if synM > 0 {
+		bound = synM
+		mss, from = synM, "from the SYN's MSS option"
+		if l.rawMSS != synM {
+			from += fmt.Sprintf(" (%d, minus 12 bytes of TCP timestamps)", l.rawMSS)
+		}
+	}
+	if bound == 0 {
+		return Finding{}, false
+	}
+	count := func(m int) (super, multiples int64) {
+		for _, h := range l.hist {
+			if h.Size > bound {
+				super += h.Count
+				if h.Size%m == 0 {
+					multiples += h.Count
+				}
+			}
+		}
+		return super, multiples
+	}
+	super, multiples := count(mss)
+	if super == 0 {
+		return Finding{}, false // all were within the MSS (jumbo frames, loopback)
+	}
+	if synM > 0 && dataM > 0 && dataM < synM {
+		// Segments cut smaller than the MSS allows (IP options, a path MTU
+		// below the MSS): the super-segments are multiples of the real size.
+		if _, m := count(dataM); m > multiples {
+			mss, from = dataM, fmt.Sprintf("inferred from the segment sizes (the SYN allowed %d)", synM)
+			multiples = m
+		}
+	}
+	sizes := append([]tsoSize(nil), l.hist...)
+	sort.Slice(sizes, func(i, j int) bool { return sizes[i].Size < sizes[j].Size })
+
+	vantage, vantageText := d.vantage(l)
+	f := Finding{Kind: KindTSOSuperSegments, Severity: Info, Subject: l.key.String(), At: l.first, Until: l.last,
+		Flows: l.flows.Refs(), FlowCount: l.flows.Count(), Exemplars: l.ex.list(), Highlight: l.hl.list()}
+	f.Inferred.MSS = &mss
+	f.Title = fmt.Sprintf("%s: %d super-segments up to %d bytes (%s × MSS %d) in %s; %s",
+		l.key, super, l.maxSize, fmtMultiple(float64(l.maxSize)/float64(mss)), mss,
+		trPlural(int64(l.flows.Count()), "connection", "connections"), vantage)
+
+	var ex strings.Builder
+	fmt.Fprintf(&ex, "%d of %d data segments from %s to %s carry more than one MSS of payload (MSS %d bytes, %s); %d of them are exact multiples of it. ",
+		super, l.segs, l.key.From, l.key.To, mss, from, multiples)
+	ex.WriteString(vantageText)
+	if len(l.bursts) > 0 {
+		b := l.bursts[0]
+		parts := make([]string, len(b.Sizes))
+		for i, s := range b.Sizes {
+			parts[i] = fmt.Sprint(s)
+		}
+		fmt.Fprintf(&ex, " Between two ACKs the sender sent bursts such as %s bytes (%d bytes, %s MSS).",
+			strings.Join(parts, " + "), b.Bytes, fmtMultiple(float64(b.Bytes)/float64(mss)))
+	}
+	if l.maxFlight > 0 {
+		fmt.Fprintf(&ex, " The most data in flight at once was %d bytes, %s MSS: the congestion (or receive) window allowed about %d segments.",
+			l.maxFlight, fmtMultiple(float64(l.maxFlight)/float64(mss)), int(math.Round(float64(l.maxFlight)/float64(mss))))
+	}
+	ex.WriteString(" Other analyses count a lost or resent super-segment once, though it stands for several packets on the wire.")
+	f.Explanation = ex.String()
+	f.Actions = []string{
+		"Nothing to fix: this describes the capture point. To see the packets as they crossed the network, capture on a switch port, a router or the peer, or turn offloads off on the capture interface for the test (ethtool -K IFACE tso off gso off gro off).",
+	}
+	f.Evidence = []Metric{
+		trMetric("mss", float64(mss), "bytes", from),
+		trMetric("super_segments", float64(super), "", "payload larger than the MSS"),
+		trMetric("exact_multiples", float64(multiples), "", "super-segments whose size is a multiple of the MSS"),
+		trMetric("data_segments", float64(l.segs), "", "segments of 256 bytes or more"),
+		trMetric("max_segment", float64(l.maxSize), "bytes", fmtMultiple(float64(l.maxSize)/float64(mss))+" MSS"),
+	}
+	if synM > 0 {
+		f.Evidence = append(f.Evidence, trMetric("syn_mss", float64(l.rawMSS), "bytes", "MSS option of the receiver's SYN"))
+	}
+	if l.burstMax > 0 {
+		f.Evidence = append(f.Evidence, trMetric("max_burst_mss", round3(float64(l.burstMax)/float64(mss)), "MSS", fmt.Sprintf("%d bytes between two ACKs", l.burstMax)))
+	}
+	if l.maxFlight > 0 {
+		f.Evidence = append(f.Evidence, trMetric("max_flight_mss", round3(float64(l.maxFlight)/float64(mss)), "MSS", "the congestion window it implies"))
+	}
+	f.Evidence = append(f.Evidence, Metric{Name: "vantage", Value: float64(l.near[nearSender] - l.near[nearReceiver]), Note: vantage})
+
+	ch := Chart{ID: "tso-super-segments-" + chartKey(l.key.String()), Title: "Segment sizes in MSS, " + l.key.String(),
+		XLabel: fmt.Sprintf("payload / MSS (%d bytes)", mss), YLabel: "segments", Type: ChartBar}
+	var pts []Point
+	for _, h := range sizes {
+		x := math.Round(float64(h.Size)/float64(mss)*100) / 100
+		pts = append(pts, Point{X: x, Y: float64(h.Count), Label: fmt.Sprintf("%d bytes", h.Size)})
+	}
+	ch.Series = []Series{{Name: "segments", Points: pts}}
+	f.Charts = []Chart{ch}
+	return f, true
+}
+
+// vantage describes the capture point from the connections' handshakes.
+func (d *tso) vantage(l *tsoLink) (short, long string) {
+	s, r, u := l.near[nearSender], l.near[nearReceiver], l.near[nearUnknown]
+	switch {
+	case s > r && s >= u:
+		return "captured on the sender (TSO/GSO)", fmt.Sprintf("The capture was taken on the sending host %s (its SYN-ACK or ACK leaves right after the peer's packet in %d of %d connections): TCP segmentation offload or GSO cuts these chunks into MSS-sized packets after the capture point, so the wire carried MSS-sized packets.", l.key.From, s, s+r+u)
+	case r > s && r >= u:
+		return "captured on the receiver (GRO/LRO)", fmt.Sprintf("The capture was taken on the receiving host %s (its handshake answers leave right after the peer's packets in %d of %d connections): generic receive offload (GRO/LRO) merged MSS-sized packets before the capture point.", l.key.To, r, s+r+u)
+	}
+	return "capture point unknown", "The handshake timing does not tell which host the capture was taken on (the round trip is too short or the handshake is missing): either the sender used TSO/GSO, or the receiver merged packets with GRO/LRO."
+}
+
+// fmtMultiple formats a multiple of the MSS: "5", "0.8", "9.8".
+func fmtMultiple(x float64) string {
+	if math.Abs(x-math.Round(x)) < 0.005 {
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.1f", x)
+}
