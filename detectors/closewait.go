@@ -2,6 +2,7 @@ package detectors
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/pcapsleuth/pcapsleuth/flows"
@@ -77,6 +78,15 @@ type leakRec struct {
 	quiet     bool  // the holder wrote nothing after the FIN
 	cause     leakCause
 	idle      float64 // causeIdleClose: how long the connection was idle before the peer's FIN
+	// silentSince is when the holder's silence began for a request it never
+	// answered (the request, or the TLS ClientHello): a holder that has left
+	// a request unanswered for the grace period is not about to close.
+	silentSince int64
+}
+
+// old reports whether the socket shows the leak on its own at capture end.
+func (r *leakRec) old(end, grace int64) bool {
+	return r.closeTS != 0 || end-r.idleStart >= grace || (r.silentSince != 0 && end-r.silentSince >= grace)
 }
 
 // recCap bounds the half-closed sockets remembered per holder; beyond it
@@ -94,6 +104,10 @@ type closeWaitGroup struct {
 	// answered is how long the holder took to close when it did so in time.
 	answered durSample
 	ex       exemplarSet
+	// probes holds, for a server group, the start times of connect-and-close
+	// probes per source host (first sampleCap), answered or not: a steady
+	// checker makes its young unanswered probes a pattern.
+	probes map[netip.Addr][]int64
 }
 
 // closeWait implements close-wait-leak.
@@ -109,6 +123,15 @@ func newCloseWait(cfg *Config) *closeWait {
 // ConnDone implements Detector.
 func (d *closeWait) ConnDone(c *flows.Conn) {
 	d.seen(c.LastTS)
+	if isProbe(c, ns(d.opt.ProbeMaxLifetime)) {
+		g := d.group(groupOf(c, flows.Resp))
+		if g.probes == nil {
+			g.probes = make(map[netip.Addr][]int64)
+		}
+		if h := c.Orig.Addr.Addr(); len(g.probes[h]) < sampleCap {
+			g.probes[h] = append(g.probes[h], c.FirstTS)
+		}
+	}
 	hc, ok := halfCloseOf(c)
 	if !ok {
 		return
@@ -119,12 +142,7 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 	case hc.How == stillOpen && hc.WriteUnacked:
 		return // still retransmitting its writes (write-after-fin-blackholed)
 	}
-	key := groupOf(c, hc.Holder)
-	g := d.groups[key]
-	if g == nil {
-		g = &closeWaitGroup{ex: d.exemplars(), overRefs: d.refs()}
-		d.groups[key] = g
-	}
+	g := d.group(groupOf(c, hc.Holder))
 	if hc.How != stillOpen && hc.CloseTS-hc.idleStart() < d.grace() {
 		g.answered.add(Seconds(hc.CloseTS - hc.PeerFIN))
 		return
@@ -138,6 +156,14 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 	if hc.How != stillOpen {
 		rec.closeTS = hc.CloseTS
 	}
+	switch {
+	case rec.cause == causeUnanswered:
+		if t, ok := lastTurnBefore(c, hc.PeerFIN); ok {
+			rec.silentSince = t.EndTS
+		}
+	case rec.cause == causeTLS && c.App.TLS.ClientHelloTS != 0 && c.Resp.Bytes == 0:
+		rec.silentSince = c.App.TLS.ClientHelloTS
+	}
 	if len(g.recs) < d.recCap() {
 		g.recs = append(g.recs, rec)
 	} else {
@@ -150,6 +176,16 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 	g.ex.offer(c, score)
 }
 
+// group returns the state of a group, creating it.
+func (d *closeWait) group(key sockGroup) *closeWaitGroup {
+	g := d.groups[key]
+	if g == nil {
+		g = &closeWaitGroup{ex: d.exemplars(), overRefs: d.refs()}
+		d.groups[key] = g
+	}
+	return g
+}
+
 // overflow classifies a socket beyond recCap with the latest time seen.
 func (d *closeWait) overflow(g *closeWaitGroup, r leakRec) {
 	if g.overTimeline == nil {
@@ -160,7 +196,7 @@ func (d *closeWait) overflow(g *closeWaitGroup, r leakRec) {
 		g.overClosed++
 		g.overAges.add(Seconds(r.closeTS - r.peerFIN))
 		g.overTimeline.add(r.closeTS, -1)
-	case d.now-r.idleStart >= d.grace():
+	case r.old(d.now, d.grace()):
 		g.overOld++
 		g.overAges.add(Seconds(d.now - r.peerFIN))
 	case r.quiet:
@@ -191,7 +227,7 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 	var old, young []leakRec
 	for _, r := range g.recs {
 		switch {
-		case r.closeTS != 0 || end-r.idleStart >= grace:
+		case r.old(end, grace):
 			old = append(old, r)
 		case r.quiet:
 			young = append(young, r)
@@ -205,9 +241,10 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 	case nYoung >= d.opt.YoungPattern:
 		sev = Info
 	default:
-		// Young sockets the peer closed after one consistent idle time: the
-		// peer's idle timeout, and a holder that does not react to it.
-		young = d.idlePattern(young)
+		// Young sockets the peer closed after one consistent idle time (the
+		// peer's idle timeout, and a holder that does not react to it), or
+		// probes of a steady health checker the server never answered.
+		young = append(d.idlePattern(young), d.probePattern(g, young)...)
 		if len(young) == 0 {
 			return Finding{}, false
 		}
@@ -324,6 +361,28 @@ func (d *closeWait) idlePattern(young []leakRec) []leakRec {
 	}
 	return out
 }
+
+// probePattern returns the young unanswered probes whose source probes the
+// listener at a steady cadence (at least MinProbes probes), when there are
+// at least minProbePattern of them.
+func (d *closeWait) probePattern(g *closeWaitGroup, young []leakRec) []leakRec {
+	var out []leakRec
+	for _, r := range young {
+		starts := g.probes[r.ref.Client.Addr()]
+		if r.cause == causeProbe && len(starts) >= d.opt.MinProbes && probeCadence(starts, d.opt.CadenceTolerance).Steady {
+			out = append(out, r)
+		}
+	}
+	if len(out) < minProbePattern {
+		return nil
+	}
+	return out
+}
+
+// minProbePattern is how many young unanswered probes of a steady checker
+// make a pattern: one could be a close about to happen, two in a row at
+// the checker's cadence are not.
+const minProbePattern = 2
 
 // perMinute returns the rate of n events between first and last, per minute.
 func perMinute(n int, first, last int64) (float64, bool) {

@@ -128,6 +128,8 @@ func TestCloseWaitLeak(t *testing.T) {
 		{"idle-close-young-closewait", expectFinding{flows: []int64{1, 2}, sev: Info, subject: "10.0.0.1 → 10.0.0.2:8080"}},
 		{"healthcheck-stopped", expectFinding{flows: []int64{6, 7, 8, 9, 10}, explHas: []string{"5 connect-and-close probes", "healthcheck-fin-unanswered"}}},
 		{"tls-after-serverhello", expectFinding{flows: []int64{3, 4, 5}, explHas: []string{"3 abandoned TLS handshakes"}}},
+		{"healthcheck-young-stop", expectFinding{flows: []int64{7, 8}, sev: Info}},
+		{"unanswered-requests-young-fin", expectFinding{flows: []int64{1, 2}, sev: Warning, explHas: []string{"2 unanswered requests"}}},
 		{"shared/close-wait-leak", expectFinding{flows: []int64{1}, sev: Warning}},
 		{"shared/idle-timeout-close", expectFinding{flows: []int64{1, 2, 3}, explHas: []string{"keep-alive connections the server closed when idle"}}},
 		// negatives

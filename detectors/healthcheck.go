@@ -23,7 +23,8 @@ CadenceTolerance of it) and says when the server stopped answering: before the
 capture (no probe answered), at a point in time (answered, then never), or
 intermittently. Probes answered with the server's FIN within CloseWaitGrace are
 healthy; unanswered probes younger than the grace at the end of the capture
-are reported only with older ones.`,
+are reported only with older ones, or (info) when at least two of them
+follow a steady cadence.`,
 		New: func(cfg *Config) Detector { return newHealthcheck(cfg) },
 	}
 }
@@ -208,7 +209,7 @@ func (d *healthcheck) finding(key sockGroup, g *probeGroup, end int64, env *Env)
 		if open >= d.opt.CriticalSockets {
 			sev = Critical
 		}
-	case young >= d.opt.YoungPattern && cad.Steady:
+	case young >= minProbePattern && cad.Steady:
 		sev = Info
 	default:
 		return Finding{}, false
