@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sort"
+	"strings"
 
 	"github.com/pcapsleuth/pcapsleuth/flows"
 )
@@ -125,17 +126,88 @@ func (e *Engine) Finish(env *Env) []Finding {
 				Explanation: firstLine(err.Error()) + ". This is a bug in pcapsleuth; please report it with the capture if you can."})
 		}
 	}
+	relate(out)
 	SortFindings(out)
 	return out
 }
 
-// SortFindings orders findings most severe first, then by first evidence,
-// kind and subject.
+// rank orders kinds within a severity: specific root causes of the
+// post-mortems first, generic symptoms (a retransmission storm, CLOSE_WAIT
+// sockets, failed handshakes) after them, facts about the capture last.
+var rank = [numKinds]uint8{
+	KindWriteAfterFINBlackholed:  1,
+	KindHealthcheckFINUnanswered: 2,
+	KindTLSHandshakeAbandoned:    3,
+	KindStaleConnectionReuse:     4,
+	KindWriteAfterFINReset:       5,
+	KindUpstreamTimeout:          6,
+	KindIdleTimeoutClose:         7,
+	KindZeroWindowStall:          8,
+	KindHandshakeFailure:         9,
+	KindRetransmissionStorm:      10,
+	KindCloseWaitLeak:            11,
+	KindTSOSuperSegments:         12,
+	KindCaptureQuality:           13,
+	KindInternal:                 14,
+}
+
+// symptoms are the kinds that another finding can explain.
+var symptoms = map[Kind]bool{KindRetransmissionStorm: true, KindCloseWaitLeak: true, KindHandshakeFailure: true}
+
+// relate notes, on a symptom finding, the root-cause finding that covers
+// most of its connections ("these retransmissions are writes after FIN
+// into a black hole"), so the report tells cause from consequence.
+func relate(fs []Finding) {
+	for i := range fs {
+		a := &fs[i]
+		if !symptoms[a.Kind] || len(a.Flows) == 0 {
+			continue
+		}
+		ids := make(map[int64]bool, len(a.Flows))
+		for _, r := range a.Flows {
+			ids[r.ID] = true
+		}
+		best, bestN := -1, 0
+		for j := range fs {
+			b := &fs[j]
+			if j == i || symptoms[b.Kind] || rank[b.Kind] == 0 || rank[b.Kind] >= rank[KindZeroWindowStall] {
+				continue
+			}
+			n := 0
+			for _, r := range b.Flows {
+				if ids[r.ID] {
+					n++
+				}
+			}
+			if n > bestN || (n == bestN && best >= 0 && rank[b.Kind] < rank[fs[best].Kind]) {
+				best, bestN = j, n
+			}
+		}
+		if best < 0 || bestN*2 < len(a.Flows) {
+			continue
+		}
+		b := &fs[best]
+		a.ExplainedBy = b.Kind
+		a.Explanation = strings.TrimSpace(a.Explanation + fmt.Sprintf(
+			" %d of these %d connections are also in the %s finding (%q): this is a consequence of it rather than a cause of its own.",
+			bestN, len(a.Flows), b.Kind, b.Title))
+	}
+}
+
+// SortFindings orders findings most severe first; within a severity, root
+// causes before the symptoms they explain, then by kind (rank), first
+// evidence and subject.
 func SortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := &fs[i], &fs[j]
 		if a.Severity != b.Severity {
 			return a.Severity > b.Severity
+		}
+		if (a.ExplainedBy == 0) != (b.ExplainedBy == 0) {
+			return a.ExplainedBy == 0 // causes before their consequences
+		}
+		if rank[a.Kind] != rank[b.Kind] {
+			return rank[a.Kind] < rank[b.Kind]
 		}
 		if a.At != b.At {
 			return a.At < b.At

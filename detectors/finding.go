@@ -178,6 +178,9 @@ type Finding struct {
 	Caveat string
 	// Charts are the finding's own charts, drawn only when present.
 	Charts []Chart
+	// ExplainedBy is set (by the Engine) on a symptom whose connections are
+	// mostly covered by a root-cause finding of that kind.
+	ExplainedBy Kind
 }
 
 // ChartType is how a chart draws its series.

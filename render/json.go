@@ -29,6 +29,7 @@ type FindingJSON struct {
 	Highlight   []int64            `json:"highlight_frames,omitempty"`
 	Exemplars   []int64            `json:"exemplar_flows,omitempty"`
 	Caveat      string             `json:"caveat,omitempty"`
+	ExplainedBy string             `json:"explained_by,omitempty"` // the root-cause finding's detector
 }
 
 // FlowJSON is one flow reference of a finding.
@@ -62,6 +63,9 @@ func NewFindingJSON(f *detectors.Finding) FindingJSON {
 	}
 	for _, c := range f.Exemplars {
 		out.Exemplars = append(out.Exemplars, c.ID)
+	}
+	if f.ExplainedBy != 0 {
+		out.ExplainedBy = f.ExplainedBy.String()
 	}
 	return out
 }

@@ -1,0 +1,67 @@
+package detectors
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pcapsleuth/pcapsleuth/flows"
+)
+
+// fixed is a detector that returns canned findings (for Engine tests only).
+type fixed struct{ fs []Finding }
+
+func (f *fixed) ConnDone(*flows.Conn)  {}
+func (f *fixed) Finish(*Env) []Finding { return f.fs }
+
+type panicky struct{}
+
+func (panicky) ConnDone(*flows.Conn)  { panic("boom") }
+func (panicky) Finish(*Env) []Finding { return nil }
+
+func refs(ids ...int64) []FlowRef {
+	var out []FlowRef
+	for _, id := range ids {
+		out = append(out, FlowRef{ID: id})
+	}
+	return out
+}
+
+func TestEngineOrdersCausesBeforeConsequences(t *testing.T) {
+	storm := Finding{Kind: KindRetransmissionStorm, Severity: Critical, At: 1, Flows: refs(1, 2, 3), Explanation: "resends."}
+	hole := Finding{Kind: KindWriteAfterFINBlackholed, Severity: Critical, At: 5, Flows: refs(2, 3, 4)}
+	other := Finding{Kind: KindUpstreamTimeout, Severity: Warning, At: 0, Flows: refs(9)}
+	e := NewEngine(&Config{}, []*Spec{{Kind: KindRetransmissionStorm, New: func(*Config) Detector {
+		return &fixed{[]Finding{other, storm, hole}}
+	}}})
+	got := e.Finish(&Env{})
+	if len(got) != 3 || got[0].Kind != KindWriteAfterFINBlackholed || got[1].Kind != KindRetransmissionStorm || got[2].Kind != KindUpstreamTimeout {
+		t.Fatalf("order = %v %v %v", got[0].Kind, got[1].Kind, got[2].Kind)
+	}
+	if got[1].ExplainedBy != KindWriteAfterFINBlackholed || !strings.Contains(got[1].Explanation, "2 of these 3 connections") {
+		t.Errorf("storm not related to its cause: %v %q", got[1].ExplainedBy, got[1].Explanation)
+	}
+	if got[0].ExplainedBy != 0 {
+		t.Errorf("a root cause got explained")
+	}
+}
+
+func TestEngineSymptomWithoutCoverStaysUnexplained(t *testing.T) {
+	storm := Finding{Kind: KindRetransmissionStorm, Severity: Warning, Flows: refs(1, 2, 3, 4)}
+	hole := Finding{Kind: KindWriteAfterFINBlackholed, Severity: Warning, Flows: refs(4)}
+	e := NewEngine(&Config{}, []*Spec{{Kind: KindRetransmissionStorm, New: func(*Config) Detector { return &fixed{[]Finding{storm, hole}} }}})
+	for _, f := range e.Finish(&Env{}) {
+		if f.ExplainedBy != 0 {
+			t.Errorf("%v explained by %v with 1 of 4 flows", f.Kind, f.ExplainedBy)
+		}
+	}
+}
+
+func TestEngineRecoversFromDetectorPanic(t *testing.T) {
+	e := NewEngine(&Config{}, []*Spec{{Kind: KindCloseWaitLeak, New: func(*Config) Detector { return panicky{} }}})
+	e.Done(&flows.Conn{ID: 1})
+	e.Done(&flows.Conn{ID: 2}) // disabled after the first panic: no second one
+	got := e.Finish(&Env{})
+	if len(got) != 1 || got[0].Kind != KindInternal || !strings.Contains(got[0].Title, "close-wait-leak") {
+		t.Fatalf("findings = %+v", got)
+	}
+}
