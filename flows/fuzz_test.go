@@ -1,0 +1,116 @@
+package flows
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+)
+
+// FuzzTracker feeds the tracker segments decoded from arbitrary bytes on two
+// 4-tuples (so port reuse, both directions, wraparound, time going backwards
+// and absurd flags all happen) and checks its invariants.
+func FuzzTracker(f *testing.F) {
+	f.Add([]byte{0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 18, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1, 16, 0, 0, 0, 0})
+	f.Add(make([]byte, 17*40))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 17*2000 {
+			return
+		}
+		r := &recorder{}
+		tr := NewTracker(Config{MaxConns: 3, Linger: 1e6}, r)
+		addrs := []netip.AddrPort{
+			netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"),
+			netip.MustParseAddrPort("[fd00::1]:443"), netip.MustParseAddrPort("10.0.0.1:40001"),
+		}
+		var ts int64 = 1_700_000_000e9
+		payload := make([]byte, 64)
+		for i := range payload {
+			payload[i] = byte(i * 7)
+		}
+		frame := int64(0)
+		for len(data) >= 17 {
+			b := data[:17]
+			data = data[17:]
+			frame++
+			ts += int64(int8(b[0])) * 1e7 // may go backwards
+			p := &decode.Packet{Frame: frame, TS: ts}
+			p.Src, p.Dst = addrs[b[1]&3], addrs[(b[1]>>2)&3]
+			p.Seq = binary.BigEndian.Uint32(b[2:])
+			p.Ack = binary.BigEndian.Uint32(b[6:])
+			p.Flags = decode.TCPFlags(binary.BigEndian.Uint16(b[10:]) & 0x1ff)
+			p.Window = binary.BigEndian.Uint16(b[12:])
+			p.PayloadLen = int(b[14]) * 16
+			n := min(int(b[15]), len(payload), p.PayloadLen)
+			p.Payload = payload[:n]
+			if b[16]&1 != 0 {
+				copy(payload, "\x16\x03\x01\x00\x30\x01\x00\x00\x2c\x03\x03")
+			} else if b[16]&2 != 0 {
+				copy(payload, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			}
+			p.Opts.WScale = int8(b[16]>>2) - 1
+			p.Opts.MSS = uint16(b[16]) * 10
+			tr.Add(p)
+			if tr.Live() > 3 {
+				t.Fatalf("live %d > cap", tr.Live())
+			}
+		}
+		tr.Flush()
+		if tr.Live() != 0 {
+			t.Fatalf("live after flush = %d", tr.Live())
+		}
+		var total int64
+		seen := map[int64]bool{}
+		for _, c := range r.done {
+			if seen[c.ID] {
+				t.Fatalf("connection %d handed on twice", c.ID)
+			}
+			seen[c.ID] = true
+			total += c.Packets
+			if c.Orig.Packets+c.Resp.Packets != c.Packets {
+				t.Fatalf("per-side packets %d+%d != %d", c.Orig.Packets, c.Resp.Packets, c.Packets)
+			}
+			for i := 1; i < len(c.Log); i++ {
+				if c.Log[i].Index <= c.Log[i-1].Index {
+					t.Fatalf("log out of order")
+				}
+			}
+			for _, e := range []*Endpoint{&c.Orig, &c.Resp} {
+				if len(e.Transitions) > maxTransitions {
+					t.Fatalf("%d transitions", len(e.Transitions))
+				}
+				if int(e.State) >= NumStates {
+					t.Fatalf("bad state %d", e.State)
+				}
+			}
+		}
+		if total != frame {
+			t.Fatalf("connections hold %d packets, %d were added", total, frame)
+		}
+		if int64(len(r.done)) != tr.Stats().Conns {
+			t.Fatalf("%d handed on, %d created", len(r.done), tr.Stats().Conns)
+		}
+	})
+}
+
+// FuzzSniffers runs the TLS and HTTP sniffers on arbitrary stream prefixes.
+func FuzzSniffers(f *testing.F) {
+	f.Add(clientHello("example.com"))
+	f.Add(serverHello(0x0304))
+	f.Add([]byte("GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\n"))
+	f.Add([]byte{22, 3, 1, 0, 4, 1, 0, 0, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var tls TLSInfo
+		sniffTLS(&tls, Orig, b, 1, 1)
+		sniffTLS(&tls, Resp, b, 2, 2)
+		var h HTTPInfo
+		sniffHTTP(&h, Orig, b)
+		sniffHTTP(&h, Resp, b)
+		if len(tls.SNI) > maxLine || len(h.Target) > maxLine || len(h.Host) > maxLine {
+			t.Fatalf("unbounded strings: %d %d %d", len(tls.SNI), len(h.Target), len(h.Host))
+		}
+		_ = httpFirstLine(b)
+	})
+}
