@@ -597,7 +597,13 @@ func (t *Tracker) classify(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen,
 		kind |= SegAckedUnseen
 		e.AckedUnseen++
 	}
-	if seqLen > 0 && seqLT(p.Seq, e.nextSeq) && kind&(SegKeepAlive|SegZeroWindowProbe) == 0 && !flags.Has(decode.FlagRST) {
+	probeByte := plen > 1 && p.Seq == e.nextSeq-1 && e.lastKind&(SegZeroWindowProbe|SegKeepAlive) != 0
+	if probeByte {
+		// The window reopened after one-byte zero-window probes: the data
+		// starts with the probe byte again. As Wireshark, whose probes do
+		// not advance the sequence, this is new data, not a resend.
+		kind |= SegNewData
+	} else if seqLen > 0 && seqLT(p.Seq, e.nextSeq) && kind&(SegKeepAlive|SegZeroWindowProbe) == 0 && !flags.Has(decode.FlagRST) {
 		kind |= t.retransKind(c, e, peer, p, seqLen)
 	} else if seqLen > 0 && !seqLT(p.Seq, e.nextSeq) {
 		kind |= SegNewData
