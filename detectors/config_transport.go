@@ -19,44 +19,44 @@ import (
 type TransportOptions struct {
 	// RetransWindow is the width of the sliding window over which the
 	// retransmission rate of a host pair is measured (its peak is reported).
-	RetransWindow time.Duration
+	RetransWindow time.Duration `help:"sliding window over which a host pair's retransmission rate is measured"`
 	// RetransMinCount is the fewest loss retransmissions (fast and RTO; tail
 	// loss probes, spurious resends and capture duplicates excluded) a host
 	// pair needs in one window before its rate is judged at all.
-	RetransMinCount int
+	RetransMinCount int `help:"fewest loss retransmissions in one window before a host pair's rate is judged"`
 	// RetransWarnRate is the share of data segments retransmitted within a
 	// window that makes a warning.
-	RetransWarnRate float64
+	RetransWarnRate float64 `help:"share of segments retransmitted within a window that makes a warning"`
 	// RetransCritRate is the share that makes a storm critical, together
 	// with at least RetransCritCount retransmissions in the window.
-	RetransCritRate  float64
-	RetransCritCount int
+	RetransCritRate  float64 `help:"share of segments retransmitted within a window that makes a critical storm"`
+	RetransCritCount int     `help:"retransmissions within a window needed, with retrans-crit-rate, for a critical storm"`
 	// RetransBaselineFactor: a host pair whose rate is this many times the
 	// rest of the capture's (and at least RetransMinCount retransmissions)
 	// is reported as a warning even below RetransWarnRate.
-	RetransBaselineFactor float64
+	RetransBaselineFactor float64 `help:"how many times the rest of the capture's retransmission rate makes a host pair a warning"`
 	// BackoffMinResends is how many resends of one segment make an RTO
 	// backoff episode worth a warning (the first resend alone may be a tail
 	// loss probe).
-	BackoffMinResends int
+	BackoffMinResends int `help:"resends of one segment that make an RTO backoff episode a warning"`
 
 	// ZeroWindowWarn and ZeroWindowCrit are the longest stall (zero window
 	// advertised until it reopens) that make a warning or a critical finding;
 	// shorter stalls are info.
-	ZeroWindowWarn time.Duration
-	ZeroWindowCrit time.Duration
+	ZeroWindowWarn time.Duration `help:"zero-window stall that makes a warning"`
+	ZeroWindowCrit time.Duration `help:"zero-window stall that makes a critical finding"`
 
 	// SYNTimeout is how long a SYN must go unanswered before the capture
 	// ends for it to count as unanswered (Linux retries a SYN after 1 s).
-	SYNTimeout time.Duration
+	SYNTimeout time.Duration `flag:"syn-timeout" help:"how long a lone SYN must go unanswered before the capture ends to count as unanswered"`
 	// HandshakeCritShare is the share of a listener's connection attempts
-	// that must fail (with at least 3 failures) for a critical finding.
-	HandshakeCritShare float64
+	// that must go unanswered (at least 3 of them) for a critical finding.
+	HandshakeCritShare float64 `help:"share of a listener's connection attempts left unanswered (3 at least) that makes a critical finding"`
 
 	// LossWarnShare is the share of connections with data missing from the
 	// capture (ACKed-unseen or previous-segment-not-captured) that makes the
 	// capture-quality finding a warning; fewer make it info.
-	LossWarnShare float64
+	LossWarnShare float64 `help:"share of connections missing data in the capture that makes capture-quality a warning"`
 }
 
 // DefaultTransportOptions returns the defaults.

@@ -413,15 +413,16 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 	if l.flows.Count() == 0 {
 		return Finding{}, false
 	}
-	failed := unanswered + refused
-	share := float64(failed) / float64(max(l.attempts, 1))
+	// Silence is worse than a refusal: the client hangs for its connect
+	// timeout instead of failing at once.
+	share := float64(unanswered) / float64(max(l.attempts, 1))
 	var sev Severity
 	switch {
 	case overflow:
 		sev = Critical
-	case failed >= 3 && share >= d.opt.HandshakeCritShare:
+	case unanswered >= 3 && share >= d.opt.HandshakeCritShare:
 		sev = Critical
-	case failed > 0 || oneSided > 0:
+	case unanswered+refused > 0 || oneSided > 0:
 		sev = Warning
 	case n[hsSynRetrans]+n[hsSynAckRetrans] >= 3:
 		sev = Warning
@@ -458,8 +459,14 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 	retry := retryPattern(l.retries)
 	var ex strings.Builder
 	if overflow {
-		fmt.Fprintf(&ex, "The server's kernel completed %s into the accept queue of %s (it ACKed the clients' requests, and their FINs) but the application never took them: no response and no FIN ever came back. ",
-			trPlural(oneSided, "handshake", "handshakes"), l.addr)
+		if l.pendN > 0 {
+			fmt.Fprintf(&ex, "The server's kernel completed %s into the accept queue of %s (it ACKed the clients' requests) but the application never took them: no response and no FIN ever came back. ",
+				trPlural(l.pendN, "handshake", "handshakes"), l.addr)
+		}
+		if k := n[hsDataUnacked]; k > 0 {
+			fmt.Fprintf(&ex, "On %s the client completed the handshake and sent its request, but the server never ACKed it and resent its SYN-ACK instead: the client's final ACK was dropped, as Linux does while the accept queue of %s is full. ",
+				trPlural(k, "connection", "connections"), l.addr)
+		}
 		if unanswered > 0 {
 			fmt.Fprintf(&ex, "Meanwhile %d later connection attempts were dropped without a SYN-ACK: Linux drops SYNs while the accept queue is full. ", unanswered)
 		}
@@ -472,7 +479,7 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 		fmt.Fprintf(&ex, "The clients resent their SYNs %s. ", retry)
 	}
 	if refused > 0 {
-		fmt.Fprintf(&ex, "%s answered the SYN with RST: nothing was listening on the port (or a firewall rejected it). ", trPlural(refused, "attempt was", "attempts were"))
+		fmt.Fprintf(&ex, "%s answered with RST: nothing was listening on the port (or a firewall rejected it). ", trPlural(refused, "attempt was", "attempts were"))
 	}
 	if k := n[hsSynAckRetrans]; k > 0 {
 		fmt.Fprintf(&ex, "The server resent its SYN-ACK on %s: the client's final ACK did not arrive (lost, or dropped by a full accept queue). ", trPlural(k, "connection", "connections"))
@@ -480,7 +487,7 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 	if k := n[hsSynRetrans]; k > 0 {
 		fmt.Fprintf(&ex, "%s succeeded only after a SYN retry, which costs the client at least a second. ", trPlural(k, "connection", "connections"))
 	}
-	if k := n[hsDataUnacked]; k > 0 {
+	if k := n[hsDataUnacked]; k > 0 && !overflow {
 		fmt.Fprintf(&ex, "On %s the client believed the connection was open and sent data that the server never ACKed: the server had no established socket for it. ", trPlural(k, "connection", "connections"))
 	}
 	f.Explanation = strings.TrimSpace(ex.String())

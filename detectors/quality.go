@@ -148,8 +148,15 @@ func (d *quality) Finish(env *Env) []Finding {
 		} else {
 			warn(Info)
 		}
-		parts = append(parts, fmt.Sprintf("%s of %d miss data (%d segments ACKed but never captured, %d gaps)",
-			trPlural(d.missing, "connection", "connections"), d.nconns, d.ackedUnseen, d.notCaptured))
+		var what []string
+		if d.ackedUnseen > 0 {
+			what = append(what, trPlural(d.ackedUnseen, "ACK for data never captured", "ACKs for data never captured"))
+		}
+		if d.notCaptured > 0 {
+			what = append(what, trPlural(d.notCaptured, "sequence gap", "sequence gaps"))
+		}
+		parts = append(parts, fmt.Sprintf("%s of %d miss data (%s)",
+			trPlural(d.missing, "connection", "connections"), d.nconns, strings.Join(what, ", ")))
 		expl = append(expl, fmt.Sprintf("In %s the receiver ACKed data the capture never showed, or the sequence numbers jump over data that never appears: the capture missed those segments (the capture host was too slow, a mirror port dropped them, or the capture started or ended in the middle). Unlike network loss, these were not resent, because the receiver got them.",
 			trPlural(d.missing, "connection", "connections")))
 	}

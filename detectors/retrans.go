@@ -458,7 +458,10 @@ func fitBackoff(times []int64) backoffFit {
 		iv0 := f.Intervals[0]
 		switch {
 		case iv0 < 0.6*r:
+			// A tail loss probe came first; the RTO timer restarted after
+			// it, so the later intervals count from one step earlier.
 			f.Probe = true
+			f.RTO0 = 2 * r
 		case math.Abs(iv0-r) <= 0.35*r:
 			f.RTO0 = iv0
 		}
@@ -564,8 +567,10 @@ func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) 
 	f.Title = title
 
 	var ex strings.Builder
-	fmt.Fprintf(&ex, "Between %s and %s, %d of %d segments carrying data were sent again: %d fast retransmissions (the receiver's duplicate ACKs reported a hole), %d RTO retransmissions (the sender's timer fired because nothing came back), %d tail loss probes and %d spurious resends of data already ACKed.",
-		pr.key.Lo, pr.key.Hi, c.all(), c.Data+c.all(), c.Fast, c.RTO, c.TLP, c.Spurious)
+	fmt.Fprintf(&ex, "Between %s and %s, %d of %d segments carrying data were sent again: %s (the receiver reported a hole with duplicate ACKs or SACK), %s (the sender's timer fired because nothing came back), %s and %s of data already ACKed.",
+		pr.key.Lo, pr.key.Hi, c.all(), c.Data+c.all(), trPlural(c.Fast, "fast retransmission", "fast retransmissions"),
+		trPlural(c.RTO, "RTO retransmission", "RTO retransmissions"), trPlural(c.TLP, "tail loss probe", "tail loss probes"),
+		trPlural(c.Spurious, "spurious resend", "spurious resends"))
 	if len(why) > 0 {
 		ex.WriteString(" This is far above normal: " + strings.Join(why, "; ") + ".")
 	}

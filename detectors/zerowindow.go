@@ -92,7 +92,10 @@ func (d *zeroWindow) Segment(c *flows.Conn, s *flows.Segment) {
 	}
 	p := s.P
 	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
-	if s.Kind.Has(flows.SegZeroWindowProbe) && peer.stalled {
+	if s.Kind&(flows.SegZeroWindowProbe|flows.SegKeepAlive) != 0 && peer.stalled {
+		// A probe: one new byte (most stacks), or an empty segment one
+		// byte below the next sequence number (Linux), which flows and
+		// Wireshark call a keep-alive.
 		peer.probes++
 		if peer.lastProbe != 0 && len(peer.probeGaps) < 64 {
 			peer.probeGaps = append(peer.probeGaps, Seconds(p.TS-peer.lastProbe))

@@ -1,0 +1,212 @@
+package detectors
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pcapsleuth/pcapsleuth/decode/capturetest"
+)
+
+// updateTransport rewrites the want sections of detectors/testdata/transport.
+var updateTransport = flag.Bool("update-transport", false, "rewrite the want sections of detectors/testdata/transport/*.txtar")
+
+// transportKinds are the kinds the transport detectors report.
+func transportKinds() map[Kind]bool {
+	m := make(map[Kind]bool)
+	for _, s := range transportSpecs() {
+		m[s.Kind] = true
+	}
+	return m
+}
+
+// transportLines renders the transport findings of a run as want lines:
+// "KIND severity=S flows=N subject=X [mss=N] [rto_initial_s=X]", sorted.
+func transportLines(fs []Finding) string {
+	kinds := transportKinds()
+	var lines []string
+	for _, f := range fs {
+		if !kinds[f.Kind] {
+			continue
+		}
+		l := fmt.Sprintf("%s severity=%s flows=%d subject=%s", f.Kind, f.Severity, f.FlowCount, strings.ReplaceAll(f.Subject, " ", ""))
+		if f.Inferred.MSS != nil {
+			l += fmt.Sprintf(" mss=%d", *f.Inferred.MSS)
+		}
+		if f.Inferred.RTOInitialS != nil {
+			l += fmt.Sprintf(" rto_initial_s=%g", *f.Inferred.RTOInitialS)
+		}
+		lines = append(lines, l)
+	}
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return ""
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// runScript builds the capture of a capturetest script and analyzes it with
+// every detector.
+func runScript(t *testing.T, name, script string) *captureRun {
+	t.Helper()
+	path := capturetest.WriteFile(t, t.TempDir(), name+".pcap", script)
+	return runCapture(t, path, nil, true)
+}
+
+// TestTransportScenarios runs every detectors/testdata/transport/*.txtar
+// capture through the whole pipeline and compares the transport findings
+// with its want section (-update-transport rewrites them).
+func TestTransportScenarios(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "transport", "*.txtar"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no transport scenarios: %v", err)
+	}
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".txtar")
+		t.Run(name, func(t *testing.T) {
+			packets, want, err := capturetest.LoadTxtar(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := runScript(t, name, packets)
+			got := transportLines(run.Findings)
+			if *updateTransport {
+				if got != want {
+					if err := capturetest.UpdateWant(path, got); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return
+			}
+			if got != want {
+				t.Errorf("transport findings differ (go test -run TestTransportScenarios -update-transport rewrites them)\ngot:\n%swant:\n%s", got, want)
+				for _, f := range run.Findings {
+					t.Logf("%s %s: %s\n%s", f.Kind, f.Severity, f.Title, f.Explanation)
+				}
+			}
+			checkFindings(t, run)
+			if testing.Verbose() {
+				for _, f := range run.Findings {
+					t.Logf("[%s %s] %s\n%s\ncaveat: %s", f.Kind, f.Severity, f.Title, f.Explanation, f.Caveat)
+				}
+			}
+		})
+	}
+}
+
+// checkFindings checks the invariants every transport finding keeps.
+func checkFindings(t *testing.T, run *captureRun) {
+	t.Helper()
+	cfg := DefaultConfig()
+	kinds := transportKinds()
+	for _, f := range run.Findings {
+		if !kinds[f.Kind] {
+			continue
+		}
+		switch {
+		case f.Title == "" || strings.Contains(f.Title, "\n"):
+			t.Errorf("%s: title %q is not one line", f.Kind, f.Title)
+		case f.Explanation == "" || len(f.Actions) == 0:
+			t.Errorf("%s: explanation or actions missing", f.Kind)
+		case f.FlowCount < len(f.Flows) || len(f.Flows) > cfg.MaxFlows:
+			t.Errorf("%s: %d flows listed, count %d", f.Kind, len(f.Flows), f.FlowCount)
+		case len(f.Exemplars) > cfg.MaxExemplars:
+			t.Errorf("%s: %d exemplars", f.Kind, len(f.Exemplars))
+		case f.Severity < Info || f.Severity > Critical:
+			t.Errorf("%s: severity %v", f.Kind, f.Severity)
+		}
+		if f.Kind != KindCaptureQuality && f.FlowCount == 0 {
+			t.Errorf("%s: no flows", f.Kind)
+		}
+		for i := 1; i < len(f.Flows); i++ {
+			if f.Flows[i-1].ID >= f.Flows[i].ID {
+				t.Errorf("%s: flows not in ID order", f.Kind)
+			}
+		}
+		ids := map[string]bool{}
+		for _, c := range f.Charts {
+			if c.ID == "" || ids[c.ID] {
+				t.Errorf("%s: chart id %q empty or repeated", f.Kind, c.ID)
+			}
+			ids[c.ID] = true
+		}
+	}
+}
+
+func TestFitBackoff(t *testing.T) {
+	s := func(xs ...float64) []int64 {
+		out := make([]int64, len(xs))
+		for i, x := range xs {
+			out[i] = int64(x * 1e9)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		times    []int64
+		rto0     float64
+		doubling bool
+		probe    bool
+	}{
+		{"linux blackhole", s(10, 10.2, 10.6, 11.4, 13, 16.2), 0.2, true, false},
+		{"original unknown", append([]int64{0}, s(5.2, 5.6, 6.4, 8)...), 0.2, true, false},
+		{"probe first", s(1, 1.05, 1.45, 2.25, 3.85), 0.4, true, true},
+		{"windows-like linear tail", s(0, 0.3, 0.9, 2.1, 4.5, 9.3), 0.3, true, false},
+		{"not backoff", s(0, 1, 2, 3, 4), -1, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fitBackoff(tc.times)
+			if tc.rto0 > 0 && math.Abs(f.RTO0-tc.rto0) > 0.15*tc.rto0 {
+				t.Errorf("rto0 = %.3f, want %.3f (intervals %v)", f.RTO0, tc.rto0, f.Intervals)
+			}
+			if f.Doubling != tc.doubling || f.Probe != tc.probe {
+				t.Errorf("doubling %v probe %v, want %v %v (intervals %v)", f.Doubling, f.Probe, tc.doubling, tc.probe, f.Intervals)
+			}
+		})
+	}
+}
+
+func TestRetransSeverityBoundaries(t *testing.T) {
+	// A lossy flow with n fast retransmissions among 100 data segments in
+	// one second: below RetransMinCount nothing, at it a warning.
+	for _, tc := range []struct {
+		losses int
+		want   string
+	}{{4, ""}, {5, "warning"}, {6, "warning"}} {
+		t.Run(fmt.Sprint(tc.losses), func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("0.000 C>S SYN seq=0 mss=1460 ws=7 sackok\n0.010 S>C SYN,ACK seq=0 mss=1460 ws=7 sackok\n0.020 C>S ACK\n")
+			ts := 0.03
+			for i := 0; i < 100; i++ {
+				lost := ""
+				if i%10 == 0 && i/10 < tc.losses {
+					lost = " lost"
+				}
+				fmt.Fprintf(&b, "%.4f S>C ACK len=1448%s\n", ts, lost)
+				ts += 0.002
+				if i%10 == 3 && i/10 < tc.losses {
+					for k := 0; k < 3; k++ {
+						fmt.Fprintf(&b, "%.4f C>S ACK\n", ts)
+						ts += 0.0002
+					}
+					fmt.Fprintf(&b, "%.4f S>C ACK len=1448 retrans=una\n", ts)
+					ts += 0.002
+				}
+			}
+			run := runScript(t, "boundary", b.String())
+			got := ""
+			for _, f := range run.Findings {
+				if f.Kind == KindRetransmissionStorm {
+					got = f.Severity.String()
+				}
+			}
+			if got != tc.want {
+				t.Errorf("%d losses: severity %q, want %q", tc.losses, got, tc.want)
+			}
+		})
+	}
+}
