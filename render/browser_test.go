@@ -29,6 +29,7 @@ type pageFacts struct {
 	LadderPkts  int
 	Charts      int
 	ChartsInked []int // per chart: pixels that are not background
+	MarkLines   int // vertical marks ECharts drew
 	Rows        int
 	Count       string
 	Pwned       bool
@@ -45,6 +46,10 @@ const factsJS = `(function(){
 		LadderPkts: document.querySelectorAll('svg.ladder g.pkt').length,
 		Charts: document.querySelectorAll('.chart-box').length,
 		ChartsInked: inked,
+		MarkLines: [].reduce.call(document.querySelectorAll('.chart-box'), function(n, b){
+			var c = echarts.getInstanceByDom(b); if (!c) return n;
+			c._componentsViews.forEach(function(v){ if (v.type === 'markLine') v.group.traverse(function(e){ if (e.type === 'ec-line') n++; }); });
+			return n; }, 0),
 		Rows: document.querySelectorAll('#ft-body tr.row').length,
 		Count: document.getElementById('ft-count').textContent,
 		Pwned: typeof window.__pwned !== 'undefined'};
@@ -73,16 +78,17 @@ func TestBrowser(t *testing.T) {
 		findings, charts int
 		ladders          bool
 		rows             int
+		marks            int
 	}
 	cases := []struct {
 		name string
 		r    *Report
 		want want
 	}{
-		{"write-after-fin", writeAfterFINReport(t), want{3, 2, true, 6}},
-		{"healthcheck-close-wait", closeWaitReport(t), want{2, 1, true, 25}},
-		{"clean", cleanReport(t), want{0, 0, false, 1}},
-		{"hostile", hostileReport(t), want{1, 2, true, 3}},
+		{"write-after-fin", writeAfterFINReport(t), want{3, 2, true, 6, 2}},
+		{"healthcheck-close-wait", closeWaitReport(t), want{2, 1, true, 25, 0}},
+		{"clean", cleanReport(t), want{0, 0, false, 1, 0}},
+		{"hostile", hostileReport(t), want{1, 2, true, 3, 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,6 +113,9 @@ func TestBrowser(t *testing.T) {
 			}
 			if f.Charts != tc.want.charts || len(f.ChartsInked) != f.Charts {
 				t.Errorf("%d charts (%d drawn), want %d", f.Charts, len(f.ChartsInked), tc.want.charts)
+			}
+			if f.MarkLines != tc.want.marks {
+				t.Errorf("%d chart marks drawn, want %d", f.MarkLines, tc.want.marks)
 			}
 			for i, n := range f.ChartsInked {
 				if n < 2000 {

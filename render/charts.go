@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,11 +23,12 @@ import (
 
 // Chart bounds.
 const (
-	maxStateCharts  = 8    // endpoints drawn in the "ss view"
-	maxChartPoints  = 4000 // points per series; more are thinned evenly
-	maxChartSeries  = 12
-	chartHeightPx   = 300
-	stateChartGroup = "Sockets by state over time (the ss view)"
+	maxStateCharts   = 8    // endpoints drawn in the "ss view"
+	maxChartPoints   = 4000 // points per series; more are thinned evenly
+	maxChartSeries   = 12
+	maxBarCategories = 30 // more distinct X values: bars on a value axis
+	chartHeightPx    = 300
+	stateChartGroup  = "Sockets by state over time (the ss view)"
 )
 
 // chartPalette is the series colour cycle: sober, distinct, print-safe.
@@ -63,9 +65,10 @@ func stateColor(s flows.State) string {
 type chartView struct {
 	ID        string // element id of the chart's box
 	Title     string
-	Caption   string // what to read in it
-	FindingID string // anchor of the finding it belongs to ("" for the ss view)
-	Finding   string // that finding's title
+	Caption   string   // what to read in it
+	FindingID string   // anchor of the finding it belongs to ("" for the ss view)
+	Also      []string // anchors of other findings that offered the same chart
+	Finding   string   // that finding's title
 	Severity  string
 }
 
@@ -110,11 +113,17 @@ func buildCharts(r *Report, findingIDs []string) (*chartSet, error) {
 			return nil, err
 		}
 	}
+	// A chart two findings share (the same data, e.g. the FIN-to-write
+	// delays of write-after-fin-reset and -blackholed) is drawn once, under
+	// the first finding, and listed by both.
+	seen := map[string]int{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		for j := range f.Charts {
 			c := &f.Charts[j]
-			id := "chart-" + findingIDs[i] + "-" + safeID(c.ID, j+1)
+			// Element ids come from positions, not from Chart.ID: detector
+			// ids may be long, alike or contain anything.
+			id := "chart-" + findingIDs[i] + "-" + strconv.Itoa(j+1)
 			v, opt, ok := findingChart(id, c)
 			if !ok {
 				continue
@@ -122,9 +131,18 @@ func buildCharts(r *Report, findingIDs []string) (*chartSet, error) {
 			v.FindingID = findingIDs[i]
 			v.Finding = cleanLine(f.Title, 200)
 			v.Severity = severityClass(f.Severity)
-			if err := cs.add(v, opt); err != nil {
-				return nil, err
+			b, err := json.Marshal(opt)
+			if err != nil {
+				return nil, fmt.Errorf("chart %s: %w", id, err)
 			}
+			key := v.Title + "\x00" + string(b)
+			if k, dup := seen[key]; dup {
+				cs.Views[k].Also = append(cs.Views[k].Also, findingIDs[i])
+				continue
+			}
+			seen[key] = len(cs.Views)
+			cs.Views = append(cs.Views, v)
+			cs.Data = append(cs.Data, chartData{ID: id, Option: b})
 		}
 	}
 	return cs, nil
@@ -218,9 +236,11 @@ func findingChart(id string, c *detectors.Chart) (chartView, map[string]any, boo
 	}
 	xl, yl := cleanLine(c.XLabel, 80), cleanLine(c.YLabel, 80)
 	var raw map[string]any
+	var cats []float64
+	var labels []string
 	switch c.Type {
 	case detectors.ChartBar:
-		raw = barChart(id, xl, yl, series)
+		raw, cats, labels = barChart(id, xl, yl, series)
 	case detectors.ChartLine:
 		ch := charts.NewLine()
 		ch.SetGlobalOptions(commonOpts(id, xl, yl, "value", len(series) > 1)...)
@@ -264,24 +284,40 @@ func findingChart(id string, c *detectors.Chart) (chartView, map[string]any, boo
 			se["showSymbol"] = len(series[0].Points) <= 200
 		}
 	}
-	if c.Type != detectors.ChartBar {
-		addMarks(opt, c.Marks, nil)
-	} else {
-		addMarks(opt, c.Marks, barCategories(series))
+	addMarks(opt, c.Marks, series, cats, labels)
+	if c.Type == detectors.ChartBar {
+		for _, se := range seriesList(opt) {
+			if se["type"] == "bar" {
+				se["barMaxWidth"] = 48
+			}
+		}
 	}
 	return v, opt, true
 }
 
 // barChart draws series over the sorted distinct X values as categories
-// (e.g. segment sizes in multiples of the MSS).
-func barChart(id, xl, yl string, series []detectors.Series) map[string]any {
+// when they are few whole numbers (segment sizes in multiples of the MSS,
+// resend numbers). Otherwise (times, durations) the bars stand on a value
+// axis, so the distances between them stay true.
+func barChart(id, xl, yl string, series []detectors.Series) (map[string]any, []float64, []string) {
 	cats := barCategories(series)
 	ch := charts.NewBar()
-	ch.SetGlobalOptions(commonOpts(id, xl, yl, "category", len(series) > 1)...)
-	labels := make([]string, len(cats))
-	for i, x := range cats {
-		labels[i] = fmtNumber(x)
+	if len(cats) > maxBarCategories || !allIntegers(cats) {
+		ch.SetGlobalOptions(commonOpts(id, xl, yl, "value", len(series) > 1)...)
+		for _, s := range series {
+			var data []opts.BarData
+			step := thinStep(len(s.Points))
+			for i := 0; i < len(s.Points); i += step {
+				p := s.Points[i]
+				data = append(data, opts.BarData{Name: cleanLine(p.Label, 120), Value: []float64{p.X, p.Y}})
+			}
+			ch.AddSeries(cleanLine(s.Name, 80), data)
+		}
+		ch.Validate()
+		return ch.JSON(), nil, nil
 	}
+	ch.SetGlobalOptions(commonOpts(id, xl, yl, "category", len(series) > 1)...)
+	labels := categoryLabels(cats)
 	ch.SetXAxis(labels)
 	for _, s := range series {
 		byX := map[float64]float64{}
@@ -295,7 +331,37 @@ func barChart(id, xl, yl string, series []detectors.Series) map[string]any {
 		ch.AddSeries(cleanLine(s.Name, 80), data)
 	}
 	ch.Validate()
-	return ch.JSON()
+	return ch.JSON(), cats, labels
+}
+
+func allIntegers(xs []float64) bool {
+	for _, x := range xs {
+		if x != math.Trunc(x) {
+			return false
+		}
+	}
+	return true
+}
+
+// categoryLabels writes the category values with the fewest decimals that
+// keep them apart (2.000, 2.001 and 2.003 must not all read "2").
+func categoryLabels(xs []float64) []string {
+	labels := make([]string, len(xs))
+	for dec := 0; dec <= 6; dec++ {
+		seen := make(map[string]bool, len(xs))
+		distinct := true
+		for i, x := range xs {
+			labels[i] = strconv.FormatFloat(x, 'f', dec, 64)
+			if seen[labels[i]] {
+				distinct = false
+			}
+			seen[labels[i]] = true
+		}
+		if distinct {
+			break
+		}
+	}
+	return labels
 }
 
 // barCategories returns the distinct X values of the series, sorted, at
@@ -373,6 +439,9 @@ func finishOption(opt map[string]any, colors []string, trigger string) {
 				if am, ok := a.(map[string]any); ok {
 					if am["type"] == "value" {
 						am["scale"] = ax == "xAxis"
+						if ax == "xAxis" {
+							am["boundaryGap"] = []string{"4%", "4%"}
+						}
 					}
 					am["nameTextStyle"] = map[string]any{"color": "#555"}
 				}
@@ -393,13 +462,23 @@ func seriesList(opt map[string]any) []map[string]any {
 	return out
 }
 
-// addMarks draws the chart's marks as labelled dashed vertical lines on the
-// first series. With categories (bar charts) a mark sits on the nearest
-// category.
-func addMarks(opt map[string]any, marks []detectors.Mark, cats []float64) {
+// addMarks draws the chart's marks as labelled dashed vertical lines. With
+// categories (bar charts) a mark sits on the nearest category. Each line is
+// given by its two end points, from the lowest to the highest Y of the data:
+// ECharts 5.4 draws no "xAxis: X" markLine on a scaled value axis.
+func addMarks(opt map[string]any, marks []detectors.Mark, series []detectors.Series, cats []float64, labels []string) {
 	ss := seriesList(opt)
 	if len(marks) == 0 || len(ss) == 0 {
 		return
+	}
+	lo, hi := 0.0, 0.0
+	for _, s := range series {
+		for _, p := range s.Points {
+			lo, hi = min(lo, p.Y), max(hi, p.Y)
+		}
+	}
+	if hi == lo {
+		hi = lo + 1
 	}
 	var data []any
 	for _, m := range marks {
@@ -411,9 +490,33 @@ func addMarks(opt map[string]any, marks []detectors.Mark, cats []float64) {
 					best = i
 				}
 			}
-			x = fmtNumber(cats[best])
+			x = labels[best]
 		}
-		data = append(data, map[string]any{"xAxis": x, "name": cleanLine(m.Label, 80)})
+		data = append(data, []any{
+			map[string]any{"coord": []any{x, lo}, "name": cleanLine(m.Label, 80)},
+			map[string]any{"coord": []any{x, hi}},
+		})
+	}
+	if cats == nil {
+		// The axis extent follows the data only: a hidden point at each
+		// mark keeps the marks (a timeout just outside the data) in view.
+		var pts []any
+		for _, m := range marks {
+			pts = append(pts, []any{m.X, lo})
+		}
+		var names []string
+		for _, s := range ss {
+			if n, ok := s["name"].(string); ok {
+				names = append(names, n)
+			}
+		}
+		if l, ok := opt["legend"].(map[string]any); ok {
+			l["data"] = names
+		}
+		opt["series"] = append(opt["series"].([]any), map[string]any{
+			"type": "scatter", "name": "", "data": pts, "symbolSize": 0, "silent": true,
+			"tooltip": map[string]any{"show": false},
+		})
 	}
 	ss[0]["markLine"] = map[string]any{
 		"silent":    true,

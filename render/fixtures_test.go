@@ -410,6 +410,7 @@ func writeAfterFINReport(t testing.TB) *Report {
 		Charts: []detectors.Chart{{
 			ID: "segment-sizes", Title: "Data segment sizes in multiples of the MSS", XLabel: "size / MSS", YLabel: "segments",
 			Type: detectors.ChartBar, Series: []detectors.Series{{Name: "segments", Points: sizes}},
+			Marks: []detectors.Mark{{X: 1, Label: "MSS 1412"}},
 		}},
 	}
 	r := a.report([]detectors.Finding{tso, reset, blackholed})

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -223,7 +224,7 @@ func newPage(r *Report) (*page, error) {
 	p.Charts = cs.Views
 	for i := range p.Findings {
 		for _, c := range cs.Views {
-			if c.FindingID == p.Findings[i].ID {
+			if c.FindingID == p.Findings[i].ID || slices.Contains(c.Also, p.Findings[i].ID) {
 				p.Findings[i].Charts = append(p.Findings[i].Charts, c)
 			}
 		}

@@ -256,8 +256,10 @@
       cell(tr, r[C.start] >= 0 ? (r[C.start] / 1000).toFixed(3) : "", "num");
       cell(tr, fmtDur(r[C.dur]), "num");
       cell(tr, str(r[C.hist]));
-      var app = cell(tr, str(r[C.app]));
-      app.title = str(r[C.app]);
+      var app = cell(tr);
+      var clip = el("span", "clip", str(r[C.app]));
+      clip.title = str(r[C.app]);
+      app.appendChild(clip);
       var ftd = cell(tr, null, "fnd");
       kindsOf(r).forEach(function (k) { var a = el("a", null, D.kinds[k]); a.href = "#" + (D.anchors[k] || "findings"); ftd.appendChild(a); });
       if (r[C.flags] & 2) { var la = el("a", null, "ladder"); la.href = "#" + ladders[r[C.id]][0]; ftd.appendChild(la); }
