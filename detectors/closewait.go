@@ -290,8 +290,13 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 		}
 	}
 	total := refs.count
-	if open >= d.opt.CriticalSockets {
+	switch {
+	case open >= d.opt.CriticalSockets:
 		sev = Critical
+	case open == 0 && closedLate < d.opt.YoungPattern:
+		// A few sockets that were closed, only late: a slow application
+		// rather than a leak.
+		sev = Info
 	}
 	ex := g.ex.conns(func(c *flows.Conn) bool { return in[c.ID] })
 
@@ -353,9 +358,10 @@ func (d *closeWait) idlePattern(young []leakRec) []leakRec {
 	if !cl.consistent(d.opt.TimeoutSamples) {
 		return nil
 	}
+	lo, hi := cl.memberBand(d.opt.TimeoutSpread, d.opt.TimeoutSlack.Seconds())
 	var out []leakRec
 	for _, r := range young {
-		if r.cause == causeIdleClose && cl.holds(r.idle) {
+		if r.cause == causeIdleClose && r.idle >= lo && r.idle <= hi {
 			out = append(out, r)
 		}
 	}
@@ -423,6 +429,10 @@ func closeWaitTitle(key sockGroup, total, open int, oldest float64, youngOnly bo
 	}
 	if youngOnly {
 		return fmt.Sprintf("%s still in CLOSE_WAIT when the capture ended (%s after the %s's FIN at most, too soon to call a leak)",
+			who, fmtSec(oldest), key.peerName())
+	}
+	if open == 0 {
+		return fmt.Sprintf("%s stayed in CLOSE_WAIT for up to %s after the %s's FIN before closing",
 			who, fmtSec(oldest), key.peerName())
 	}
 	return fmt.Sprintf("%s never closed after the %s's FIN (%d still in CLOSE_WAIT at the end, oldest %s)",

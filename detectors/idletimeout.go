@@ -146,17 +146,20 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 		return Finding{}, false
 	}
 	refs := d.refs()
-	in := make(map[int64]bool)
+	ids := make(map[int64]bool)
 	var outs [numIdleOutcomes]int
 	var members durSample
 	leftOld := 0
 	first, last := int64(0), int64(0)
+	lo, hi := cl.memberBand(d.opt.TimeoutSpread, d.opt.TimeoutSlack.Seconds())
+	var in []float64
 	for _, r := range g.recs {
-		if !cl.holds(r.idle) {
+		if r.idle < lo || r.idle > hi {
 			continue
 		}
+		in = append(in, r.idle)
 		refs.add(r.ref)
-		in[r.ref.ID] = true
+		ids[r.ref.ID] = true
 		outs[r.out]++
 		members.add(r.idle)
 		if r.out == idleLeft && end-r.closeTS >= d.grace() {
@@ -167,7 +170,8 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 		}
 		last = max(last, r.closeTS)
 	}
-	refs.count += g.over.countIn(cl.Lo, cl.Hi)
+	refs.count += g.over.countIn(lo, hi)
+	spreadLo, spreadHi := minMax(in)
 	total := refs.count
 	// Sockets left open: a leak once one of them is past the grace period.
 	leaked := outs[idleLateClose]
@@ -179,7 +183,7 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 		sev = Warning
 	}
 	timeout := cl.Median
-	ex := g.ex.conns(func(c *flows.Conn) bool { return in[c.ID] })
+	ex := g.ex.conns(func(c *flows.Conn) bool { return ids[c.ID] })
 	f := Finding{
 		Kind:      KindIdleTimeoutClose,
 		Severity:  sev,
@@ -198,7 +202,7 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 		who = fmt.Sprintf("%s (towards %s)", key.Host, key.Listener)
 	}
 	f.Title = fmt.Sprintf("%s closes connections after %s idle (%s, %s)", who, fmtSec(timeout),
-		plural(total, "connection", "connections"), fmtRange(cl.Lo, cl.Hi))
+		plural(total, "connection", "connections"), fmtRange(spreadLo, spreadHi))
 	switch {
 	case leaked > 0:
 		f.Title += fmt.Sprintf("; the %s left %d of them in CLOSE_WAIT", other, leaked)
@@ -210,8 +214,8 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 	fmt.Fprintf(&b, "On %s the %s sent the first FIN after the connection had been idle (no payload in either direction) for "+
 		"%s (median; all between %s). Timers that agree this closely are a configured idle timeout: the %s's keep-alive or "+
 		"read timeout is about %s.", plural(total, "connection", "connections"), closer, fmtSec(timeout),
-		fmtRange(cl.Lo, cl.Hi), closer, fmtSec(timeout))
-	if n := cl.Total - cl.N; n > 0 {
+		fmtRange(spreadLo, spreadHi), closer, fmtSec(timeout))
+	if n := cl.Total - len(in); n > 0 {
 		fmt.Fprintf(&b, " %d other idle closes of the same %s had different gaps.", n, closer)
 	}
 	var then []string
@@ -249,8 +253,8 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 	f.Evidence = []Metric{
 		metric("idle_closes", float64(total), "", "connections closed after the inferred idle time"),
 		metric("idle_timeout_s", timeout, "s", "median idle time before the FIN"),
-		metric("idle_min_s", cl.Lo, "s", ""),
-		metric("idle_max_s", cl.Hi, "s", ""),
+		metric("idle_min_s", spreadLo, "s", ""),
+		metric("idle_max_s", spreadHi, "s", ""),
 		metric("peer_closed_too", float64(outs[idleClean]), "", ""),
 		metric("peer_left_close_wait", float64(outs[idleLeft]+outs[idleLateClose]), "", ""),
 		metric("peer_reused_and_got_rst", float64(outs[idleReused]), "", ""),

@@ -89,6 +89,15 @@ func densestCluster(vals []float64, rel, abs float64) cluster {
 // holds reports whether x lies within the cluster's range.
 func (c cluster) holds(x float64) bool { return c.N > 0 && x >= c.Lo && x <= c.Hi }
 
+// memberBand widens the cluster's range for membership: once a timer is
+// established from the values that agree closely, a connection whose close
+// came a little earlier or later (a loaded host's scheduling, a timer wheel's
+// granularity) still belongs to it. The band is three times the spread
+// around the median, plus slack, and always covers the cluster itself.
+func (c cluster) memberBand(spread, slack float64) (lo, hi float64) {
+	return math.Min(c.Lo, c.Median*(1-3*spread)-slack), math.Max(c.Hi, c.Median*(1+3*spread)+slack)
+}
+
 // consistent reports whether the cluster is the pattern of a timer: at least
 // min members, and at least half of all values.
 func (c cluster) consistent(min int) bool {
@@ -389,4 +398,17 @@ func (t *timeline) widen(w int64) {
 		}
 		t.buckets = nb
 	}
+}
+
+// minMax returns the smallest and largest of xs (0, 0 for none).
+func minMax(xs []float64) (lo, hi float64) {
+	for i, x := range xs {
+		if i == 0 || x < lo {
+			lo = x
+		}
+		if i == 0 || x > hi {
+			hi = x
+		}
+	}
+	return lo, hi
 }

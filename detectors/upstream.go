@@ -168,10 +168,13 @@ func (d *upstreamTimeout) finding(key sockGroup, g *upstreamGroup, env *Env) (Fi
 	var late durSample
 	rsts := 0
 	first, last := int64(0), int64(0)
+	lo, hi := cl.memberBand(d.opt.TimeoutSpread, d.opt.TimeoutSlack.Seconds())
+	var gaps []float64
 	for _, r := range g.recs {
-		if !cl.holds(r.gap) || !(r.expects || answers) {
+		if r.gap < lo || r.gap > hi || !(r.expects || answers) {
 			continue
 		}
+		gaps = append(gaps, r.gap)
 		refs.add(r.ref)
 		in[r.ref.ID] = true
 		outcome[r.answer]++
@@ -186,7 +189,8 @@ func (d *upstreamTimeout) finding(key sockGroup, g *upstreamGroup, env *Env) (Fi
 		}
 		last = max(last, r.closeTS)
 	}
-	refs.count += g.over.countIn(cl.Lo, cl.Hi)
+	refs.count += g.over.countIn(lo, hi)
+	spreadLo, spreadHi := minMax(gaps)
 	n := refs.count
 	timeout := cl.Median
 	ex := g.ex.conns(func(c *flows.Conn) bool { return in[c.ID] })
@@ -220,7 +224,7 @@ func (d *upstreamTimeout) finding(key sockGroup, g *upstreamGroup, env *Env) (Fi
 	fmt.Fprintf(&b, " and closed the connection with %s %s later (median; all within %s) without having received a single byte of response. "+
 		"%s"+
 		"The client is typically a load balancer or proxy timing out its upstream; in incident 004 the balancer gave up after 20 s and "+
-		"sent FIN to the backend, whose queued requests were still processed afterwards.", how, fmtSec(timeout), fmtRange(cl.Lo, cl.Hi), timeoutSentence(n, timeout))
+		"sent FIN to the backend, whose queued requests were still processed afterwards.", how, fmtSec(timeout), fmtRange(spreadLo, spreadHi), timeoutSentence(n, timeout))
 	var then []string
 	if outcome[answerNever] > 0 {
 		then = append(then, fmt.Sprintf("on %d the server never answered at all within the capture", outcome[answerNever]))
@@ -253,8 +257,8 @@ func (d *upstreamTimeout) finding(key sockGroup, g *upstreamGroup, env *Env) (Fi
 	f.Evidence = []Metric{
 		metric("requests_timed_out", float64(n), "", ""),
 		metric("request_timeout_s", timeout, "s", "median request → close"),
-		metric("request_to_close_min_s", cl.Lo, "s", ""),
-		metric("request_to_close_max_s", cl.Hi, "s", ""),
+		metric("request_to_close_min_s", spreadLo, "s", ""),
+		metric("request_to_close_max_s", spreadHi, "s", ""),
 		metric("closed_with_rst", float64(rsts), "", ""),
 		metric("never_answered", float64(outcome[answerNever]), "", ""),
 		metric("answered_after_close", float64(outcome[answerRST]+outcome[answerDropped]+outcome[answerOther]), "", ""),
