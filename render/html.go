@@ -48,6 +48,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 			}
 			return fmt.Sprint(n)
 		},
+		"rich": richText,
 	}).Parse(reportTemplate)
 	if err != nil {
 		return fmt.Errorf("parse report template: %w", err)
@@ -57,6 +58,38 @@ func WriteHTML(w io.Writer, r *Report) error {
 		return fmt.Errorf("write html report: %w", err)
 	}
 	return bw.Flush()
+}
+
+// textPart is a run of text, shown as code when Code is set.
+type textPart struct {
+	Text string
+	Code bool
+}
+
+// richText splits detector prose at paired backticks, so commands such as
+// `ss -tan state close-wait` show as code. The parts stay plain text for
+// html/template to escape.
+func richText(s string) []textPart {
+	var out []textPart
+	for {
+		i := strings.IndexByte(s, '`')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i+1:], '`')
+		if j <= 0 {
+			break
+		}
+		if i > 0 {
+			out = append(out, textPart{Text: s[:i]})
+		}
+		out = append(out, textPart{Text: s[i+1 : i+1+j], Code: true})
+		s = s[i+1+j+1:]
+	}
+	if s != "" {
+		out = append(out, textPart{Text: s})
+	}
+	return out
 }
 
 // page is the view model of the HTML report: every string in it is cleaned
