@@ -238,6 +238,23 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 	sev := Warning
 	switch {
 	case nOld > 0:
+		// Old leaks pull in the young sockets that were doing the same
+		// thing (probes with probes, idle closes with idle closes): a young
+		// socket of another kind may still be a close about to happen.
+		var causes [numLeakCauses]bool
+		for _, r := range old {
+			causes[r.cause] = true
+		}
+		for c, n := range g.overCauses {
+			causes[c] = causes[c] || n > 0
+		}
+		kept := young[:0]
+		for _, r := range young {
+			if causes[r.cause] {
+				kept = append(kept, r)
+			}
+		}
+		young = kept
 	case nYoung >= d.opt.YoungPattern:
 		sev = Info
 	default:

@@ -7,7 +7,7 @@ import (
 
 // TestTeardownRealCaptures runs the teardown detectors over captures of real
 // Linux TCP stacks (detectors/testdata/real, made by
-// testdata/record/record.sh with parameters unlike the lab set's) and checks
+// detectors/testdata/record/record.sh with parameters unlike the lab set's) and checks
 // each expected finding: its connections, severity and inferred settings.
 func TestTeardownRealCaptures(t *testing.T) {
 	type want struct {
