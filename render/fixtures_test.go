@@ -43,8 +43,9 @@ func (r *recorder) Done(c *flows.Conn)                  { r.conns = append(r.con
 // analysis is a capture run through decode and flows.
 type analysis struct {
 	capture Capture
-	conns   []*flows.Conn // in ID order
-	stats   flows.Stats
+	conns    []*flows.Conn // in ID order
+	stats    flows.Stats
+	findings []detectors.Finding // from the real detectors, when asked for
 }
 
 // byID returns the connection with the given ID.
@@ -62,14 +63,44 @@ func (a *analysis) byID(t testing.TB, id int64) *flows.Conn {
 // analyze builds the capture of script and tracks its connections.
 func analyze(t testing.TB, name, script string) *analysis {
 	t.Helper()
-	b := capturetest.Build(t, script)
+	return analyzeBytes(t, name+".pcap", capturetest.Build(t, script), false)
+}
+
+// fanout sends the tracker's callbacks to several observers.
+type fanout []flows.Observer
+
+func (f fanout) Segment(c *flows.Conn, s *flows.Segment) {
+	for _, o := range f {
+		o.Segment(c, s)
+	}
+}
+
+func (f fanout) Done(c *flows.Conn) {
+	for _, o := range f {
+		o.Done(c)
+	}
+}
+
+// analyzeBytes runs a capture file's bytes through the decoder and the
+// tracker and, when detect is set, through every real detector
+// (detectors.Specs with the default configuration): the pipeline of
+// decode.NewReader → decode.NewDecoder → flows.NewTracker → detectors.Engine.
+func analyzeBytes(t testing.TB, name string, b []byte, detect bool) *analysis {
+	t.Helper()
 	rd, err := decode.NewReader(bytes.NewReader(b), decode.ReaderOptions{})
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	defer rd.Close()
 	rec := &recorder{}
-	tr := flows.NewTracker(flows.DefaultConfig(), rec)
+	obs := fanout{rec}
+	var eng *detectors.Engine
+	if detect {
+		cfg := detectors.DefaultConfig()
+		eng = detectors.NewEngine(&cfg, detectors.Specs())
+		obs = append(obs, eng)
+	}
+	tr := flows.NewTracker(flows.DefaultConfig(), obs)
 	dec := decode.NewDecoder()
 	var f decode.Frame
 	var p decode.Packet
@@ -93,7 +124,7 @@ func analyze(t testing.TB, name, script string) *analysis {
 	tr.Flush()
 	info := rd.Info()
 	c := &a.capture
-	c.Path = "testdata/" + name + ".pcap"
+	c.Path = "testdata/" + name
 	c.Format = info.Format.String()
 	c.Compression = info.Compression.String()
 	c.Version = info.Version
@@ -121,6 +152,14 @@ func analyze(t testing.TB, name, script string) *analysis {
 	a.conns = rec.conns
 	sortConns(a.conns)
 	a.stats = tr.Stats()
+	if eng != nil {
+		env := &detectors.Env{Start: c.FirstTS, End: c.LastTS, Packets: c.Packets, TCPPackets: c.TCPPackets,
+			SnapTruncated: dec.Stats.TCPTruncated, Evicted: a.stats.Evicted, Backwards: a.stats.Backwards}
+		if readErr != nil {
+			env.ReadErrors = []string{readErr.Error()}
+		}
+		a.findings = eng.Finish(env)
+	}
 	return a
 }
 
