@@ -29,7 +29,7 @@ type pageFacts struct {
 	LadderPkts  int
 	Charts      int
 	ChartsInked []int // per chart: pixels that are not background
-	MarkLines   int // vertical marks ECharts drew
+	MarkLines   int   // vertical marks ECharts drew
 	Rows        int
 	Count       string
 	Pwned       bool

@@ -42,7 +42,7 @@ func (r *recorder) Done(c *flows.Conn)                  { r.conns = append(r.con
 
 // analysis is a capture run through decode and flows.
 type analysis struct {
-	capture Capture
+	capture  Capture
 	conns    []*flows.Conn // in ID order
 	stats    flows.Stats
 	findings []detectors.Finding // from the real detectors, when asked for
