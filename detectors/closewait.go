@@ -328,7 +328,7 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 		Exemplars: ex,
 	}
 	f.Title = closeWaitTitle(key, total, open, ages.max, nOld == 0, d.opt)
-	f.Explanation = closeWaitExplanation(key, total, open, closedLate, &ages, &g.answered, causes, first, last, env, d.opt)
+	f.Explanation = closeWaitExplanation(key, total, total-len(young)-g.overYoung, open, closedLate, &ages, &g.answered, causes, first, last, env, d.opt)
 	f.Actions = closeWaitActions(key, causes)
 	f.Evidence = append(f.Evidence,
 		metric("sockets", float64(total), "", "half-closed sockets held past the grace period, plus younger ones of the same holder"),
@@ -407,10 +407,11 @@ func (d *closeWait) probePattern(g *closeWaitGroup, young []leakRec) []leakRec {
 // the checker's cadence are not.
 const minProbePattern = 2
 
-// perMinute returns the rate of n events between first and last, per minute.
+// perMinute returns the rate of n events between first and last, per minute,
+// when they spread over at least 2 s.
 func perMinute(n int, first, last int64) (float64, bool) {
-	if n < 2 || last <= first {
-		return 0, false
+	if n < 3 || last-first < 2e9 {
+		return 0, false // a burst, not a rate
 	}
 	return float64(n-1) / Seconds(last-first) * 60, true
 }
@@ -509,13 +510,23 @@ func causeSentences(causes [numLeakCauses]int) string {
 	return "What they had been doing: " + strings.Join(parts, ", ") + ". " + strings.Join(whys, " ")
 }
 
-func closeWaitExplanation(key sockGroup, total, open, closedLate int, ages, answered *durSample,
+func closeWaitExplanation(key sockGroup, total, nOld, open, closedLate int, ages, answered *durSample,
 	causes [numLeakCauses]int, first, last int64, env *Env, opt TeardownOptions) string {
 	var b strings.Builder
 	holder, peer := key.sideName(), key.peerName()
 	fmt.Fprintf(&b, "The %s closed its side of these connections (FIN) and the %s's kernel acknowledged it, so each %s socket "+
-		"moved to CLOSE_WAIT. A socket leaves CLOSE_WAIT only when the application calls close(); for %s that never happened "+
-		"within %s.", peer, holder, holder, plural(total, "socket", "sockets"), fmtSec(opt.CloseWaitGrace.Seconds()))
+		"moved to CLOSE_WAIT. A socket leaves CLOSE_WAIT only when the application calls close(); ", peer, holder, holder)
+	grace := fmtSec(opt.CloseWaitGrace.Seconds())
+	switch young := total - nOld; {
+	case young == 0:
+		fmt.Fprintf(&b, "for %s that did not happen within %s.", plural(total, "socket", "sockets"), grace)
+	case nOld == 0:
+		fmt.Fprintf(&b, "%s had not been closed when the capture ended, all less than %s after the FIN: too soon to call "+
+			"a leak one by one, but they form a pattern.", plural(total, "socket", "sockets"), grace)
+	default:
+		fmt.Fprintf(&b, "for %s that did not happen within %s, and %d younger ones of the same kind had not been closed "+
+			"when the capture ended either.", plural(nOld, "socket", "sockets"), grace, young)
+	}
 	if open > 0 {
 		fmt.Fprintf(&b, " %d were still open when the capture ended", open)
 		if ages.n > 0 {

@@ -212,7 +212,7 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "On %s the %s sent the first FIN after the connection had been idle (no payload in either direction) for "+
-		"%s (median; all between %s). Timers that agree this closely are a configured idle timeout: the %s's keep-alive or "+
+		"%s (median; all within %s). Timers that agree this closely are a configured idle timeout: the %s's keep-alive or "+
 		"read timeout is about %s.", plural(total, "connection", "connections"), closer, fmtSec(timeout),
 		fmtRange(spreadLo, spreadHi), closer, fmtSec(timeout))
 	if n := cl.Total - len(in); n > 0 {

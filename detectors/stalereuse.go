@@ -132,8 +132,15 @@ func (d *staleReuse) finding(key sockGroup, g *reuseGroup, env *Env) Finding {
 	case g.idle.n > 0:
 		fmt.Fprintf(&b, " after %s idle (median)", fmtSec(g.idle.median()))
 	}
-	fmt.Fprintf(&b, "; the client's kernel ACKed it and the socket sat in CLOSE_WAIT. %s later (median %s) the client sent a request on it",
-		fmtRange(g.delays.min, g.delays.max), fmtSec(g.delays.median()))
+	each, sock := "each FIN", "the sockets sat"
+	if n == 1 {
+		each, sock = "the FIN", "the socket sat"
+	}
+	fmt.Fprintf(&b, "; the client's kernel ACKed %s and %s in CLOSE_WAIT. %s later", each, sock, fmtRange(g.delays.min, g.delays.max))
+	if m := fmtSec(g.delays.median()); m != fmtRange(g.delays.min, g.delays.max) {
+		fmt.Fprintf(&b, " (median %s)", m)
+	}
+	b.WriteString(" the client sent a request on the closed connection")
 	if len(g.lines) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(sortedLines(g.lines), "; "))
 	}

@@ -155,8 +155,14 @@ func (d *tlsAbandon) finding(key sockGroup, g *tlsGroup, end int64, env *Env) (F
 	first := int64(0)
 	for _, r := range g.recs {
 		if r.byRST {
+			// The reset freed the server's socket; the stall itself (the
+			// server silent for the grace period) is the evidence.
 			rsts++
-			young++
+			if r.stage != stageNoClientHello && r.waited >= grace {
+				old++
+			} else {
+				young++
+			}
 		} else {
 			fins++
 			ages.add(Seconds(end - r.closeTS))
@@ -231,8 +237,13 @@ func (d *tlsAbandon) finding(key sockGroup, g *tlsGroup, end int64, env *Env) (F
 	var how []string
 	if fins > 0 {
 		h := fmt.Sprintf("%d with a FIN", fins)
-		if unacked < fins {
-			h += fmt.Sprintf(" that the server's kernel ACKed (%d)", fins-unacked)
+		switch {
+		case unacked == 0 && fins > 1:
+			h += " (all ACKed by the server's kernel)"
+		case unacked == 0:
+			h += " (ACKed by the server's kernel)"
+		case unacked < fins:
+			h += fmt.Sprintf(" (%d ACKed by the server's kernel)", fins-unacked)
 		}
 		how = append(how, h)
 	}
