@@ -1,65 +1,107 @@
-// Package analyze is the `pcapsleuth analyze` command.
+// Package analyze is the `pcapsleuth analyze` command: one capture, a batch
+// of captures (files, folders, globs; analyzed in parallel, one report each
+// plus an index), or one timeline of rotated files (--merge).
 package analyze
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pcapsleuth/pcapsleuth/cmd/analysis"
+	"github.com/pcapsleuth/pcapsleuth/cmd/batch"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
-	"github.com/pcapsleuth/pcapsleuth/decode"
+	"github.com/pcapsleuth/pcapsleuth/cmd/config"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
-	"github.com/pcapsleuth/pcapsleuth/flows"
-	"github.com/pcapsleuth/pcapsleuth/render"
 )
 
-// Options holds everything one run of `analyze` needs.
+// Options holds everything one run of `analyze` needs: first the injected
+// dependencies, then what the arguments and flags say.
 type Options struct {
 	IO      cli.Streams
 	Version string
-	Now     func() time.Time // the wall clock, injected (report footer only)
+	// Now is the wall clock (report footers, the progress bar).
+	Now func() time.Time
+	// Analyze runs one analysis: analysis.Run, or a fake in tests.
+	Analyze func(analysis.Options) (*analysis.Result, error)
+	// Progress is true when a progress bar may be drawn (standard error is a
+	// terminal); --quiet turns it off.
+	Progress bool
 
-	Inputs    []string
-	Output    string // "" = text summary on stdout; "-" = stdout in Format
-	Format    string // json | text | html | md ("" = from Output's extension)
-	Detectors []string
-	FailOn    string
-	Quiet     bool
+	Inputs  []string
+	Output  string // "" = text on stdout; "-" = stdout in Format; a folder for one report per capture
+	Format  string // html | json | md | text | junit ("" = from Output's extension)
+	FailOn  string // "" | info | warning | critical
+	Quiet   bool
+	Merge   bool
+	Jobs    int
+	JUnit   string // --junit FILE: also write JUnit XML of the run
+	Summary string // --summary FILE: also write the Markdown summary of the run
 
-	Config detectors.Config
-	Flows  flows.Config
-	Reader decode.ReaderOptions
+	Settings *config.Settings
 }
+
+// Formats are the output formats of --format.
+var formats = []string{"html", "json", "md", "text", "junit"}
 
 // NewCmdAnalyze returns the command; runF (tests) replaces the run.
 func NewCmdAnalyze(io cli.Streams, version string, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: io, Version: version, Now: time.Now, Config: detectors.DefaultConfig(), Flows: flows.DefaultConfig()}
+	opts := &Options{
+		IO: io, Version: version, Now: time.Now, Analyze: analysis.Run,
+		Progress: cli.IsTerminal(io.Err), Jobs: runtime.NumCPU(), Settings: config.New(),
+	}
 	cmd := &cobra.Command{
-		Use:   "analyze CAPTURE",
-		Short: "Analyze a capture and report what went wrong",
-		Long: `Analyze reads one capture (pcap or pcapng, plain, gzip or zstd; "-" for standard
+		Use:   "analyze CAPTURE|FOLDER|GLOB...",
+		Short: "Analyze captures and report what went wrong",
+		Long: `Analyze reads captures (pcap or pcapng, plain, gzip or zstd; "-" for standard
 input), follows every TCP connection in a single pass and runs every detector.
 
-The output format follows the extension of -o (.html, .json, .md, .txt);
---format overrides it. Without -o, a text summary goes to the terminal.
+One capture: the report goes to -o (format from its extension: .html, .json,
+.md, .txt, .xml for JUnit; --format overrides it), or a text summary to the
+terminal.
+
+Several captures, folders (searched recursively) or globs: each capture is
+analyzed on its own, in parallel (-j), and a bad file is reported while the
+others go on. With -o FOLDER (an existing folder, a path ending in /, or a
+name without extension) each gets its report there (format from --format,
+html by default) plus index.html, index.json and index.md summarizing all of
+them; otherwise the summary alone goes to -o or the terminal in --format.
+
+--merge reads the captures as one timeline instead (rotated tcpdump -C/-G
+files), ordered by their first packet: a connection spanning two files stays
+one connection.
 
 Exit status: 0 when the analysis ran, 1 when --fail-on matched a finding,
-2 on bad usage or an unreadable input.`,
+2 on bad usage or an unreadable input (in a batch, 2 outranks 1).`,
 		Example: `  pcapsleuth analyze dump.pcap
   pcapsleuth analyze dump.pcap -o report.html
   pcapsleuth analyze dump.pcapng.gz -o out.json --fail-on warning
+  pcapsleuth analyze captures/ -o out/ --fail-on critical -j 4
+  pcapsleuth analyze 'rotated/dump.pcap*' --merge -o merged.html
+  pcapsleuth analyze captures/ --format junit -o junit.xml --summary "$GITHUB_STEP_SUMMARY"
+  pcapsleuth analyze dump.pcap --filter 'host 10.0.0.5 and port 8080' --since +30s --until +5m
   pcapsleuth analyze - --format json -o - < dump.pcap
   pcapsleuth analyze dump.pcap --detectors close-wait-leak,idle-timeout-close --close-wait-grace 10s`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("analyze needs a capture, a folder or a glob (\"-\" for standard input); see pcapsleuth analyze --help")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Inputs = args
+			if err := opts.Settings.Prepare(cmd); err != nil {
+				return cli.UsageError(err)
+			}
+			if opts.Jobs < 1 {
+				return cli.UsageError(fmt.Errorf("-j %d: want at least 1", opts.Jobs))
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -67,109 +109,139 @@ Exit status: 0 when the analysis ran, 1 when --fail-on matched a finding,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Output, "output", "o", "", "write the report to this file (- for standard output)")
-	f.StringVar(&opts.Format, "format", "", "output format: json, text, html or md (default: from the -o extension)")
-	f.StringSliceVar(&opts.Detectors, "detectors", nil, "run only these detectors (comma-separated; see `pcapsleuth detectors`)")
-	f.StringVar(&opts.FailOn, "fail-on", "", "exit with status 1 when a finding at or above this severity exists: info, warning or critical")
-	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on standard error but errors")
-	f.IntVar(&opts.Flows.MaxConns, "max-conns", opts.Flows.MaxConns, "live connections kept in memory; beyond it the least recently active are finished early (reported)")
-	f.IntVar(&opts.Flows.AppBytes, "app-bytes", opts.Flows.AppBytes, "bytes of each direction reassembled for TLS and HTTP context")
-	f.IntVar(&opts.Config.MaxFlows, "max-flows", opts.Config.MaxFlows, "flows listed per finding (flow_count stays exact)")
-	f.IntVar(&opts.Config.MaxExemplars, "max-exemplars", opts.Config.MaxExemplars, "exemplar flows (ladder diagrams) per finding")
-	BindOptions(f, &opts.Config.Teardown)
-	BindOptions(f, &opts.Config.Transport)
+	f.StringVarP(&opts.Output, "output", "o", "", "write the report to this file, or one report per capture into this folder (- for standard output)")
+	cli.StringEnumFlag(cmd, &opts.Format, "format", "", "", formats, "output format (default: from the -o extension; html in a folder)")
+	cli.StringEnumFlag(cmd, &opts.FailOn, "fail-on", "", "", []string{"info", "warning", "critical"}, "exit with status 1 when a finding at or above this severity exists")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on standard error but errors (no progress bar)")
+	f.BoolVar(&opts.Merge, "merge", false, "analyze the captures as one timeline (rotated files), ordered by their first packet")
+	f.IntVarP(&opts.Jobs, "jobs", "j", opts.Jobs, "captures analyzed in parallel (memory grows with it: each analysis is bounded by --max-conns)")
+	f.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML of the run to this file (a test per capture and detector)")
+	f.StringVar(&opts.Summary, "summary", "", "also write a Markdown summary of the run to this file (e.g. $GITHUB_STEP_SUMMARY)")
+	opts.Settings.Bind(cmd)
 	return cmd
 }
 
-// Run analyzes the inputs and writes the report.
-func Run(opts *Options) error {
-	format, err := outputFormat(opts.Output, opts.Format)
-	if err != nil {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
+// job is one analysis: one capture, or the files of a --merge timeline.
+type job struct {
+	name   string
+	inputs []batch.Input
+	// err is set for an argument that yielded nothing to analyze.
+	err error
+}
+
+func (j *job) paths() []string {
+	p := make([]string, len(j.inputs))
+	for i, in := range j.inputs {
+		p[i] = in.Path
 	}
+	return p
+}
+
+// Run analyzes the inputs and writes the reports; the error carries the
+// exit status (cli.ExitError).
+func Run(opts *Options) error {
 	var failOn detectors.Severity
 	if opts.FailOn != "" {
 		s, ok := detectors.ParseSeverity(opts.FailOn)
 		if !ok {
-			return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--fail-on %q: want info, warning or critical", opts.FailOn)}
+			return cli.UsageError(fmt.Errorf("--fail-on %q: want info, warning or critical", opts.FailOn))
 		}
 		failOn = s
 	}
-	if _, err := detectors.Select(opts.Detectors); err != nil {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("%w (see `pcapsleuth detectors`)", err)}
-	}
-	if len(opts.Inputs) > 1 {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("analyze takes one capture")}
-	}
-	if opts.Inputs[0] == "-" {
-		if f, ok := opts.IO.In.(*os.File); ok && cli.IsTerminal(f) {
-			return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("reading a capture from standard input, but it is a terminal: pipe a capture in (e.g. tcpdump -w - | pcapsleuth analyze -)")}
-		}
-	}
-	res, err := analysis.Run(analysis.Options{
-		Paths: opts.Inputs, Detectors: opts.Detectors, Config: opts.Config, Flows: opts.Flows,
-		Reader: opts.Reader, Version: opts.Version, Stdin: opts.IO.In,
-	})
+	ex, err := batch.Expand(opts.Inputs)
 	if err != nil {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: explainInputError(err)}
+		return cli.UsageError(err)
 	}
-	defer res.Close()
-	rep := res.Report
-	if opts.Now != nil {
-		rep.GeneratedAt = opts.Now().UTC().Format(time.RFC3339)
+	if len(ex.Inputs) == 1 && ex.Inputs[0].Path == "-" && cli.IsTerminal(opts.IO.In) {
+		return cli.UsageError(errors.New("reading a capture from standard input, but it is a terminal: pipe a capture in (e.g. tcpdump -w - | pcapsleuth analyze -)"))
 	}
-	if !opts.Quiet {
-		for _, c := range rep.Captures {
-			for _, e := range c.Errors {
-				fmt.Fprintf(opts.IO.Err, "pcapsleuth: warning: %s: %s\n", c.Path, e)
-			}
-		}
+	jobs := planJobs(opts, ex)
+	outDir, err := isOutDir(opts.Output, len(jobs) > 1 || ex.Batch)
+	if err != nil {
+		return cli.UsageError(err)
 	}
-	if err := writeReport(opts, format, rep); err != nil {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
-	}
-	if failOn != 0 {
-		for _, f := range rep.Findings {
-			if f.Severity >= failOn && f.Kind != detectors.KindInternal {
-				return &cli.ExitError{Code: cli.ExitFindings}
-			}
-		}
-	}
-	return nil
-}
-
-// explainInputError turns an input error into one helpful line.
-func explainInputError(err error) error {
-	var ie *analysis.InputError
-	if !errors.As(err, &ie) {
-		return err
-	}
+	r := &runner{opts: opts, failOn: failOn}
 	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("%s: no such file", ie.Path)
-	case errors.Is(err, decode.ErrNotCapture):
-		return fmt.Errorf("%s: not a pcap or pcapng capture (nor a gzip/zstd-compressed one); check the file, or convert it with editcap", ie.Path)
-	case errors.Is(err, decode.ErrUnsupported):
-		return fmt.Errorf("%s: %v", ie.Path, ie.Err)
+	case outDir:
+		return r.toFolder(jobs)
+	case len(jobs) == 1 && jobs[0].err == nil && (!ex.Batch || opts.Merge):
+		return r.single(&jobs[0], problemsOf(jobs))
+	case opts.Merge && len(jobs) > 1 && jobs[0].err == nil:
+		return r.single(&jobs[0], problemsOf(jobs[1:]))
 	}
-	return err
+	return r.summary(jobs)
 }
 
-// outputFormat picks the format from --format or the -o extension.
-func outputFormat(output, format string) (string, error) {
-	if format != "" {
-		switch format {
-		case "json", "text", "html", "md":
-			return format, nil
-		case "markdown":
-			return "md", nil
-		case "txt":
-			return "text", nil
+// planJobs turns the expanded inputs into analyses, in argument order.
+func planJobs(opts *Options, ex batch.Expansion) []job {
+	var jobs []job
+	if opts.Merge && len(ex.Inputs) > 0 {
+		ordered, probs := batch.FirstPacketOrder(ex.Inputs, opts.Settings.Reader)
+		if len(ordered) > 0 {
+			name := batch.Names([]string{ordered[0].Path})[0]
+			if len(ordered) > 1 {
+				name += "-merged"
+			}
+			jobs = append(jobs, job{name: name, inputs: ordered})
 		}
-		return "", fmt.Errorf("--format %q: want json, text, html or md", format)
+		for _, p := range probs {
+			jobs = append(jobs, job{inputs: []batch.Input{{Path: p.Path}}, err: cli.ExplainPath(p.Path, p.Err)})
+		}
+	} else {
+		for _, in := range ex.Inputs {
+			jobs = append(jobs, job{inputs: []batch.Input{in}})
+		}
+	}
+	for _, p := range ex.Problems {
+		jobs = append(jobs, job{inputs: []batch.Input{{Path: p.Path}}, err: p})
+	}
+	paths := make([]string, len(jobs))
+	for i := range jobs {
+		paths[i] = jobs[i].inputs[0].Path
+	}
+	names := batch.Names(paths)
+	for i := range jobs {
+		if jobs[i].name == "" || len(jobs[i].inputs) == 1 {
+			jobs[i].name = names[i]
+		}
+	}
+	return jobs
+}
+
+func problemsOf(jobs []job) []job {
+	var out []job
+	for _, j := range jobs {
+		if j.err != nil {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// isOutDir reports whether -o names a folder: an existing folder, a path
+// ending in a separator, or, when there are several captures, a path
+// without extension.
+func isOutDir(out string, several bool) (bool, error) {
+	if out == "" || out == "-" {
+		return false, nil
+	}
+	if strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(os.PathSeparator)) {
+		return true, nil
+	}
+	fi, err := os.Stat(out)
+	if err == nil {
+		return fi.IsDir(), nil
+	}
+	return several && filepath.Ext(out) == "", nil
+}
+
+// outputFormat picks the format of a file from --format or its extension.
+func outputFormat(output, format, def string) (string, error) {
+	if format != "" {
+		return format, nil
 	}
 	if output == "" || output == "-" {
-		return "text", nil
+		return def, nil
 	}
 	switch strings.ToLower(filepath.Ext(output)) {
 	case ".json":
@@ -180,43 +252,19 @@ func outputFormat(output, format string) (string, error) {
 		return "md", nil
 	case ".txt", ".text":
 		return "text", nil
+	case ".xml":
+		return "junit", nil
 	}
-	return "", fmt.Errorf("-o %s: cannot tell the format from the extension; use .html, .json, .md or .txt, or --format", output)
+	return "", fmt.Errorf("-o %s: cannot tell the format from the extension; use .html, .json, .md, .txt or .xml (JUnit), or --format", output)
 }
 
-// writeReport writes the report atomically: to a temporary file renamed into
-// place, so a failed run never leaves half a report behind.
-func writeReport(opts *Options, format string, rep *render.Report) error {
-	write := func(w io.Writer) error {
-		switch format {
-		case "json":
-			return render.WriteJSON(w, rep)
-		case "html":
-			return render.WriteHTML(w, rep)
-		case "md":
-			return render.WriteMarkdown(w, rep)
-		default:
-			return render.WriteText(w, rep)
-		}
+// extension is the file extension of a report format.
+func extension(format string) string {
+	switch format {
+	case "text":
+		return ".txt"
+	case "junit":
+		return ".xml"
 	}
-	if opts.Output == "" || opts.Output == "-" {
-		return write(opts.IO.Out)
-	}
-	dir := filepath.Dir(opts.Output)
-	tmp, err := os.CreateTemp(dir, ".pcapsleuth-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", opts.Output, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", opts.Output, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", opts.Output, err)
-	}
-	if err := os.Rename(tmp.Name(), opts.Output); err != nil {
-		return fmt.Errorf("write %s: %w", opts.Output, err)
-	}
-	return nil
+	return "." + format
 }

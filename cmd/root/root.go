@@ -34,6 +34,7 @@ CI, a Markdown summary for tickets, or a text summary for the terminal.`,
 		Example: `  pcapsleuth analyze dump.pcap                   # text summary in the terminal
   pcapsleuth analyze dump.pcap -o report.html    # the incident report
   pcapsleuth analyze dump.pcap.zst -o out.json   # JSON (CONTRACT.md), zstd input
+  pcapsleuth analyze captures/ -o out/           # one report per capture + index.html
   tcpdump -w - -s 96 port 8080 | pcapsleuth analyze - -o -   # from stdin`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -42,8 +43,13 @@ CI, a Markdown summary for tickets, or a text summary for the terminal.`,
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
-	root.AddCommand(analyze.NewCmdAnalyze(io, versionString(), nil))
-	root.AddCommand(newCmdVersion(io))
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cli.UsageError(fmt.Errorf("%w (see pcapsleuth %s --help)", err, c.Name()))
+	})
+	root.AddCommand(
+		analyze.NewCmdAnalyze(io, versionString(), nil),
+		newCmdVersion(io),
+	)
 	return root
 }
 
@@ -79,17 +85,18 @@ func Main(args []string, io cli.Streams) int {
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	if err == nil {
-		return cli.ExitOK
+		return int(cli.ExitOK)
 	}
 	var ee *cli.ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
 			printErr(io.Err, ee.Err)
 		}
-		return ee.Code
+		return int(ee.Code)
 	}
+	// Cobra's own errors: unknown commands, wrong argument counts.
 	printErr(io.Err, err)
-	return cli.ExitUsage
+	return int(cli.ExitUsage)
 }
 
 func printErr(w io.Writer, err error) {
