@@ -12,6 +12,7 @@ import (
 
 	"github.com/pcapsleuth/pcapsleuth/cmd/analyze"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
+	"github.com/pcapsleuth/pcapsleuth/cmd/diff"
 )
 
 // Version is pcapsleuth's release version.
@@ -35,7 +36,9 @@ CI, a Markdown summary for tickets, or a text summary for the terminal.`,
   pcapsleuth analyze dump.pcap -o report.html    # the incident report
   pcapsleuth analyze dump.pcap.zst -o out.json   # JSON (CONTRACT.md), zstd input
   pcapsleuth analyze captures/ -o out/           # one report per capture + index.html
-  tcpdump -w - -s 96 port 8080 | pcapsleuth analyze - -o -   # from stdin`,
+  tcpdump -w - -s 96 port 8080 | pcapsleuth analyze - -o -   # from stdin
+  pcapsleuth diff before.pcap after.pcap         # did the fix work?
+  pcapsleuth detectors                           # what is detected, and the thresholds`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       versionString(),
@@ -48,6 +51,7 @@ CI, a Markdown summary for tickets, or a text summary for the terminal.`,
 	})
 	root.AddCommand(
 		analyze.NewCmdAnalyze(io, versionString(), nil),
+		diff.NewCmdDiff(io, versionString(), nil),
 		newCmdVersion(io),
 	)
 	return root
