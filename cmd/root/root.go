@@ -12,7 +12,9 @@ import (
 
 	"github.com/pcapsleuth/pcapsleuth/cmd/analyze"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
+	"github.com/pcapsleuth/pcapsleuth/cmd/conns"
 	"github.com/pcapsleuth/pcapsleuth/cmd/diff"
+	"github.com/pcapsleuth/pcapsleuth/cmd/follow"
 )
 
 // Version is pcapsleuth's release version.
@@ -38,6 +40,8 @@ CI, a Markdown summary for tickets, or a text summary for the terminal.`,
   pcapsleuth analyze captures/ -o out/           # one report per capture + index.html
   tcpdump -w - -s 96 port 8080 | pcapsleuth analyze - -o -   # from stdin
   pcapsleuth diff before.pcap after.pcap         # did the fix work?
+  pcapsleuth flows dump.pcap --port 8080         # list the connections
+  pcapsleuth follow dump.pcap --flow 17          # every packet of one connection
   pcapsleuth detectors                           # what is detected, and the thresholds`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -52,6 +56,8 @@ CI, a Markdown summary for tickets, or a text summary for the terminal.`,
 	root.AddCommand(
 		analyze.NewCmdAnalyze(io, versionString(), nil),
 		diff.NewCmdDiff(io, versionString(), nil),
+		conns.NewCmdFlows(io, nil),
+		follow.NewCmdFollow(io, nil),
 		newCmdVersion(io),
 	)
 	return root
