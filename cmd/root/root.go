@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pcapsleuth/pcapsleuth/cmd/analyze"
+	"github.com/pcapsleuth/pcapsleuth/cmd/catalog"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/conns"
 	"github.com/pcapsleuth/pcapsleuth/cmd/diff"
@@ -58,6 +59,7 @@ CI, a Markdown summary for tickets, or a text summary for the terminal.`,
 		diff.NewCmdDiff(io, versionString(), nil),
 		conns.NewCmdFlows(io, nil),
 		follow.NewCmdFollow(io, nil),
+		catalog.NewCmdDetectors(io, nil),
 		newCmdVersion(io),
 	)
 	return root
