@@ -16,6 +16,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/conns"
 	"github.com/pcapsleuth/pcapsleuth/cmd/diff"
 	"github.com/pcapsleuth/pcapsleuth/cmd/follow"
+	"github.com/pcapsleuth/pcapsleuth/cmd/man"
 )
 
 // Version is pcapsleuth's release version.
@@ -60,6 +61,7 @@ CI, a Markdown summary for tickets, or a text summary for the terminal.`,
 		conns.NewCmdFlows(io, nil),
 		follow.NewCmdFollow(io, nil),
 		catalog.NewCmdDetectors(io, nil),
+		man.NewCmdMan(io, root, nil),
 		newCmdVersion(io),
 	)
 	return root
