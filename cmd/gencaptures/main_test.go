@@ -210,3 +210,30 @@ func TestScenarioFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordedCaptures checks the captures record.sh made: present, small,
+// readable.
+func TestRecordedCaptures(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join(capturesDir, "real-*.pcap"))
+	if len(paths) == 0 {
+		t.Skip("no recorded captures")
+	}
+	paths = append(paths, filepath.Join(capturesDir, "demo.pcap"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		limit := 50 << 10
+		if filepath.Base(p) == "demo.pcap" {
+			limit = 100 << 10
+		}
+		if len(b) >= limit {
+			t.Errorf("%s is %d bytes, want < %d", p, len(b), limit)
+		}
+		if n, err := countFrames(b); err != nil || n == 0 {
+			t.Errorf("%s: %d frames, error %v", p, n, err)
+		}
+	}
+}
