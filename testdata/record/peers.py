@@ -213,10 +213,12 @@ def keepalive_app(args):
         conns.append((s, s.makefile("rb")))
     end = time.monotonic() + args.duration
     r = 0
-    while time.monotonic() < end:
+    while True:
         for i, (s, f) in enumerate(conns):
             head, body = get(s, f, f"/api/orders/{r * args.conns + i}")
         r += 1
+        if time.monotonic() + args.interval >= end:
+            break  # close right after the last response, not after an idle gap
         time.sleep(args.interval)
     for s, f in conns:
         f.close()
