@@ -161,8 +161,8 @@ rec_idle_timeout() { # (5): 2 s idle timeout; the client leaves its socket in CL
 	ip netns exec $NS_C python3 "$PEERS" client --addr $S_IP:8085 --src $C_IP --sport 40041 --requests 2 --interval 0.3 --hold 30 2>>"$WORK/client.log" >/dev/null &
 	local cl=$!
 	PIDS+=("$cl")
-	sleep 3.5
-	# another, short connection: the capture goes on after the server's FIN
+	sleep 5.5
+	# another, short connection: the capture goes on 3 s after the server's FIN
 	client client --addr $S_IP:8085 --src $C_IP --sport 40045 --requests 1
 	sleep 0.5
 	note_sockets 8085
