@@ -501,6 +501,9 @@ func episodeEnd(ep *rsEpisode, fit backoffFit, env *Env) (string, bool) {
 	}
 	// Still retrying when the capture ended: bad once the sender has
 	// backed off several times.
+	if end-last < 1e6 {
+		return "still unacknowledged when the capture ended, right after the last resend", ep.resends >= 4
+	}
 	return fmt.Sprintf("still unacknowledged when the capture ended, %s after the last resend", trDur(Seconds(end-last))), ep.resends >= 4
 }
 

@@ -4,12 +4,15 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/netip"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/pcapsleuth/pcapsleuth/decode"
 	"github.com/pcapsleuth/pcapsleuth/decode/capturetest"
+	"github.com/pcapsleuth/pcapsleuth/flows"
 )
 
 // updateTransport rewrites the want sections of detectors/testdata/transport.
@@ -207,6 +210,158 @@ func TestRetransSeverityBoundaries(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("%d losses: severity %q, want %q", tc.losses, got, tc.want)
 			}
+		})
+	}
+}
+
+// transportPackets builds n connections past their handshake and returns a
+// function producing their next segment, round-robin: data from the server
+// (every 16th a super-segment, every 64th a resend of the previous one) or
+// the client's ACK, so every transport detector's per-segment path runs.
+func transportPackets(tr *flows.Tracker, n int) func(p *decode.Packet) {
+	type conn struct{ seq [2]uint32 }
+	conns := make([]conn, n)
+	src := make([]netip.AddrPort, n)
+	dst := netip.MustParseAddrPort("10.0.0.2:8080")
+	ts, frame := int64(1_700_000_000e9), int64(0)
+	for i := range conns {
+		src[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(40000+i))
+		conns[i].seq = [2]uint32{uint32(i) * 7919, uint32(i) * 104729}
+		for k, fl := range []decode.TCPFlags{decode.FlagSYN, decode.FlagSYN | decode.FlagACK, decode.FlagACK} {
+			frame++
+			ts += 1000
+			p := &decode.Packet{Frame: frame, TS: ts, Flags: fl, Window: 1000}
+			p.Opts.WScale = -1
+			if k != 1 {
+				p.Src, p.Dst, p.Seq, p.Ack = src[i], dst, conns[i].seq[0], conns[i].seq[1]
+			} else {
+				p.Src, p.Dst, p.Seq, p.Ack = dst, src[i], conns[i].seq[1], conns[i].seq[0]+1
+				p.Opts.MSS = 1460
+			}
+			if k == 0 {
+				p.Opts.MSS = 1460
+			}
+			tr.Add(p)
+			if fl.Has(decode.FlagSYN) {
+				conns[i].seq[k]++
+			}
+		}
+	}
+	payload := make([]byte, 8*1448)
+	k := 0
+	return func(p *decode.Packet) {
+		i := k % n
+		round := k / n
+		k++
+		frame++
+		ts += 1000
+		c := &conns[i]
+		*p = decode.Packet{Frame: frame, TS: ts, Flags: decode.FlagACK, Window: 1000}
+		p.Opts.WScale = -1
+		if round%2 == 1 {
+			p.Src, p.Dst, p.Seq, p.Ack = src[i], dst, c.seq[0], c.seq[1]
+			return
+		}
+		size := 1448
+		if round%32 == 0 {
+			size = 4 * 1448
+		}
+		p.Src, p.Dst, p.Seq, p.Ack = dst, src[i], c.seq[1], c.seq[0]
+		if round%128 == 64 {
+			p.Seq -= 1448 // resend the previous segment
+			size = 1448
+		} else {
+			c.seq[1] += uint32(size)
+		}
+		p.PayloadLen, p.Payload = size, payload[:size]
+	}
+}
+
+// BenchmarkTransportSteadyState measures the transport detectors' cost per
+// segment, through the tracker, against the tracker alone; allocs/op must
+// stay 0 in steady state.
+func BenchmarkTransportSteadyState(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		specs []*Spec
+	}{{"tracker-only", nil}, {"transport", transportSpecs()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := DefaultConfig()
+			eng := NewEngine(&cfg, bc.specs)
+			tr := flows.NewTracker(flows.DefaultConfig(), eng)
+			next := transportPackets(tr, 2000)
+			var p decode.Packet
+			for i := 0; i < 2000*260; i++ { // warm up: per-connection state, series growth
+				next(&p)
+				tr.Add(&p)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				next(&p)
+				tr.Add(&p)
+			}
+		})
+	}
+}
+
+// TestTransportRecordings checks the detectors on captures of real Linux
+// stacks (detectors/testdata/transport/real-*.pcap, made by
+// record/record.sh in network namespaces): what they must find, and that
+// nothing serious is reported where nothing went wrong.
+func TestTransportRecordings(t *testing.T) {
+	type want struct {
+		kind Kind
+		sev  Severity
+		mss  int     // 0: not checked
+		rto  float64 // 0: not checked; else within 25 %
+	}
+	for _, tc := range []struct {
+		file  string
+		wants []want
+		quiet []Kind // must not be reported at warning or above
+	}{
+		{"real-loss.pcap", []want{{kind: KindRetransmissionStorm, sev: Warning}}, []Kind{KindHandshakeFailure, KindZeroWindowStall}},
+		{"real-rto.pcap", []want{{kind: KindRetransmissionStorm, sev: Critical, rto: 0.21}, {kind: KindTSOSuperSegments, sev: Info, mss: 1448}},
+			[]Kind{KindHandshakeFailure, KindZeroWindowStall}},
+		{"real-tso-sender.pcap", []want{{kind: KindTSOSuperSegments, sev: Info, mss: 1448}},
+			[]Kind{KindRetransmissionStorm, KindHandshakeFailure, KindZeroWindowStall, KindCaptureQuality}},
+		{"real-tso-receiver.pcap", []want{{kind: KindTSOSuperSegments, sev: Info, mss: 1448}},
+			[]Kind{KindRetransmissionStorm, KindHandshakeFailure, KindZeroWindowStall, KindCaptureQuality}},
+		{"real-zero-window.pcap", []want{{kind: KindZeroWindowStall, sev: Warning}}, []Kind{KindRetransmissionStorm, KindHandshakeFailure}},
+		{"real-backlog.pcap", []want{{kind: KindHandshakeFailure, sev: Critical}}, []Kind{KindRetransmissionStorm, KindZeroWindowStall}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			run := runCapture(t, filepath.Join("testdata", "transport", tc.file), nil, false)
+			for _, w := range tc.wants {
+				var f *Finding
+				for i := range run.Findings {
+					if run.Findings[i].Kind == w.kind {
+						f = &run.Findings[i]
+					}
+				}
+				if f == nil {
+					t.Errorf("no %s finding", w.kind)
+					continue
+				}
+				if f.Severity != w.sev {
+					t.Errorf("%s: severity %s, want %s (%s)", w.kind, f.Severity, w.sev, f.Title)
+				}
+				if w.mss != 0 && (f.Inferred.MSS == nil || *f.Inferred.MSS != w.mss) {
+					t.Errorf("%s: mss %v, want %d", w.kind, f.Inferred.MSS, w.mss)
+				}
+				if w.rto != 0 && (f.Inferred.RTOInitialS == nil || math.Abs(*f.Inferred.RTOInitialS-w.rto) > 0.25*w.rto) {
+					t.Errorf("%s: rto_initial_s %v, want about %g", w.kind, f.Inferred.RTOInitialS, w.rto)
+				}
+			}
+			for _, f := range run.Findings {
+				for _, k := range tc.quiet {
+					if f.Kind == k && f.Severity >= Warning {
+						t.Errorf("unexpected %s %s: %s", f.Kind, f.Severity, f.Title)
+					}
+				}
+			}
+			checkFindings(t, run)
 		})
 	}
 }
