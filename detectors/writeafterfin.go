@@ -56,6 +56,7 @@ type wafRec struct {
 	bytes    int64
 	rstAfter float64 // RST after the write (seconds), when answered by RST
 	rto      []float64
+	closing  bool // only the writer's closing bytes, sent with its own FIN (late)
 }
 
 type wafGroup struct {
@@ -110,7 +111,8 @@ func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 		d.groups[key] = g
 	}
 	r := wafRec{ref: Ref(c), delay: Seconds(a.Delay), firstTS: a.FirstTS, lastTS: max(a.LastTS, a.FirstTS),
-		retrans: a.Retransmits, bytes: a.Bytes}
+		retrans: a.Retransmits, bytes: a.Bytes,
+		closing: a.Bytes <= goodbyeBytes && e.FINTS != 0 && e.FINTS >= a.FirstTS && e.FINTS-a.FirstTS < ns(d.opt.MinReuseGap)}
 	if bo := &e.Backoff; bo.Count > 0 && len(bo.Times) > 1 && bo.Times[len(bo.Times)-1] >= a.FirstTS {
 		r.rto = rtoIntervals(bo.Times)
 	}
@@ -158,6 +160,11 @@ func rtoIntervals(times []int64) []float64 {
 		if times[i-1] != 0 {
 			out = append(out, Seconds(times[i]-times[i-1]))
 		}
+	}
+	// An RTO chain doubles: a first "interval" far longer than the next is
+	// an original transmission matched from long before, not a timeout.
+	for len(out) >= 2 && out[0] > 4*out[1] {
+		out = out[1:]
 	}
 	return out
 }
@@ -208,8 +215,11 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 	var chain []float64
 	var bytes, retrans int64
 	first, last := int64(0), int64(0)
-	stillGoing := 0
+	stillGoing, closing := 0, 0
 	for _, r := range mine {
+		if r.closing {
+			closing++
+		}
 		refs.add(r.ref)
 		delays.add(r.delay)
 		if r.rstAfter > 0 {
@@ -269,9 +279,9 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 		f.Severity = Warning
 		f.Title = fmt.Sprintf("%s wrote on %s after the %s's FIN and got RST back (%s after the FIN)",
 			capitalize(who), plural(n, "connection", "connections"), peer, fmtRange(delays.min, delays.max))
-		fmt.Fprintf(&b, "The %s closed these connections with a FIN, and %s kept sending afterwards: %s after the FIN (median %s), "+
-			"%d bytes in all. The %s had closed its socket completely, so its kernel rejected the data with RST (median %s after the write).",
-			peer, who, fmtRange(delays.min, delays.max), fmtSec(delays.median()), bytes, peer, fmtSec(rstAfter.median()))
+		fmt.Fprintf(&b, "The %s closed %s with a FIN, and %s kept sending afterwards: %s after the FIN, "+
+			"%d bytes in all. The %s had closed its socket completely, so its kernel rejected the data with RST (%s after the write).",
+			peer, these(n), who, rangeWithMedian(&delays), bytes, peer, medianOf(&rstAfter))
 		if key.Side == flows.Resp {
 			b.WriteString(" The typical story (incident 004): the client - a load balancer or proxy - timed out the request and closed " +
 				"the connection with FIN, not RST; the server did not notice, finished the work and wrote the response to a peer that was gone. " +
@@ -294,9 +304,9 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 		if len(chain) > 0 {
 			f.Title += " (" + fmtBackoff(chain) + ")"
 		}
-		fmt.Fprintf(&b, "The %s closed these connections with a FIN, and %s sent data afterwards (%s after the FIN, median %s). "+
+		fmt.Fprintf(&b, "The %s closed %s with a FIN, and %s sent data afterwards (%s after the FIN). "+
 			"None of it was ACKed and no RST came back: the packets vanished. The sender retransmitted %d times in all",
-			peer, who, fmtRange(delays.min, delays.max), fmtSec(delays.median()), retrans)
+			peer, these(n), who, rangeWithMedian(&delays), retrans)
 		if len(chain) > 0 {
 			fmt.Fprintf(&b, ", with the exponential RTO backoff of a silent path (intervals %s)", fmtBackoff(chain))
 		}
@@ -307,6 +317,11 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 			fmt.Fprintf(&b, "; %d were still retransmitting when the capture ended.", stillGoing)
 		default:
 			b.WriteString(".")
+		}
+		if closing == len(mine) {
+			fmt.Fprintf(&b, " These writes are only the sender's closing bytes (at most %d bytes, sent with its own FIN, e.g. a TLS close_notify): "+
+				"it held the half-closed connection in CLOSE_WAIT for %s before closing it, and by then the path had forgotten the connection.",
+				goodbyeBytes, rangeWithMedian(&delays))
 		}
 		b.WriteString(" Something in the path silently drops packets of a connection it considers closed: a stateful firewall, " +
 			"NAT or virtual switch whose closing-state timer expired (conntrack marks them INVALID and drops them). " +
@@ -396,6 +411,31 @@ func fmtBackoff(iv []float64) string {
 		parts = append(parts, fmt.Sprintf("%.2f", math.Round(x*100)/100))
 	}
 	return strings.Join(parts, ", ") + " s"
+}
+
+// these says "this connection" or "these connections".
+func these(n int) string {
+	if n == 1 {
+		return "this connection"
+	}
+	return "these connections"
+}
+
+// rangeWithMedian writes a sample's range, and its median when it differs.
+func rangeWithMedian(s *durSample) string {
+	r := fmtRange(s.min, s.max)
+	if m := fmtSec(s.median()); m != r && s.n > 2 {
+		return r + " (median " + m + ")"
+	}
+	return r
+}
+
+// medianOf writes a sample's median, or its only value.
+func medianOf(s *durSample) string {
+	if s.n == 1 {
+		return fmtSec(s.min)
+	}
+	return "median " + fmtSec(s.median())
 }
 
 // capitalize upper-cases the first letter.
