@@ -150,20 +150,35 @@ func short(b []byte, rep int) verdict {
 // Each layer function below gets b, the captured bytes of its layer, and
 // rep >= len(b), the layer's length on the wire.
 
+// nest is what a layer knows about the layers around it.
+type nest struct {
+	depth int // tunnels entered so far
+	// bounded is set when rep comes from the length field of an enclosing
+	// protocol (an outer IP header, PPPoE, an NFLOG attribute) rather than
+	// from the capture's original length. An IP length beyond a bounded rep
+	// is cut to it, as Wireshark does; beyond the capture's original length
+	// it is believed (the capture lost bytes).
+	bounded bool
+}
+
+// tunnel returns the context inside a tunnel: one level deeper, bounded
+// by the outer packet's length.
+func (n nest) tunnel() nest { return nest{depth: n.depth + 1, bounded: true} }
+
 // decodeLink strips the link-layer header of b.
 func decodeLink(lt LinkType, b []byte, rep int, p *Packet) verdict {
 	switch lt {
 	case LinkTypeEthernet:
-		return ethernet(b, rep, p, 0)
+		return ethernet(b, rep, p, nest{})
 	case LinkTypeRaw, LinkTypeRawDLT14, LinkTypeIPv4, LinkTypeIPv6:
-		return network(etherGuessIP, b, rep, p, 0)
+		return network(etherGuessIP, b, rep, p, nest{})
 	case LinkTypeRawDLT12:
 		// 12 is DLT_RAW on most systems but DLT_LOOP on OpenBSD, whose
 		// frames start with a 4-byte address family (version nibble 0).
 		if len(b) > 0 && b[0]>>4 == 0 {
 			return decodeLink(LinkTypeLoop, b, rep, p)
 		}
-		return network(etherGuessIP, b, rep, p, 0)
+		return network(etherGuessIP, b, rep, p, nest{})
 	case LinkTypeLinuxSLL:
 		if len(b) < 16 {
 			return short(b, rep)
@@ -171,7 +186,7 @@ func decodeLink(lt LinkType, b []byte, rep int, p *Packet) verdict {
 		if binary.BigEndian.Uint16(b[2:]) == 824 { // ARPHRD_NETLINK
 			return vNonIP
 		}
-		return network(binary.BigEndian.Uint16(b[14:]), b[16:], rep-16, p, 0)
+		return network(binary.BigEndian.Uint16(b[14:]), b[16:], rep-16, p, nest{})
 	case LinkTypeLinuxSLL2:
 		if len(b) < 20 {
 			return short(b, rep)
@@ -179,7 +194,7 @@ func decodeLink(lt LinkType, b []byte, rep int, p *Packet) verdict {
 		if binary.BigEndian.Uint16(b[8:]) == 824 { // ARPHRD_NETLINK
 			return vNonIP
 		}
-		return network(binary.BigEndian.Uint16(b), b[20:], rep-20, p, 0)
+		return network(binary.BigEndian.Uint16(b), b[20:], rep-20, p, nest{})
 	case LinkTypeNull, LinkTypeLoop:
 		if len(b) < 4 {
 			return short(b, rep)
@@ -193,16 +208,16 @@ func decodeLink(lt LinkType, b []byte, rep int, p *Packet) verdict {
 		}
 		switch af {
 		case 2: // AF_INET
-			return network(etherIPv4, b[4:], rep-4, p, 0)
+			return network(etherIPv4, b[4:], rep-4, p, nest{})
 		case 10, 23, 24, 28, 30: // AF_INET6 on Linux, Windows, *BSD, FreeBSD, Darwin
-			return network(etherIPv6, b[4:], rep-4, p, 0)
+			return network(etherIPv6, b[4:], rep-4, p, nest{})
 		}
 		return vNonIP
 	case LinkTypePPP, LinkTypePPPHDLC, LinkTypeCHDLC:
 		if len(b) >= 4 && (b[0] == 0x0F || b[0] == 0x8F) && b[1] == 0 { // Cisco HDLC
-			return network(binary.BigEndian.Uint16(b[2:]), b[4:], rep-4, p, 0)
+			return network(binary.BigEndian.Uint16(b[2:]), b[4:], rep-4, p, nest{})
 		}
-		return ppp(b, rep, p, 0)
+		return ppp(b, rep, p, nest{})
 	case LinkTypeARCNETLinux:
 		return arcnet(b, rep, p)
 	case LinkTypeNFLOG:
@@ -212,31 +227,31 @@ func decodeLink(lt LinkType, b []byte, rep int, p *Packet) verdict {
 }
 
 // ethernet decodes an Ethernet II or 802.3 frame.
-func ethernet(b []byte, rep int, p *Packet, depth int) verdict {
+func ethernet(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < 14 {
 		return short(b, rep)
 	}
-	return network(binary.BigEndian.Uint16(b[12:]), b[14:], rep-14, p, depth)
+	return network(binary.BigEndian.Uint16(b[12:]), b[14:], rep-14, p, ctx)
 }
 
 // network dispatches on an Ethernet type, unwrapping VLAN tags, PPPoE,
 // MPLS and LLC/SNAP until it reaches IP.
-func network(et uint16, b []byte, rep int, p *Packet, depth int) verdict {
+func network(et uint16, b []byte, rep int, p *Packet, ctx nest) verdict {
 	for {
 		switch et {
 		case etherIPv4:
-			return ipv4(b, rep, p, depth)
+			return ipv4(b, rep, p, ctx)
 		case etherIPv6:
-			return ipv6(b, rep, p, depth)
+			return ipv6(b, rep, p, ctx)
 		case etherGuessIP:
 			if len(b) < 1 {
 				return short(b, rep)
 			}
 			switch b[0] >> 4 {
 			case 4:
-				return ipv4(b, rep, p, depth)
+				return ipv4(b, rep, p, ctx)
 			case 6:
-				return ipv6(b, rep, p, depth)
+				return ipv6(b, rep, p, ctx)
 			}
 			return vNonIP
 		case etherVLAN, etherQinQ, etherQinQOld, etherQinQAlt:
@@ -253,7 +268,15 @@ func network(et uint16, b []byte, rep int, p *Packet, depth int) verdict {
 			if b[1] != 0 {
 				return vNonIP
 			}
-			return ppp(b[6:], rep-6, p, depth)
+			// The length field bounds the PPP frame: Ethernet padding after
+			// it is not IP payload, even when the IP length claims it.
+			// A length too short for a PPP protocol field is ignored.
+			n := int(binary.BigEndian.Uint16(b[4:]))
+			if n < 2 {
+				return ppp(b[6:], rep-6, p, ctx)
+			}
+			ctx.bounded = true
+			return ppp(b[6:min(6+n, len(b))], n, p, ctx)
 		case etherMPLS, etherMPLSMC:
 			for {
 				if len(b) < 4 {
@@ -267,12 +290,12 @@ func network(et uint16, b []byte, rep int, p *Packet, depth int) verdict {
 			}
 			et = etherGuessIP
 		case etherTEB:
-			if depth >= maxTunnelDepth {
+			if ctx.depth >= maxTunnelDepth {
 				return vNonTCP
 			}
-			return ethernet(b, rep, p, depth+1)
+			return ethernet(b, rep, p, ctx.tunnel())
 		case etherPPP:
-			return ppp(b, rep, p, depth)
+			return ppp(b, rep, p, ctx)
 		default:
 			// An 802.3 length field: look for an LLC/SNAP header with an
 			// Ethernet type.
@@ -291,7 +314,7 @@ func network(et uint16, b []byte, rep int, p *Packet, depth int) verdict {
 
 // ppp decodes a PPP frame with optional HDLC address and control bytes and
 // a 1- or 2-byte protocol field.
-func ppp(b []byte, rep int, p *Packet, depth int) verdict {
+func ppp(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) >= 2 && b[0] == 0xFF && b[1] == 0x03 {
 		b, rep = b[2:], rep-2
 	}
@@ -311,11 +334,11 @@ func ppp(b []byte, rep int, p *Packet, depth int) verdict {
 	}
 	switch proto {
 	case 0x0021:
-		return network(etherIPv4, b, rep, p, depth)
+		return network(etherIPv4, b, rep, p, ctx)
 	case 0x0057:
-		return network(etherIPv6, b, rep, p, depth)
+		return network(etherIPv6, b, rep, p, ctx)
 	case 0x0281, 0x0283:
-		return network(etherMPLS, b, rep, p, depth)
+		return network(etherMPLS, b, rep, p, ctx)
 	}
 	return vNonIP
 }
@@ -347,9 +370,9 @@ func arcnet(b []byte, rep int, p *Packet) verdict {
 	}
 	switch proto {
 	case 212, 240: // IP, RFC 1201 and RFC 1051
-		return network(etherIPv4, b[n:], rep-n, p, 0)
+		return network(etherIPv4, b[n:], rep-n, p, nest{})
 	case 196: // IPv6
-		return network(etherIPv6, b[n:], rep-n, p, 0)
+		return network(etherIPv6, b[n:], rep-n, p, nest{})
 	}
 	return vNonIP
 }
@@ -384,7 +407,7 @@ func nflog(b []byte, rep int, p *Packet) verdict {
 			case 10:
 				et = etherIPv6
 			}
-			return network(et, payload, max(n-4, len(payload)), p, 0)
+			return network(et, payload, max(n-4, len(payload)), p, nest{bounded: true})
 		}
 		if n > len(tlvs) {
 			return short(tlvs, rep-4)
@@ -398,7 +421,7 @@ func nflog(b []byte, rep int, p *Packet) verdict {
 }
 
 // ipv4 decodes an IPv4 header and what it carries.
-func ipv4(b []byte, rep int, p *Packet, depth int) verdict {
+func ipv4(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < 20 {
 		return short(b, rep)
 	}
@@ -410,7 +433,7 @@ func ipv4(b []byte, rep int, p *Packet, depth int) verdict {
 		return vMalformed
 	}
 	total := int(binary.BigEndian.Uint16(b[2:]))
-	if total == 0 {
+	if total == 0 || (ctx.bounded && total > rep) {
 		// TSO / BIG TCP: the stack leaves the length 0 for super-segments;
 		// like Wireshark, use the frame's length.
 		total = rep
@@ -427,11 +450,11 @@ func ipv4(b []byte, rep int, p *Packet, depth int) verdict {
 	p.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), 0)
 	p.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[16:20])), 0)
 	end := min(total, len(b)) // drops Ethernet padding after the packet
-	return transport(b[9], b[ihl:end], total-ihl, p, depth)
+	return transport(b[9], b[ihl:end], total-ihl, p, ctx)
 }
 
 // ipv6 decodes an IPv6 header, its extension headers and what it carries.
-func ipv6(b []byte, rep int, p *Packet, depth int) verdict {
+func ipv6(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < 40 {
 		return short(b, rep)
 	}
@@ -439,7 +462,7 @@ func ipv6(b []byte, rep int, p *Packet, depth int) verdict {
 		return vMalformed
 	}
 	total := 40 + int(binary.BigEndian.Uint16(b[4:]))
-	if total == 40 && b[6] != 59 {
+	if (total == 40 && b[6] != 59) || (ctx.bounded && total > rep) {
 		// Jumbogram or BIG TCP: payload length 0, use the frame's length.
 		total = max(rep, 40)
 	}
@@ -478,37 +501,37 @@ func ipv6(b []byte, rep int, p *Packet, depth int) verdict {
 			if off > len(b) {
 				return short(b, total)
 			}
-			return transport(next, b[off:], total-off, p, depth)
+			return transport(next, b[off:], total-off, p, ctx)
 		}
 	}
 	return vMalformed
 }
 
 // transport dispatches on the IP protocol number.
-func transport(proto byte, b []byte, rep int, p *Packet, depth int) verdict {
+func transport(proto byte, b []byte, rep int, p *Packet, ctx nest) verdict {
 	switch proto {
 	case protoTCP:
 		return tcp(b, rep, p)
 	case protoIPIP, protoIPv6, protoGRE, protoUDP:
-		if depth >= maxTunnelDepth {
+		if ctx.depth >= maxTunnelDepth {
 			return vNonTCP
 		}
 		switch proto {
 		case protoIPIP:
-			return ipv4(b, rep, p, depth+1)
+			return ipv4(b, rep, p, ctx.tunnel())
 		case protoIPv6:
-			return ipv6(b, rep, p, depth+1)
+			return ipv6(b, rep, p, ctx.tunnel())
 		case protoUDP:
-			return udpTunnel(b, rep, p, depth+1)
+			return udpTunnel(b, rep, p, ctx.tunnel())
 		}
-		return gre(b, rep, p, depth+1)
+		return gre(b, rep, p, ctx.tunnel())
 	}
 	return vNonTCP
 }
 
 // udpTunnel follows GTP-U and VXLAN tunnels on their standard ports, as
 // Wireshark does; any other UDP datagram is not TCP.
-func udpTunnel(b []byte, rep int, p *Packet, depth int) verdict {
+func udpTunnel(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < 8 {
 		return vNonTCP
 	}
@@ -516,19 +539,19 @@ func udpTunnel(b []byte, rep int, p *Packet, depth int) verdict {
 	b, rep = b[8:], rep-8
 	switch {
 	case sport == portGTPU || dport == portGTPU:
-		return gtpu(b, rep, p, depth)
+		return gtpu(b, rep, p, ctx)
 	case dport == portVXLAN:
 		if len(b) < 8 || b[0]&0x08 == 0 {
 			return vNonTCP
 		}
-		return ethernet(b[8:], rep-8, p, depth)
+		return ethernet(b[8:], rep-8, p, ctx)
 	}
 	return vNonTCP
 }
 
 // gtpu decodes a GTPv1-U G-PDU header with its optional fields and
 // extension headers.
-func gtpu(b []byte, rep int, p *Packet, depth int) verdict {
+func gtpu(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < 8 || b[0]>>5 != 1 || b[0]&0x10 == 0 || b[1] != 0xFF {
 		return vNonTCP
 	}
@@ -553,11 +576,11 @@ func gtpu(b []byte, rep int, p *Packet, depth int) verdict {
 			n += ext
 		}
 	}
-	return network(etherGuessIP, b[n:], rep-n, p, depth)
+	return network(etherGuessIP, b[n:], rep-n, p, ctx)
 }
 
 // gre decodes a GRE header (version 0, or version 1 as used by PPTP).
-func gre(b []byte, rep int, p *Packet, depth int) verdict {
+func gre(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < 4 {
 		return short(b, rep)
 	}
@@ -582,7 +605,7 @@ func gre(b []byte, rep int, p *Packet, depth int) verdict {
 	if len(b) < n {
 		return short(b, rep)
 	}
-	return network(et, b[n:], rep-n, p, depth)
+	return network(et, b[n:], rep-n, p, ctx)
 }
 
 // tcp decodes a TCP header. rep is the segment length from the IP header.

@@ -66,6 +66,14 @@ func decodeOne(t *testing.T, tc decodeCase) *Packet {
 	return p
 }
 
+// pppoe builds a PPPoE session header and PPP protocol field for payload.
+func pppoe(proto uint16, payload []byte) []byte {
+	b := []byte{0x11, 0, 0, 1}
+	b = binary.BigEndian.AppendUint16(b, uint16(2+len(payload)))
+	b = binary.BigEndian.AppendUint16(b, proto)
+	return append(b, payload...)
+}
+
 func TestDecodeLinkTypes(t *testing.T) {
 	sll := concat([]byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0}, []byte{0x08, 0x00}, ip4TCP)
 	sll2 := concat([]byte{0x86, 0xDD, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0}, ip6TCP)
@@ -96,8 +104,9 @@ func TestDecodeLinkTypes(t *testing.T) {
 		{name: "802.1Q", lt: LinkTypeEthernet, data: ether(etherIPv4, ip4TCP, etherVLAN), want: vTCP},
 		{name: "802.1ad QinQ", lt: LinkTypeEthernet, data: ether(etherIPv6, ip6TCP, etherQinQ, etherVLAN), want: vTCP, v6: true},
 		{name: "three tags", lt: LinkTypeEthernet, data: ether(etherIPv4, ip4TCP, etherQinQOld, etherVLAN, etherVLAN), want: vTCP},
-		{name: "pppoe ipv4", lt: LinkTypeEthernet, data: ether(etherPPPoE, concat([]byte{0x11, 0, 0, 1, 0, 0, 0, 0x21}, ip4TCP)), want: vTCP},
-		{name: "pppoe over qinq ipv6", lt: LinkTypeEthernet, data: ether(etherPPPoE, concat([]byte{0x11, 0, 0, 1, 0, 0, 0, 0x57}, ip6TCP), etherQinQ, etherVLAN), want: vTCP, v6: true},
+		{name: "pppoe ipv4", lt: LinkTypeEthernet, data: ether(etherPPPoE, pppoe(0x21, ip4TCP)), want: vTCP},
+		{name: "pppoe over qinq ipv6", lt: LinkTypeEthernet, data: ether(etherPPPoE, pppoe(0x57, ip6TCP), etherQinQ, etherVLAN), want: vTCP, v6: true},
+		{name: "pppoe length 0 ignored", lt: LinkTypeEthernet, data: ether(etherPPPoE, concat([]byte{0x11, 0, 0, 1, 0, 0, 0, 0x21}, ip4TCP)), want: vTCP},
 		{name: "pppoe discovery", lt: LinkTypeEthernet, data: ether(etherPPPoE, []byte{0x11, 0x09, 0, 0, 0, 0}), want: vNonIP},
 		{name: "mpls two labels", lt: LinkTypeEthernet, data: ether(etherMPLS, concat([]byte{0, 1, 0, 64, 0, 2, 1, 64}, ip4TCP)), want: vTCP},
 		{name: "llc snap", lt: LinkTypeEthernet, data: concat(ether(uint16(8+len(ip4TCP)), []byte{0xAA, 0xAA, 3, 0, 0, 0, 0x08, 0x00}), ip4TCP), want: vTCP},
@@ -247,6 +256,10 @@ func TestDecodeLengths(t *testing.T) {
 	tso := ipv4Pkt(protoTCP, tcpSeg{sport: 1, dport: 2, flags: FlagACK, payload: bytes.Repeat([]byte{'y'}, 3000)}.bytes(), 0)
 	pad := concat(ether(etherIPv4, ipv4Pkt(protoTCP, tcpSeg{sport: 1, dport: 2, flags: FlagACK}.bytes(), -1)), make([]byte, 6))
 	long := ipv4Pkt(protoTCP, tcpSeg{sport: 1, dport: 2, flags: FlagACK, payload: []byte("abc")}.bytes(), 100)
+	// The IP length counts 6 bytes of padding that PPPoE's length excludes
+	// (seen in zeek's pppoe-over-qinq.pcap).
+	ack := ipv4Pkt(protoTCP, tcpSeg{sport: 1, dport: 2, flags: FlagACK}.bytes(), 46)
+	pppoePad := ether(etherPPPoE, concat(pppoe(0x21, ack), make([]byte, 6)))
 	jumbo6 := ipv6Pkt(protoTCP, tcpSeg{sport: 1, dport: 2, flags: FlagACK, payload: bytes.Repeat([]byte{'z'}, 500)}.bytes())
 	jumbo6[4], jumbo6[5] = 0, 0
 	for _, tc := range []struct {
@@ -267,6 +280,8 @@ func TestDecodeLengths(t *testing.T) {
 		{"ipv6 payload length 0", LinkTypeRaw, jumbo6, 0, 500, 500, false},
 		{"ethernet padding", LinkTypeEthernet, pad, 0, 0, 0, false},
 		{"total length beyond frame", LinkTypeRaw, long, 0, 60, 3, true},
+		{"total length beyond pppoe length", LinkTypeEthernet, pppoePad, 0, 0, 0, false},
+		{"inner total length beyond outer", LinkTypeRaw, ipv4Pkt(protoIPIP, long, -1), 0, 3, 3, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := decodeOne(t, decodeCase{lt: tc.lt, data: tc.data, wire: tc.wire, want: vTCP})

@@ -90,7 +90,7 @@ func FuzzDecode(f *testing.F) {
 		ip4TCP,
 		ip6TCP,
 		ether(etherIPv6, ip6TCP, etherQinQ, etherVLAN),
-		ether(etherPPPoE, concat([]byte{0x11, 0, 0, 1, 0, 0, 0, 0x21}, ip4TCP)),
+		ether(etherPPPoE, pppoe(0x21, ip4TCP)),
 		ether(etherMPLS, concat([]byte{0, 1, 1, 64}, ip4TCP)),
 		concat([]byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00}, ip4TCP),
 		concat([]byte{0x86, 0xDD, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0}, ip6TCP),
