@@ -56,8 +56,14 @@ func transportLines(fs []Finding) string {
 // every detector.
 func runScript(t *testing.T, name, script string) *captureRun {
 	t.Helper()
-	path := capturetest.WriteFile(t, t.TempDir(), name+".pcap", script)
-	return runCapture(t, path, nil, true)
+	return runCapture(t, writeScript(t, name, script), nil, true)
+}
+
+// writeScript builds the capture of a capturetest script into a temporary
+// file and returns its path.
+func writeScript(t *testing.T, name, script string) string {
+	t.Helper()
+	return capturetest.WriteFile(t, t.TempDir(), name+".pcap", script)
 }
 
 // TestTransportScenarios runs every detectors/testdata/transport/*.txtar

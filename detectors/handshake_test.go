@@ -1,0 +1,91 @@
+package detectors
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestRetryPattern(t *testing.T) {
+	for _, tc := range []struct {
+		retries [][]float64
+		want    string
+	}{
+		{[][]float64{{0, 1, 2, 3}}, "fixed interval"},
+		{[][]float64{{0, 1, 3, 7}}, "doubling"},
+		{[][]float64{{0, 1}, {0, 1, 3, 7, 15}}, "1 s, 3 s, 7 s, 15 s after the first"},
+		{[][]float64{{0}}, ""},
+	} {
+		got := retryPattern(tc.retries)
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("retryPattern(%v) = %q, want it to contain %q", tc.retries, got, tc.want)
+		}
+	}
+}
+
+// TestHandshakeBoundaries: an unanswered SYN counts only after SYNTimeout
+// before the end of the capture; 3 unanswered attempts of 6 (half) make a
+// critical finding, 2 a warning.
+func TestHandshakeBoundaries(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		unanswered int
+		answered   int
+		tail       float64 // capture end after the last SYN
+		want       string
+	}{
+		{"lone SYN at the very end", 1, 0, 0.2, ""},
+		{"lone SYN a second before the end", 1, 0, 1.0, "warning"},
+		{"2 of 5 unanswered", 2, 3, 2, "warning"},
+		{"3 of 6 unanswered", 3, 3, 2, "critical"},
+		{"3 of 7 unanswered", 3, 4, 2, "warning"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			ts := 0.0
+			for i := 0; i < tc.answered; i++ {
+				fmt.Fprintf(&b, "conn a%d client 10.6.1.1:%d server 10.6.1.2:80\n", i, 41000+i)
+				fmt.Fprintf(&b, "%.3f C>S SYN seq=0 mss=1460\n%.3f S>C SYN,ACK seq=0 mss=1460\n%.3f C>S ACK\n", ts, ts+0.001, ts+0.002)
+				fmt.Fprintf(&b, "%.3f C>S FIN,ACK\n%.3f S>C FIN,ACK\n%.3f C>S ACK\n", ts+0.01, ts+0.011, ts+0.012)
+				ts += 0.1
+			}
+			for i := 0; i < tc.unanswered; i++ {
+				fmt.Fprintf(&b, "conn u%d client 10.6.1.1:%d server 10.6.1.2:80\n%.3f C>S SYN seq=0 mss=1460\n", i, 42000+i, ts)
+				ts += 0.1
+			}
+			fmt.Fprintf(&b, "conn end client 10.6.1.9:50000 server 10.6.1.10:9\n%.3f C>S ACK\n", ts-0.1+tc.tail)
+			run := runScript(t, "hs", b.String())
+			got := ""
+			for _, f := range run.Findings {
+				if f.Kind == KindHandshakeFailure {
+					got = f.Severity.String()
+				}
+			}
+			if got != tc.want {
+				t.Errorf("severity %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHandshakeFlowCap: the flow list is capped by MaxFlows, the count is
+// exact.
+func TestHandshakeFlowCap(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "conn u%d client 10.6.2.1:%d server 10.6.2.2:443\n%.3f C>S SYN seq=0 mss=1460\n%.3f C>S SYN seq=0 mss=1460\n", i, 43000+i, float64(i)*0.01, 1+float64(i)*0.01)
+	}
+	path := writeScript(t, "cap", b.String())
+	cfg := DefaultConfig()
+	cfg.MaxFlows = 7
+	run := runCapture(t, path, &cfg, false, transportSpecs()...)
+	for _, f := range run.Findings {
+		if f.Kind == KindHandshakeFailure {
+			if len(f.Flows) != 7 || f.FlowCount != 40 {
+				t.Errorf("%d flows listed, count %d; want 7 of 40", len(f.Flows), f.FlowCount)
+			}
+			return
+		}
+	}
+	t.Fatal("no handshake-failure finding")
+}

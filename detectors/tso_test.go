@@ -1,0 +1,64 @@
+package detectors
+
+import (
+	"testing"
+)
+
+func TestInferMSS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hist []tsoSize
+		want int
+	}{
+		{"incident 004: 5 MSS, a tail, 4 MSS", []tsoSize{{7060, 1}, {1132, 1}, {5648, 1}}, 1412},
+		{"timestamps: 1448 and its multiples", []tsoSize{{2896, 515}, {1448, 95}, {13032, 19}, {4344, 17}, {1904, 77}, {456, 14}}, 1448},
+		{"only super-segments", []tsoSize{{2896, 10}, {4344, 7}, {5792, 3}}, 1448},
+		{"a tail size that divides them does not win", []tsoSize{{1412, 30}, {7060, 12}, {706, 1}}, 1412},
+		{"jumbo frames: one size", []tsoSize{{8948, 40}}, 8948},
+		{"nothing in range", []tsoSize{{100, 4}, {200, 3}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := inferMSS(tc.hist); got != tc.want {
+				t.Errorf("inferMSS = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFmtMultiple(t *testing.T) {
+	for x, want := range map[float64]string{5: "5", 9.8: "9.8", 0.802: "0.8", 3.98: "4.0", 45.0001: "45"} {
+		if got := fmtMultiple(x); got != want {
+			t.Errorf("fmtMultiple(%g) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+// TestTSOIncident004Sizes checks the incident's sizes through the whole
+// pipeline without a handshake: the MSS comes from the sizes alone.
+func TestTSOIncident004Sizes(t *testing.T) {
+	run := runScript(t, "tso-004-midstream", `client 10.4.0.5:49200
+server 10.4.0.2:8080
+0.000 C>S ACK
+1.000000 S>C PSH,ACK len=7060
+1.000010 S>C PSH,ACK len=1132
+1.000020 S>C PSH,ACK len=5648
+1.020000 C>S ACK
+1.020100 S>C PSH,ACK len=7060
+1.020110 S>C PSH,ACK len=1412
+`)
+	var got *Finding
+	for i := range run.Findings {
+		if run.Findings[i].Kind == KindTSOSuperSegments {
+			got = &run.Findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatal("no tso-super-segments finding")
+	}
+	if got.Inferred.MSS == nil || *got.Inferred.MSS != 1412 {
+		t.Errorf("mss = %v, want 1412", got.Inferred.MSS)
+	}
+	if got.Severity != Info {
+		t.Errorf("severity %s, want info", got.Severity)
+	}
+}
