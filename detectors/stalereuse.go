@@ -50,11 +50,12 @@ func newStaleReuse(cfg *Config) *staleReuse {
 }
 
 // isStaleReuse reports whether the client wrote on c after the server had
-// closed it, at least gap later, and got a RST.
+// closed it, at least gap later, and got a RST. A client's own close
+// sequence (a few bytes, then its FIN at once) is no request.
 func isStaleReuse(c *flows.Conn, gap int64) bool {
 	a := &c.Orig.DataAfterPeerFIN
 	return a.FirstTS != 0 && a.RSTAfterTS != 0 && a.Delay >= gap && c.Resp.FINTS != 0 &&
-		(c.Orig.FINTS == 0 || c.Orig.FINTS >= a.FirstTS)
+		(c.Orig.FINTS == 0 || c.Orig.FINTS >= a.FirstTS) && !closingBytes(&c.Orig, a, gap)
 }
 
 // ConnDone implements Detector.

@@ -98,8 +98,12 @@ func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 	if a.Acked && a.RSTAfterTS == 0 {
 		return // a legitimate half-close: the peer took the data
 	}
-	if isGoodbye(e, a, ns(d.opt.MinReuseGap)) {
-		return // the writer's own close sequence (TLS close_notify, a protocol's "bye")
+	if closingBytes(e, a, ns(d.opt.MinReuseGap)) && a.Delay < d.grace() {
+		// The writer's prompt close sequence (a TLS close_notify answering
+		// the peer's, reset by a peer that already closed completely): a
+		// normal shutdown. Sent only after the grace period, it is a late
+		// close and is reported.
+		return
 	}
 	if a.RSTAfterTS == 0 && peer.RSTTS != 0 && peer.RSTTS >= peer.FINTS {
 		return // reset by the peer, but not after this data: something else
@@ -112,7 +116,7 @@ func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 	}
 	r := wafRec{ref: Ref(c), delay: Seconds(a.Delay), firstTS: a.FirstTS, lastTS: max(a.LastTS, a.FirstTS),
 		retrans: a.Retransmits, bytes: a.Bytes,
-		closing: a.Bytes <= goodbyeBytes && e.FINTS != 0 && e.FINTS >= a.FirstTS && e.FINTS-a.FirstTS < ns(d.opt.MinReuseGap)}
+		closing: closingBytes(e, a, ns(d.opt.MinReuseGap))}
 	if bo := &e.Backoff; bo.Count > 0 && len(bo.Times) > 1 && bo.Times[len(bo.Times)-1] >= a.FirstTS {
 		r.rto = rtoIntervals(bo.Times)
 	}
@@ -142,14 +146,12 @@ func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 // FIN: a TLS close_notify record (31 bytes), a protocol's "QUIT"/"bye".
 const goodbyeBytes = 256
 
-// isGoodbye reports whether the payload e sent after the peer's FIN is its
-// reaction to that FIN - a few bytes right away, then its own FIN at once -
-// rather than a late write: a TLS close_notify answering the peer's,
-// followed by a RST from a peer that already closed completely, is a normal
-// TLS shutdown.
-func isGoodbye(e *flows.Endpoint, a *flows.AfterFIN, within int64) bool {
-	return a.Delay < within && a.Bytes <= goodbyeBytes && e.FINTS != 0 &&
-		e.FINTS >= a.FirstTS && e.FINTS-max(a.LastTS, a.FirstTS) < within
+// closingBytes reports whether the payload e sent after the peer's FIN is
+// only its own close sequence: a few bytes followed at once by its FIN (a
+// TLS close_notify answering the peer's, a protocol's "bye"). Such bytes are
+// no request and no late response.
+func closingBytes(e *flows.Endpoint, a *flows.AfterFIN, within int64) bool {
+	return a.Bytes <= goodbyeBytes && e.FINTS != 0 && e.FINTS >= a.FirstTS && e.FINTS-max(a.LastTS, a.FirstTS) < within
 }
 
 // rtoIntervals returns the gaps between successive transmissions of one
