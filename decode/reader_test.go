@@ -134,6 +134,20 @@ func TestPcapRecordBeyondSnaplen(t *testing.T) {
 	}
 }
 
+func TestPcapngLargeBlocks(t *testing.T) {
+	big := bytes.Repeat([]byte{0xCD}, 300<<10) // larger than the read buffer
+	n := &ng{}
+	n.shb(littleEndian, 1, 0, n.opt(1, bytes.Repeat([]byte{'c'}, 60000)), n.endOpts())
+	n.idb(1, 0)
+	n.block(0x40000BAD, bytes.Repeat([]byte{1}, 700<<10)) // skipped through the buffer
+	n.epb(0, 1, 0, big)
+	n.epb(0, 2, 0, simpleTCP4())
+	_, frames := mustRead(t, n.b)
+	if len(frames) != 2 || !bytes.Equal(frames[0].Data, big) || !bytes.Equal(frames[1].Data, simpleTCP4()) {
+		t.Fatalf("got %d frames", len(frames))
+	}
+}
+
 // gopacketFrames returns a few distinct TCP frames serialized with gopacket.
 func gopacketFrames(t testing.TB, n int) [][]byte {
 	t.Helper()
