@@ -122,12 +122,19 @@ func (s *Settings) Options(paths []string) analysis.Options {
 	o := analysis.Options{
 		Paths: paths, Detectors: s.Detectors, Config: s.Config, Flows: s.Flows, Reader: s.Reader,
 	}
-	if s.compiled == nil && !s.Filter.Empty() {
-		// Prepare was not called (tests building Settings by hand).
-		s.compiled, _ = s.Filter.Compile()
-	}
-	o.Filter = s.compiled.Func()
+	o.Filter = s.filter().Func()
 	return o
+}
+
+// filter returns the compiled filter; when Prepare was not called (tests
+// building Settings by hand) it compiles one without keeping it, so that
+// concurrent analyses never write to s.
+func (s *Settings) filter() *filter.Filter {
+	if s.compiled != nil || s.Filter.Empty() {
+		return s.compiled
+	}
+	f, _ := s.Filter.Compile()
+	return f
 }
 
 // Annotate records the filter and the config file in the report's settings.
@@ -135,7 +142,7 @@ func (s *Settings) Annotate(rep *render.Report) {
 	if rep.Settings.Values == nil {
 		rep.Settings.Values = map[string]string{}
 	}
-	if d := s.compiled.String(); d != "" {
+	if d := s.filter().String(); d != "" {
 		rep.Settings.Values["filter"] = d
 	}
 	if s.File != "" {

@@ -38,9 +38,13 @@ func TestMain(m *testing.M) {
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = "go"
+	// The go command that runs this test: GOROOT/bin/go when go test set
+	// GOROOT, else the one on PATH.
+	gobin := "go"
+	if root := os.Getenv("GOROOT"); root != "" {
+		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
+			gobin = p
+		}
 	}
 	build := exec.Command(gobin, "build", "-o", bin, ".")
 	build.Stderr = os.Stderr
@@ -52,6 +56,11 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // result is one run of the binary.
