@@ -140,9 +140,11 @@ func (d *handshake) classify(c *flows.Conn) hsFail {
 		switch {
 		case r.RSTTS != 0:
 			f |= hsRefused
-		case r.Packets == 0:
+		case r.Packets == 0 && o.Packets == int64(o.SYNs):
 			f |= hsSynUnanswered
 		}
+		// A client that goes on sending after its SYN got a SYN-ACK the
+		// capture did not show (a one-sided capture): nothing to judge.
 		return f &^ hsSynRetrans
 	}
 	if c.EstablishedTS == 0 {

@@ -41,6 +41,7 @@ type quality struct {
 	dupConns    int64
 	retrans     int64
 	midstream   int64 // connections whose start the capture missed
+	oneSided    int64 // connections seen in one direction only
 	dupFrames   trFrames
 
 	lastDupC *flows.Conn
@@ -93,6 +94,16 @@ func (d *quality) ConnDone(c *flows.Conn) {
 	d.nconns++
 	if !c.DirKnown {
 		d.midstream++
+	}
+	if oneSided(c) {
+		d.oneSided++
+		d.flows.Add(c)
+		d.ex.offer(c, 1)
+		if d.first == 0 || c.FirstTS < d.first {
+			d.first = c.FirstTS
+		}
+		d.last = max(d.last, c.LastTS)
+		return
 	}
 	au, nc := connLoss(c)
 	tr := c.Orig.Truncated + c.Resp.Truncated
@@ -160,6 +171,12 @@ func (d *quality) Finish(env *Env) []Finding {
 		expl = append(expl, fmt.Sprintf("In %s the receiver ACKed data the capture never showed, or the sequence numbers jump over data that never appears: the capture missed those segments (the capture host was too slow, a mirror port dropped them, or the capture started or ended in the middle). Unlike network loss, these were not resent, because the receiver got them.",
 			trPlural(d.missing, "connection", "connections")))
 	}
+	if d.oneSided > 0 {
+		warn(Info)
+		parts = append(parts, fmt.Sprintf("%s seen in one direction only", trPlural(d.oneSided, "connection", "connections")))
+		expl = append(expl, fmt.Sprintf("In %s only one side's packets were captured, although that side was ACKing the other's: asymmetric routing around the capture point, or a capture filter on one direction. Nothing can be said about what the missing side sent.",
+			trPlural(d.oneSided, "connection", "connections")))
+	}
 	if d.dups > 0 {
 		if d.dups*10 >= d.retrans && d.dups >= 10 {
 			warn(Warning)
@@ -216,9 +233,24 @@ func (d *quality) Finish(env *Env) []Finding {
 		trMetric("timestamps_backwards", float64(env.Backwards), "", ""),
 		trMetric("interface_drops", float64(env.Dropped), "", "pcapng interface statistics"),
 		trMetric("midstream_connections", float64(d.midstream), "", "the capture missed their handshake"),
+		trMetric("one_sided_connections", float64(d.oneSided), "", "only one direction captured"),
 	}
 	if len(env.ReadErrors) > 0 {
 		f.Evidence = append(f.Evidence, Metric{Name: "read_errors", Value: float64(len(env.ReadErrors)), Note: strings.Join(env.ReadErrors, "; ")})
 	}
 	return []Finding{f}
+}
+
+// oneSided reports whether the capture shows only one direction of c while
+// that side ACKs the other: at least two ACK segments (besides SYNs) from one
+// side and not a single packet from the other.
+func oneSided(c *flows.Conn) bool {
+	o, r := &c.Orig, &c.Resp
+	switch {
+	case r.Packets == 0:
+		return o.Packets-int64(o.SYNs) >= 2
+	case o.Packets == 0:
+		return r.Packets-int64(r.SYNs) >= 2 && (!c.DirKnown || c.SYNACKTS != 0)
+	}
+	return false
 }

@@ -40,6 +40,7 @@ const rsSub = 10
 // rsCounts counts one direction's (or a pair's) segments by kind.
 type rsCounts struct {
 	Data, Fast, RTO, TLP, Spurious, Dup int64
+	AfterFIN                            int64 // resends of data written after the peer's FIN
 }
 
 func (a *rsCounts) add(b rsCounts) {
@@ -49,6 +50,7 @@ func (a *rsCounts) add(b rsCounts) {
 	a.TLP += b.TLP
 	a.Spurious += b.Spurious
 	a.Dup += b.Dup
+	a.AfterFIN += b.AfterFIN
 }
 
 // loss is the number of resends that signal loss (fast and RTO).
@@ -226,6 +228,13 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 		me.counts.Dup++ // the same packet captured twice
 		return
 	}
+	if s.Kind.Has(flows.SegAfterPeerFIN) {
+		// Data written after the peer's FIN and resent: the middlebox
+		// pattern of write-after-fin-blackholed (incident 004), reported
+		// there with its backoff; not a path that loses packets.
+		me.counts.AfterFIN++
+		return
+	}
 	repeat := me.retxRun > 0 && s.RelSeq == me.retxSeq
 	if repeat {
 		me.retxRun++
@@ -315,7 +324,9 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 		cc.add(st.d[i].counts)
 	}
 	pr.counts.add(cc)
-	if cc.all() == 0 {
+	if cc.loss() == 0 {
+		// Tail loss probes, spurious resends and capture duplicates alone
+		// are normal: such a connection is not part of a storm.
 		return
 	}
 	if pr.first == 0 || c.FirstTS < pr.first {
@@ -340,9 +351,13 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 	for dir := flows.Orig; dir <= flows.Resp; dir++ {
 		me := &st.d[dir]
 		pr.hl.add(me.firstRetxFrame)
-		ch := &c.Endpoint(dir).Backoff
+		e := c.Endpoint(dir)
+		ch := &e.Backoff
 		if ch.Count < 2 || ch.Seq == 0 || len(ch.Times) < 2 {
 			continue
+		}
+		if a := e.DataAfterPeerFIN.FirstTS; a != 0 && ch.Times[1] >= a {
+			continue // resends of data written after the peer's FIN
 		}
 		// Copies of one packet captured twice are not resends.
 		times := []int64{ch.Times[0]}
@@ -601,6 +616,9 @@ func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) 
 		if ep.ackedTS == 0 {
 			ex.WriteString(" Nothing came back at all, not even a RST: something on the path (a firewall or NAT that forgot the connection, a dead peer) silently drops this connection's packets.")
 		}
+	}
+	if c.AfterFIN > 0 {
+		fmt.Fprintf(&ex, " %s of data written after the peer's FIN were not counted: write-after-fin-blackholed reports them.", trPlural(c.AfterFIN, "resend", "resends"))
 	}
 	if c.Dup > 0 {
 		fmt.Fprintf(&ex, " %d more copies of packets arrived within half an RTT of the original; they are capture duplicates and were not counted.", c.Dup)

@@ -371,3 +371,70 @@ func TestTransportRecordings(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedTransportScenarios runs the shared incident scenarios
+// (../testdata/scenarios, the lead's) and checks the transport detectors
+// against their want lines: every transport kind wanted is found, with the
+// total flow count over its findings (flows=N) and the inferred mss; a bare
+// "capture-quality" line is optional; and no transport finding at warning or
+// above appears that the scenario does not want.
+func TestSharedTransportScenarios(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "scenarios", "*.txtar"))
+	if len(files) == 0 {
+		t.Skip("SKIP: no ../testdata/scenarios")
+	}
+	kinds := transportKinds()
+	for _, path := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txtar"), func(t *testing.T) {
+			packets, want, err := capturetest.LoadTxtar(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := runScript(t, "shared", packets)
+			wanted := map[Kind]bool{}
+			for _, line := range strings.Split(want, "\n") {
+				f := strings.Fields(line)
+				if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+					continue
+				}
+				k, ok := ParseKind(f[0])
+				if !ok || !kinds[k] {
+					continue
+				}
+				wanted[k] = true
+				var got []Finding
+				total := 0
+				for _, fd := range run.Findings {
+					if fd.Kind == k {
+						got = append(got, fd)
+						total += fd.FlowCount
+					}
+				}
+				if len(got) == 0 {
+					if len(f) > 1 || k != KindCaptureQuality {
+						t.Errorf("want %q: no %s finding", line, k)
+					}
+					continue
+				}
+				for _, kv := range f[1:] {
+					key, val, _ := strings.Cut(kv, "=")
+					switch key {
+					case "flows":
+						if fmt.Sprint(total) != val {
+							t.Errorf("want %q: %d flows", line, total)
+						}
+					case "mss":
+						if got[0].Inferred.MSS == nil || fmt.Sprint(*got[0].Inferred.MSS) != val {
+							t.Errorf("want %q: mss %v", line, got[0].Inferred.MSS)
+						}
+					}
+				}
+			}
+			for _, fd := range run.Findings {
+				if kinds[fd.Kind] && !wanted[fd.Kind] && fd.Severity >= Warning {
+					t.Errorf("unwanted %s %s: %s", fd.Kind, fd.Severity, fd.Title)
+				}
+			}
+		})
+	}
+}
