@@ -126,6 +126,8 @@ type rsPair struct {
 	last  int64
 
 	rtts        []float64 // per-connection RTT estimates, bounded
+	worstRate   float64   // highest loss rate of one connection (with RetransMinCount resends)
+	worstConn   int64
 	episode     *rsEpisode
 	ackedUnseen int64
 	notCaptured int64
@@ -334,6 +336,9 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 	}
 	pr.last = max(pr.last, c.LastTS)
 	pr.flows.Add(c)
+	if r := rate(cc.loss(), cc.Data); cc.loss() >= int64(d.opt.RetransMinCount) && r > pr.worstRate {
+		pr.worstRate, pr.worstConn = r, c.ID
+	}
 	au, nc := connLoss(c)
 	pr.ackedUnseen += au
 	pr.notCaptured += nc
@@ -646,6 +651,9 @@ func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) 
 		trMetric("loss_rate", round3(pairRate), "", "fast+RTO resends per segment sent"),
 		trMetric("peak_loss_rate", round3(peakRate), "", fmt.Sprintf("worst %s window, %d resends", trDur(o.RetransWindow.Seconds()), pr.peak.loss)),
 		trMetric("baseline_loss_rate", round3(otherRate), "", "the rest of the capture"),
+	}
+	if pr.worstConn != 0 {
+		f.Evidence = append(f.Evidence, trMetric("worst_connection_loss_rate", round3(pr.worstRate), "", fmt.Sprintf("connection %d", pr.worstConn)))
 	}
 	if pr.peak.loss > 0 {
 		f.Evidence = append(f.Evidence, trMetric("peak_window_start_s", round3(Seconds(pr.peakAt-trOrigin(env, pr.first))), "s", "since the capture start"))
