@@ -3,6 +3,7 @@ package detectors
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/pcapsleuth/pcapsleuth/flows"
@@ -124,12 +125,8 @@ func newCloseWait(cfg *Config) *closeWait {
 func (d *closeWait) ConnDone(c *flows.Conn) {
 	d.seen(c.LastTS)
 	if isProbe(c, ns(d.opt.ProbeMaxLifetime)) {
-		g := d.group(groupOf(c, flows.Resp))
-		if g.probes == nil {
-			g.probes = make(map[netip.Addr][]int64)
-		}
-		if h := c.Orig.Addr.Addr(); len(g.probes[h]) < sampleCap {
-			g.probes[h] = append(g.probes[h], c.FirstTS)
+		if g := d.group(groupOf(c, flows.Resp)); g != nil {
+			d.noteProbe(g, c)
 		}
 	}
 	hc, ok := halfCloseOf(c)
@@ -142,9 +139,19 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 	case hc.How == stillOpen && hc.WriteUnacked:
 		return // still retransmitting its writes (write-after-fin-blackholed)
 	}
-	g := d.group(groupOf(c, hc.Holder))
+	key := groupOf(c, hc.Holder)
 	if hc.How != stillOpen && hc.CloseTS-hc.idleStart() < d.grace() {
-		g.answered.add(Seconds(hc.CloseTS - hc.PeerFIN))
+		// Answered in time. Server groups keep the figure for comparison;
+		// client groups (one per client host) are made only by leaks.
+		if g := d.groups[key]; g != nil || key.Side == flows.Resp {
+			if g = d.group(key); g != nil {
+				g.answered.add(Seconds(hc.CloseTS - hc.PeerFIN))
+			}
+		}
+		return
+	}
+	g := d.group(key)
+	if g == nil {
 		return
 	}
 	rec := leakRec{ref: Ref(c), peerFIN: hc.PeerFIN, idleStart: hc.idleStart(), quiet: hc.LastWrite == 0,
@@ -176,12 +183,24 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 	g.ex.offer(c, score)
 }
 
-// group returns the state of a group, creating it.
+// noteProbe remembers a probe's start for the cadence of its source.
+func (d *closeWait) noteProbe(g *closeWaitGroup, c *flows.Conn) {
+	if g.probes == nil {
+		g.probes = make(map[netip.Addr][]int64)
+	}
+	if h := c.Orig.Addr.Addr(); len(g.probes[h]) < sampleCap {
+		g.probes[h] = append(g.probes[h], c.FirstTS)
+	}
+}
+
+// group returns the state of a group, creating it; nil when the detector
+// tracks too many groups already.
 func (d *closeWait) group(key sockGroup) *closeWaitGroup {
-	g := d.groups[key]
+	g := groupFor(d.groups, key, func() *closeWaitGroup {
+		return &closeWaitGroup{ex: d.exemplars(), overRefs: d.refs(), answered: durSample{limit: 256}}
+	})
 	if g == nil {
-		g = &closeWaitGroup{ex: d.exemplars(), overRefs: d.refs()}
-		d.groups[key] = g
+		d.dropped++
 	}
 	return g
 }
@@ -210,10 +229,16 @@ func (d *closeWait) overflow(g *closeWaitGroup, r leakRec) {
 	g.overCauses[r.cause]++
 }
 
+// maxClientGroups is how many client hosts of one listener get their own
+// close-wait-leak finding; beyond it they are reported together ("clients
+// of 10.0.0.5:8080"), so a fleet of clients makes one finding, not thousands.
+const maxClientGroups = 20
+
 // Finish implements Detector.
 func (d *closeWait) Finish(env *Env) []Finding {
 	var out []Finding
 	end := d.end(env)
+	d.mergeClients()
 	for _, key := range sortedGroups(d.groups) {
 		if f, ok := d.finding(key, d.groups[key], end, env); ok {
 			out = append(out, f)
@@ -347,7 +372,7 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 		hc, _ := halfCloseOf(c)
 		return []int64{hc.PeerFINFrame}
 	})
-	f.Caveat = teardownCaveat(env)
+	f.Caveat = d.caveat(env)
 	if pts := tl.points(envStart(env, first), true); len(pts) > 1 {
 		f.Charts = append(f.Charts, Chart{
 			ID:     key.chartID(KindCloseWaitLeak, "accumulation"),
@@ -407,6 +432,63 @@ func (d *closeWait) probePattern(g *closeWaitGroup, young []leakRec) []leakRec {
 // the checker's cadence are not.
 const minProbePattern = 2
 
+// mergeClients folds the client-host groups of a listener into one group
+// when there are more than maxClientGroups of them.
+func (d *closeWait) mergeClients() {
+	per := make(map[netip.AddrPort][]sockGroup)
+	for k, g := range d.groups {
+		if k.Side == flows.Orig && len(g.recs)+g.overRefs.count > 0 {
+			per[k.Listener] = append(per[k.Listener], k)
+		}
+	}
+	for l, keys := range per {
+		if len(keys) <= maxClientGroups {
+			continue
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i].less(keys[j]) })
+		m := &closeWaitGroup{ex: d.exemplars(), overRefs: d.refs(), answered: durSample{limit: 256}}
+		for _, k := range keys {
+			g := d.groups[k]
+			delete(d.groups, k)
+			for _, r := range g.recs {
+				if len(m.recs) < d.recCap() {
+					m.recs = append(m.recs, r)
+				} else {
+					d.overflow(m, r)
+				}
+			}
+			m.overOld += g.overOld
+			m.overYoung += g.overYoung
+			m.overClosed += g.overClosed
+			for _, r := range g.overRefs.refs {
+				m.overRefs.add(r)
+			}
+			m.overRefs.count += g.overRefs.count - len(g.overRefs.refs)
+			for _, v := range g.overAges.vals {
+				m.overAges.add(v)
+			}
+			if g.overTimeline != nil {
+				if m.overTimeline == nil {
+					m.overTimeline = newTimeline()
+				}
+				for b, v := range g.overTimeline.buckets {
+					m.overTimeline.add(b*g.overTimeline.width, v)
+				}
+			}
+			for c, n := range g.overCauses {
+				m.overCauses[c] += n
+			}
+			for _, v := range g.answered.vals {
+				m.answered.add(v)
+			}
+			for _, it := range g.ex.items {
+				m.ex.offer(it.c, it.score)
+			}
+		}
+		d.groups[sockGroup{Side: flows.Orig, Listener: l}] = m
+	}
+}
+
 // perMinute returns the rate of n events between first and last, per minute,
 // when they spread over at least 2 s.
 func perMinute(n int, first, last int64) (float64, bool) {
@@ -442,8 +524,10 @@ func closeWaitTitle(key sockGroup, total, open int, oldest float64, youngOnly bo
 	var who string
 	if key.Side == flows.Resp {
 		who = fmt.Sprintf("%s on %s", plural(total, "server socket", "server sockets"), key.Listener)
-	} else {
+	} else if key.Host.IsValid() {
 		who = fmt.Sprintf("%s from %s to %s", plural(total, "client socket", "client sockets"), key.Host, key.Listener)
+	} else {
+		who = fmt.Sprintf("%s of many hosts to %s", plural(total, "client socket", "client sockets"), key.Listener)
 	}
 	if youngOnly {
 		return fmt.Sprintf("%s still in CLOSE_WAIT when the capture ended (%s after the %s's FIN at most, too soon to call a leak)",
@@ -574,8 +658,12 @@ func closeWaitActions(key sockGroup, causes [numLeakCauses]int) []string {
 			acts = append(acts, "Check that the server accepts and reads every connection: a full accept queue or stuck workers leave requests unread.")
 		}
 	} else {
+		host := "the client hosts"
+		if key.Host.IsValid() {
+			host = key.Host.String()
+		}
 		acts = append(acts,
-			fmt.Sprintf("Find the process that holds them: `ss -tanp state close-wait '( dport = :%d )'` on %s.", port, key.Host),
+			fmt.Sprintf("Find the process that holds them: `ss -tanp state close-wait '( dport = :%d )'` on %s.", port, host),
 			"Make the client close a connection as soon as a read returns EOF (-1 / 0 bytes), and have the pool validate idle connections or evict them before the server's idle timeout (incident 002).")
 	}
 	acts = append(acts, "TCP keepalive (or an application idle timer) only reaps leaked sockets eventually; the fix is the missing close().")

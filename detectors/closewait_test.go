@@ -204,3 +204,46 @@ func TestCloseWaitLeakBounded(t *testing.T) {
 		t.Errorf("title %q", f.Title)
 	}
 }
+
+// serverClosedConn builds a keep-alive connection from client host number
+// host that the server closed after 5 s idle and the client never closed.
+func serverClosedConn(id int64, host int, sec float64) *flows.Conn {
+	ts := int64(1_700_000_000e9) + int64(sec*1e9)
+	c := &flows.Conn{ID: id, DirKnown: true, FirstTS: ts - 6e9, LastTS: ts + 1e5, EstablishedTS: ts - 6e9}
+	c.Orig.Addr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(host >> 16), byte(host >> 8), byte(host)}), 40000)
+	c.Resp.Addr = netip.MustParseAddrPort("10.0.0.2:8080")
+	c.Resp.FINTS, c.Resp.FINFrame, c.Resp.FINAckedTS = ts, id*4, ts+1e5
+	c.Orig.Bytes, c.Resp.Bytes = 100, 200
+	c.Turns = []flows.Turn{{Dir: flows.Orig, StartTS: ts - 5.1e9, EndTS: ts - 5.1e9}, {Dir: flows.Resp, StartTS: ts - 5e9, EndTS: ts - 5e9}}
+	return c
+}
+
+// TestTeardownGroupsBounded feeds connections from more client hosts than
+// maxGroups: per-client-host groups stop at maxGroups and the findings say
+// how many connections were left out; idle timeouts of clients aggregate
+// per listener.
+func TestTeardownGroupsBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cw, it := newCloseWait(&cfg), newIdleTimeout(&cfg)
+	n := maxGroups + 500
+	for i := 0; i < n; i++ {
+		c := serverClosedConn(int64(i+1), i, 10)
+		cw.ConnDone(c)
+		it.ConnDone(c)
+	}
+	env := &Env{Start: 1_700_000_000e9, End: 1_700_000_000e9 + 100e9}
+	if len(cw.groups) != maxGroups || cw.dropped != 500 {
+		t.Errorf("close-wait: %d groups, %d dropped", len(cw.groups), cw.dropped)
+	}
+	fs := cw.Finish(env)
+	if len(fs) != 1 || fs[0].FlowCount != maxGroups || fs[0].Subject != "clients of 10.0.0.2:8080" ||
+		!strings.Contains(fs[0].Caveat, "500 connections were left out") {
+		t.Fatalf("%d findings; first: %s (%d flows), caveat %q", len(fs), fs[0].Subject, fs[0].FlowCount, fs[0].Caveat)
+	}
+	if !strings.Contains(fs[0].Title, "client sockets of many hosts to 10.0.0.2:8080") {
+		t.Errorf("title %q", fs[0].Title)
+	}
+	if len(it.groups) != 1 {
+		t.Errorf("idle-timeout: %d groups, want 1 (the server's listener)", len(it.groups))
+	}
+}

@@ -1,6 +1,9 @@
 package detectors
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // TeardownOptions are the thresholds of the teardown detectors (issue:
 // "name the root cause behind every CLOSE_WAIT"). docs/detectors.md explains
@@ -128,6 +131,7 @@ type teardownBase struct {
 	maxFlows     int
 	maxExemplars int
 	now          int64 // latest capture time seen, for captures without an Env end
+	dropped      int   // connections left out because maxGroups was reached
 }
 
 func newTeardownBase(cfg *Config) teardownBase {
@@ -154,6 +158,19 @@ func (b *teardownBase) end(env *Env) int64 {
 		return env.End
 	}
 	return b.now
+}
+
+// caveat is the finding's caveat: the capture's own problems, and the
+// connections this detector left out to bound its memory.
+func (b *teardownBase) caveat(env *Env) string {
+	c := teardownCaveat(env)
+	if b.dropped > 0 {
+		if c != "" {
+			c += "; "
+		}
+		c += fmt.Sprintf("%d connections were left out of this detector because it already tracked %d groups", b.dropped, maxGroups)
+	}
+	return c
 }
 
 // refs returns a new flow list with the configured cap.

@@ -73,10 +73,12 @@ func (d *healthcheck) ConnDone(c *flows.Conn) {
 		return
 	}
 	key := groupOf(c, flows.Orig)
-	g := d.groups[key]
+	g := groupFor(d.groups, key, func() *probeGroup {
+		return &probeGroup{ex: d.exemplars(), overRefs: d.refs(), all: newTimeline(), lost: newTimeline()}
+	})
 	if g == nil {
-		g = &probeGroup{ex: d.exemplars(), overRefs: d.refs(), all: newTimeline(), lost: newTimeline()}
-		d.groups[key] = g
+		d.dropped++
+		return
 	}
 	g.probes++
 	start := c.SYNTS
@@ -225,7 +227,7 @@ func (d *healthcheck) finding(key sockGroup, g *probeGroup, end int64, env *Env)
 		Flows:     refs.sorted(),
 		FlowCount: unanswered,
 		Exemplars: ex,
-		Caveat:    teardownCaveat(env),
+		Caveat:    d.caveat(env),
 	}
 	if cad.Steady {
 		f.Inferred.ProbeIntervalS = roundInferred(cad.Interval)

@@ -20,7 +20,8 @@ import (
 // "10.0.0.5:8080": every connection accepted there. For a client's sockets
 // (Side == flows.Orig) it is the client host and the listener it talks to,
 // e.g. "10.0.0.1 → 10.0.0.5:8080": a connection pool or a health checker,
-// whatever ephemeral ports it used.
+// whatever ephemeral ports it used; without a Host it is every client of
+// the listener ("clients of 10.0.0.5:8080").
 type sockGroup struct {
 	Side     flows.Dir
 	Host     netip.Addr // client host when Side == flows.Orig
@@ -38,7 +39,10 @@ func groupOf(c *flows.Conn, side flows.Dir) sockGroup {
 
 // String returns the group as a person reads it.
 func (g sockGroup) String() string {
-	if g.Side == flows.Orig {
+	switch {
+	case g.Side == flows.Orig && !g.Host.IsValid():
+		return "clients of " + g.Listener.String()
+	case g.Side == flows.Orig:
 		return g.Host.String() + " → " + g.Listener.String()
 	}
 	return g.Listener.String()
@@ -69,6 +73,9 @@ func (g sockGroup) less(o sockGroup) bool {
 	if g.Side != o.Side {
 		return g.Side > o.Side // server-side groups first
 	}
+	if g.Host.IsValid() != o.Host.IsValid() {
+		return !g.Host.IsValid()
+	}
 	return g.Host.Less(o.Host)
 }
 
@@ -98,6 +105,25 @@ func sortedGroups[V any](m map[sockGroup]V) []sockGroup {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].less(keys[j]) })
 	return keys
+}
+
+// maxGroups bounds the groups one teardown detector tracks: beyond it, the
+// connections of new groups are counted and left out (the findings say so),
+// so that a capture with millions of client hosts cannot exhaust memory.
+const maxGroups = 50_000
+
+// groupFor returns m[key], creating it with mk when there is room; it
+// returns nil when m already holds maxGroups groups.
+func groupFor[G any](m map[sockGroup]*G, key sockGroup, mk func() *G) *G {
+	if g := m[key]; g != nil {
+		return g
+	}
+	if len(m) >= maxGroups {
+		return nil
+	}
+	g := mk()
+	m[key] = g
+	return g
 }
 
 // refList is the flow list of a finding built from references: every flow is

@@ -102,11 +102,14 @@ func (d *idleTimeout) ConnDone(c *flows.Conn) {
 	if !ok || idle < ns(d.opt.MinIdleTimeout) {
 		return
 	}
-	key := groupOf(c, closer)
-	g := d.groups[key]
+	// Servers' timers are per listener; clients' are per client software,
+	// but one group per client host would grow with the capture's hosts:
+	// the clients of a listener are one group.
+	key := sockGroup{Side: closer, Listener: c.Resp.Addr}
+	g := groupFor(d.groups, key, func() *idleGroup { return &idleGroup{ex: d.exemplars(), over: make(valueHist)} })
 	if g == nil {
-		g = &idleGroup{ex: d.exemplars(), over: make(valueHist)}
-		d.groups[key] = g
+		d.dropped++
+		return
 	}
 	r := idleRec{ref: Ref(c), idle: Seconds(idle), closeTS: ts, out: idleOutcomeOf(c, closer, d.grace()),
 		finFrm: c.Endpoint(closer).FINFrame}
@@ -193,15 +196,15 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 		Flows:     refs.sorted(),
 		FlowCount: total,
 		Exemplars: ex,
-		Caveat:    teardownCaveat(env),
+		Caveat:    d.caveat(env),
 	}
 	f.Inferred.IdleTimeoutS = roundInferred(timeout)
 	closer, other := key.sideName(), key.peerName()
-	who := key.Listener.String()
+	who := key.Listener.String() + " closes"
 	if key.Side == flows.Orig {
-		who = fmt.Sprintf("%s (towards %s)", key.Host, key.Listener)
+		who = "Clients of " + key.Listener.String() + " close"
 	}
-	f.Title = fmt.Sprintf("%s closes connections after %s idle (%s, %s)", who, fmtSec(timeout),
+	f.Title = fmt.Sprintf("%s connections after %s idle (%s, %s)", who, fmtSec(timeout),
 		plural(total, "connection", "connections"), fmtRange(spreadLo, spreadHi))
 	switch {
 	case leaked > 0:
@@ -247,7 +250,7 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 		}
 	} else {
 		f.Actions = []string{
-			fmt.Sprintf("This is %s's own idle timeout (%s); check that the server side closes its end when it reads EOF.", key.Host, fmtSec(timeout)),
+			fmt.Sprintf("This is the clients' own idle timeout (%s); check that %s closes its end when it reads EOF.", fmtSec(timeout), key.Listener),
 		}
 	}
 	f.Evidence = []Metric{

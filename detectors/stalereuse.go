@@ -66,10 +66,12 @@ func (d *staleReuse) ConnDone(c *flows.Conn) {
 	}
 	a := &c.Orig.DataAfterPeerFIN
 	key := groupOf(c, flows.Orig)
-	g := d.groups[key]
+	g := groupFor(d.groups, key, func() *reuseGroup {
+		return &reuseGroup{refs: d.refs(), ex: d.exemplars(), lines: make(map[string]int)}
+	})
 	if g == nil {
-		g = &reuseGroup{refs: d.refs(), ex: d.exemplars(), lines: make(map[string]int)}
-		d.groups[key] = g
+		d.dropped++
+		return
 	}
 	g.refs.add(Ref(c))
 	g.delays.add(Seconds(a.Delay))
@@ -112,7 +114,7 @@ func (d *staleReuse) finding(key sockGroup, g *reuseGroup, env *Env) Finding {
 		Flows:     g.refs.sorted(),
 		FlowCount: n,
 		Exemplars: ex,
-		Caveat:    teardownCaveat(env),
+		Caveat:    d.caveat(env),
 	}
 	cl := densestCluster(g.idle.vals, d.opt.TimeoutSpread, d.opt.TimeoutSlack.Seconds())
 	idleKnown := cl.consistent(d.opt.TimeoutSamples) && cl.Median >= d.opt.MinIdleTimeout.Seconds()

@@ -23,6 +23,7 @@ type durSample struct {
 	n        int
 	min, max float64
 	sum      float64
+	limit    int // values kept; 0 means sampleCap
 }
 
 func (s *durSample) add(v float64) {
@@ -34,7 +35,7 @@ func (s *durSample) add(v float64) {
 	}
 	s.n++
 	s.sum += v
-	if len(s.vals) < sampleCap {
+	if lim := s.limit; len(s.vals) < sampleCap && (lim == 0 || len(s.vals) < lim) {
 		s.vals = append(s.vals, v)
 	}
 }

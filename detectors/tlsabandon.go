@@ -111,10 +111,10 @@ func (d *tlsAbandon) ConnDone(c *flows.Conn) {
 		return // not a TLS handshake, or the client's bytes were not TLS
 	}
 	key := groupOf(c, flows.Resp)
-	g := d.groups[key]
+	g := groupFor(d.groups, key, func() *tlsGroup { return &tlsGroup{ex: d.exemplars()} })
 	if g == nil {
-		g = &tlsGroup{ex: d.exemplars()}
-		d.groups[key] = g
+		d.dropped++
+		return
 	}
 	r := tlsRec{ref: Ref(c), stage: stage, closeTS: closeTS, byRST: byRST,
 		acked: !byRST && c.Orig.FINAckedTS != 0, waited: closeTS - from, helloFrm: t.ClientHelloFrame}
@@ -208,7 +208,7 @@ func (d *tlsAbandon) finding(key sockGroup, g *tlsGroup, end int64, env *Env) (F
 		Flows:     refs.sorted(),
 		FlowCount: total,
 		Exemplars: ex,
-		Caveat:    teardownCaveat(env),
+		Caveat:    d.caveat(env),
 	}
 	main := 0
 	for s := range stages {

@@ -94,10 +94,12 @@ func (d *upstreamTimeout) ConnDone(c *flows.Conn) {
 		return
 	}
 	key := groupOf(c, flows.Orig)
-	g := d.groups[key]
+	g := groupFor(d.groups, key, func() *upstreamGroup {
+		return &upstreamGroup{over: make(valueHist), lines: make(map[string]int), ex: d.exemplars()}
+	})
 	if g == nil {
-		g = &upstreamGroup{over: make(valueHist), lines: make(map[string]int), ex: d.exemplars()}
-		d.groups[key] = g
+		d.dropped++
+		return
 	}
 	r := upstreamRec{ref: Ref(c), gap: Seconds(gap), closeTS: ts, byRST: c.Orig.FINTS == 0 || c.Orig.RSTTS == ts}
 	if a := &c.Resp.DataAfterPeerFIN; a.FirstTS != 0 {
@@ -203,7 +205,7 @@ func (d *upstreamTimeout) finding(key sockGroup, g *upstreamGroup, env *Env) (Fi
 		Flows:     refs.sorted(),
 		FlowCount: n,
 		Exemplars: ex,
-		Caveat:    teardownCaveat(env),
+		Caveat:    d.caveat(env),
 	}
 	f.Inferred.RequestTimeoutS = roundInferred(timeout)
 	how := "FIN"

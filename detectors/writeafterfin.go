@@ -109,10 +109,10 @@ func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 		return // reset by the peer, but not after this data: something else
 	}
 	key := groupOf(c, dir)
-	g := d.groups[key]
+	g := groupFor(d.groups, key, func() *wafGroup { return &wafGroup{ex: d.exemplars(), overRefs: d.refs()} })
 	if g == nil {
-		g = &wafGroup{ex: d.exemplars(), overRefs: d.refs()}
-		d.groups[key] = g
+		d.dropped++
+		return
 	}
 	r := wafRec{ref: Ref(c), delay: Seconds(a.Delay), firstTS: a.FirstTS, lastTS: max(a.LastTS, a.FirstTS),
 		retrans: a.Retransmits, bytes: a.Bytes,
@@ -257,7 +257,7 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 		Flows:     refs.sorted(),
 		FlowCount: n,
 		Exemplars: ex,
-		Caveat:    teardownCaveat(env),
+		Caveat:    d.caveat(env),
 	}
 	if win.OK {
 		f.Inferred.DropWindowS = roundInferred(win.Window)
