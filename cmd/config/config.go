@@ -116,6 +116,10 @@ func (s *Settings) Prepare(cmd *cobra.Command) error {
 // Compiled returns the filter compiled by Prepare (nil before).
 func (s *Settings) Compiled() *filter.Filter { return s.compiled }
 
+// FilterString describes the packet filter in force ("" for none), compiling
+// it when Prepare was not called.
+func (s *Settings) FilterString() string { return s.filter().String() }
+
 // Options returns analysis options for one timeline of paths, with a fresh
 // filter predicate (relative time windows count per timeline).
 func (s *Settings) Options(paths []string) analysis.Options {

@@ -192,7 +192,7 @@ func Run(opts *Options) error {
 	tracker.Flush()
 	if p.conns == 0 {
 		hint := "list the connections with `pcapsleuth flows`"
-		if f := opts.Settings.Compiled().String(); f != "" {
+		if f := opts.Settings.FilterString(); f != "" {
 			hint += " and the same packet filter (" + f + ")"
 		}
 		return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("no connection %s in %s; %s", opts.Flow, strings.Join(paths, ", "), hint)}
