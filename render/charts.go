@@ -27,8 +27,8 @@ const (
 	maxChartPoints   = 4000 // points per series; more are thinned evenly
 	maxChartSeries   = 12
 	maxBarCategories = 30 // more distinct X values: bars on a value axis
-	chartHeightPx    = 300
-	stateChartGroup  = "Sockets by state over time (the ss view)"
+	maxCharts        = 48
+	maxChartBytes    = 1500000 // option JSON of all charts together
 )
 
 // chartPalette is the series colour cycle: sober, distinct, print-safe.
@@ -80,8 +80,10 @@ type chartData struct {
 
 // chartSet is every chart of a report, in display order.
 type chartSet struct {
-	Views []chartView
-	Data  []chartData
+	Views   []chartView
+	Data    []chartData
+	bytes   int
+	Omitted int // charts left out to bound the report's size
 }
 
 func (cs *chartSet) add(v chartView, option map[string]any) error {
@@ -91,12 +93,14 @@ func (cs *chartSet) add(v chartView, option map[string]any) error {
 	}
 	cs.Views = append(cs.Views, v)
 	cs.Data = append(cs.Data, chartData{ID: v.ID, Option: b})
+	cs.bytes += len(b)
 	return nil
 }
 
-// buildCharts makes the ss-view charts and every finding's charts that have
-// something to show.
-func buildCharts(r *Report, findingIDs []string) (*chartSet, error) {
+// buildCharts makes the ss-view charts and the charts of the first full
+// findings that have something to show, within maxCharts and
+// maxChartBytes.
+func buildCharts(r *Report, findingIDs []string, full int) (*chartSet, error) {
 	cs := &chartSet{}
 	n := 0
 	for i := range r.States {
@@ -119,6 +123,9 @@ func buildCharts(r *Report, findingIDs []string) (*chartSet, error) {
 	seen := map[string]int{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
+		if i >= full {
+			break
+		}
 		for j := range f.Charts {
 			c := &f.Charts[j]
 			// Element ids come from positions, not from Chart.ID: detector
@@ -140,9 +147,14 @@ func buildCharts(r *Report, findingIDs []string) (*chartSet, error) {
 				cs.Views[k].Also = append(cs.Views[k].Also, findingIDs[i])
 				continue
 			}
+			if len(cs.Views) >= maxCharts || cs.bytes+len(b) > maxChartBytes {
+				cs.Omitted++
+				continue
+			}
 			seen[key] = len(cs.Views)
 			cs.Views = append(cs.Views, v)
 			cs.Data = append(cs.Data, chartData{ID: id, Option: b})
+			cs.bytes += len(b)
 		}
 	}
 	return cs, nil

@@ -12,16 +12,62 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 )
 
-// HTML report bounds.
+// HTML report bounds: whatever the detectors report, the page stays a few
+// MB beyond the connection table (TestHTMLBoundedFindings).
 const (
-	verdictItems   = 3  // findings spelled out in the verdict
-	flowSampleSize = 12 // connections listed in a finding (all are in the table)
-	maxLadders     = 4  // ladders drawn per finding
+	verdictItems       = 3       // findings spelled out in the verdict
+	flowSampleSize     = 12      // connections listed in a finding (all are in the table)
+	maxLadders         = 4       // ladders drawn per finding
+	maxFullFindings    = 40      // findings drawn in full; the next ones are table rows
+	maxCompactFindings = 400     // findings listed as rows; the rest are counted per detector
+	maxLadderBytes     = 2500000 // SVG of all ladders together
+	maxEvidence        = 40
+	maxActions         = 12
+	maxExplanation     = 6000 // runes
 )
+
+// ladderBudget is what is left of maxLadderBytes.
+type ladderBudget struct {
+	left    int
+	omitted int
+}
+
+// findingGroup counts the findings of one detector and severity that the
+// report only counts.
+type findingGroup struct {
+	Kind, Severity string
+	Count          int
+	Flows          int
+}
+
+// groupFindings counts findings per detector and severity, largest first.
+func groupFindings(fs []findingView) []findingGroup {
+	idx := map[[2]string]int{}
+	var out []findingGroup
+	for _, f := range fs {
+		k := [2]string{f.Kind, f.Severity}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, findingGroup{Kind: f.Kind, Severity: f.Severity})
+		}
+		out[i].Count++
+		out[i].Flows += f.FlowCount
+	}
+	slices.SortStableFunc(out, func(a, b findingGroup) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.Kind+a.Severity, b.Kind+b.Severity)
+	})
+	return out
+}
 
 // WriteHTML writes r as one self-contained HTML file: every script and style
 // is inline (ECharts is embedded), a Content-Security-Policy forbids any
@@ -102,15 +148,21 @@ type page struct {
 	Inputs    string
 	Range     string
 
-	Verdict   verdictView
-	Findings  []findingView
-	Charts    []chartView
-	Ladders   []ladderIndexEntry
-	FlowTotal int
-	Captures  []captureView
-	Summary   summaryView
-	Settings  settingsView
-	ECharts   string
+	Verdict  verdictView
+	Findings []findingView // drawn in full, most severe first
+	More     []findingView // listed in a table after them
+	Rest     []findingGroup
+	// FindingCount is the number of findings in the report.
+	FindingCount   int
+	LaddersOmitted int
+	ChartsOmitted  int
+	Charts         []chartView
+	Ladders        []ladderIndexEntry
+	FlowTotal      int
+	Captures       []captureView
+	Summary        summaryView
+	Settings       settingsView
+	ECharts        string
 
 	CSS       template.CSS
 	FlowJSON  template.JS
@@ -135,6 +187,7 @@ type verdictItem struct {
 	Title    string
 	Sentence string
 	Anchor   string
+	Inferred string // "request timeout 20.0 s · drop window 16.0 s"
 }
 
 // findingView is one finding's card.
@@ -154,7 +207,11 @@ type findingView struct {
 	Flows      []flowRefView
 	MoreFlows  int
 	Ladders    []ladderView
-	Charts     []chartView
+	// LaddersOmitted counts exemplar ladders left out to bound the size.
+	LaddersOmitted int
+	Charts         []chartView
+	// Inferences is the inferred settings on one line, for tables.
+	Inferences string
 	Frames     string // display filter of every highlighted frame
 }
 
@@ -230,31 +287,46 @@ func newPage(r *Report) (*page, error) {
 	ids := findingIDs(r.Findings)
 	kindAnchors := map[string]string{}
 	ladders := map[int64][]string{}
+	all := make([]findingView, len(r.Findings))
+	lb := &ladderBudget{left: maxLadderBytes}
 	for i := range r.Findings {
 		f := &r.Findings[i]
-		fv := newFindingView(f, ids[i])
+		var fv findingView
+		if i < maxFullFindings {
+			fv = newFindingView(f, ids[i], lb)
+		} else {
+			fv = newFindingView(f, ids[i], nil)
+		}
+		all[i] = fv
 		for _, l := range fv.Ladders {
 			ladders[l.ConnID] = append(ladders[l.ConnID], l.ID)
 			p.Ladders = append(p.Ladders, ladderIndexEntry{LadderID: l.ID, ConnID: l.ConnID,
 				Flow: l.Client + " → " + l.Server, Finding: fv.Title, Severity: fv.Severity,
 				Shown: l.Shown, Packets: l.Packets})
 		}
-		if _, ok := kindAnchors[fv.Kind]; !ok {
+		if _, ok := kindAnchors[fv.Kind]; !ok && i < maxFullFindings+maxCompactFindings {
 			kindAnchors[fv.Kind] = fv.ID
 		}
-		p.Findings = append(p.Findings, fv)
 	}
-	p.Verdict = newVerdict(r, p.Findings)
+	p.Findings = all[:min(len(all), maxFullFindings)]
+	if len(all) > maxFullFindings {
+		p.More = all[maxFullFindings:min(len(all), maxFullFindings+maxCompactFindings)]
+		p.Rest = groupFindings(all[min(len(all), maxFullFindings+maxCompactFindings):])
+	}
+	p.LaddersOmitted = lb.omitted
+	p.FindingCount = len(all)
+	p.Verdict = newVerdict(r, all)
 	p.Title = "pcapsleuth: " + p.Verdict.Headline
 	if p.Inputs != "" {
 		p.Title += " — " + p.Inputs
 	}
 
-	cs, err := buildCharts(r, ids)
+	cs, err := buildCharts(r, ids, maxFullFindings)
 	if err != nil {
 		return nil, err
 	}
 	p.Charts = cs.Views
+	p.ChartsOmitted = cs.Omitted
 	for i := range p.Findings {
 		for _, c := range cs.Views {
 			if c.FindingID == p.Findings[i].ID || slices.Contains(c.Also, p.Findings[i].ID) {
@@ -353,7 +425,9 @@ func findingIDs(fs []detectors.Finding) []string {
 	return ids
 }
 
-func newFindingView(f *detectors.Finding, id string) findingView {
+// newFindingView builds a finding's card. Ladders are drawn while lb has
+// room (none when lb is nil).
+func newFindingView(f *detectors.Finding, id string, lb *ladderBudget) findingView {
 	v := findingView{
 		ID:       id,
 		Kind:     f.Kind.String(),
@@ -367,12 +441,16 @@ func newFindingView(f *detectors.Finding, id string) findingView {
 	if v.Title == "" {
 		v.Title = v.Kind
 	}
-	for _, para := range strings.Split(cleanText(f.Explanation), "\n\n") {
+	expl := f.Explanation
+	if n := utf8.RuneCountInString(expl); n > maxExplanation {
+		expl = truncateRunes(expl, maxExplanation)
+	}
+	for _, para := range strings.Split(cleanText(expl), "\n\n") {
 		if para = strings.TrimSpace(para); para != "" {
 			v.Paragraphs = append(v.Paragraphs, para)
 		}
 	}
-	for _, m := range f.Evidence {
+	for _, m := range f.Evidence[:min(len(f.Evidence), maxEvidence)] {
 		v.Evidence = append(v.Evidence, metricView{
 			Name:  metricName(m.Name, m.Unit),
 			Value: fmtValue(m.Value, cleanLine(m.Unit, 16)),
@@ -380,7 +458,12 @@ func newFindingView(f *detectors.Finding, id string) findingView {
 		})
 	}
 	v.Inferred = inferredSettings(f.Inferred)
-	for _, a := range f.Actions {
+	var inf []string
+	for _, s := range v.Inferred {
+		inf = append(inf, s.Label+" "+s.Value)
+	}
+	v.Inferences = strings.Join(inf, " · ")
+	for _, a := range f.Actions[:min(len(f.Actions), maxActions)] {
 		v.Actions = append(v.Actions, cleanText(a))
 	}
 	v.FlowCount = max(f.FlowCount, len(f.Flows))
@@ -391,13 +474,23 @@ func newFindingView(f *detectors.Finding, id string) findingView {
 		v.Flows = append(v.Flows, flowRefView{ID: fl.ID, Client: addrString(fl.Client), Server: addrString(fl.Server)})
 	}
 	v.MoreFlows = v.FlowCount - len(v.Flows)
+	if lb == nil {
+		return v
+	}
 	seen := map[int64]bool{}
 	for _, c := range f.Exemplars {
 		if c == nil || seen[c.ID] || len(v.Ladders) == maxLadders {
 			continue
 		}
 		seen[c.ID] = true
-		v.Ladders = append(v.Ladders, newLadderView(id+"-flow-"+strconv.FormatInt(c.ID, 10), c, f.Highlight))
+		l := newLadderView(id+"-flow-"+strconv.FormatInt(c.ID, 10), c, f.Highlight)
+		if len(l.SVG) > lb.left {
+			lb.omitted++
+			v.LaddersOmitted++
+			continue
+		}
+		lb.left -= len(l.SVG)
+		v.Ladders = append(v.Ladders, l)
 	}
 	return v
 }
@@ -447,6 +540,7 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 		if len(f.Paragraphs) > 0 {
 			it.Sentence = firstSentence(f.Paragraphs[0])
 		}
+		it.Inferred = f.Inferences
 		v.Items = append(v.Items, it)
 	}
 	v.More = len(fs) - len(v.Items)

@@ -9,6 +9,10 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 )
 
+// maxMarkdownFindings bounds the findings table and the inferred settings
+// of the Markdown summary (CI step summaries are limited to 1 MiB).
+const maxMarkdownFindings = 50
+
 // WriteMarkdown writes a short Markdown summary of r, suited for a CI step
 // summary or a ticket comment: the verdict, a findings table, the inferred
 // settings and the capture's health. Packet-derived text is cleaned and
@@ -62,18 +66,32 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		p()
 		p("| | severity | detector | finding | connections | subject |")
 		p("|---|---|---|---|---:|---|")
-		for i := range r.Findings {
+		for i := range r.Findings[:min(len(r.Findings), maxMarkdownFindings)] {
 			f := &r.Findings[i]
 			p("| ", severityIcon(severityClass(f.Severity)), " | ", severityClass(f.Severity), " | `", f.Kind.String(), "` | ",
 				mdCell(views[i].Title), " | ", fmtInt(int64(views[i].FlowCount)), " | ", mdCell(views[i].Subject), " |")
 		}
 		p()
+		if rest := views[min(len(views), maxMarkdownFindings):]; len(rest) > 0 {
+			var parts []string
+			for _, g := range groupFindings(rest) {
+				parts = append(parts, fmtInt(int64(g.Count))+" `"+g.Kind+"` ("+g.Severity+")")
+			}
+			p("… and ", plural(int64(len(rest)), "more finding", "more findings"), ": ", strings.Join(parts, ", "),
+				" (the HTML and JSON reports have them all).")
+			p()
+		}
 	}
 
 	var inferred [][3]string
+	seen := map[[3]string]bool{}
 	for i := range r.Findings {
 		for _, s := range inferredSettings(r.Findings[i].Inferred) {
-			inferred = append(inferred, [3]string{s.Label + " (`" + s.Name + "`)", s.Value, "`" + r.Findings[i].Kind.String() + "`"})
+			row := [3]string{s.Label + " (`" + s.Name + "`)", s.Value, "`" + r.Findings[i].Kind.String() + "`"}
+			if !seen[row] && len(inferred) < maxMarkdownFindings {
+				seen[row] = true
+				inferred = append(inferred, row)
+			}
 		}
 	}
 	if len(inferred) > 0 {
@@ -137,9 +155,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 // findingSummaryView is the part of a finding's view the summaries use
 // (no ladders are drawn).
 func findingSummaryView(f *detectors.Finding, id string) findingView {
-	g := *f
-	g.Exemplars = nil
-	return newFindingView(&g, id)
+	return newFindingView(f, id, nil)
 }
 
 func captureNames(r *Report) string {

@@ -3,11 +3,13 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/pcapsleuth/pcapsleuth/detectors"
+	"github.com/pcapsleuth/pcapsleuth/flows"
 )
 
 // maxReportBytes is the bound the issue sets for a capture of 100,000
@@ -85,5 +87,71 @@ func TestHTMLSizeBounded(t *testing.T) {
 	}
 	if c := bytes.Count(buf.Bytes(), []byte(`"close-wait-leak"`)); c > 3 {
 		t.Errorf("the detector name is repeated %d times: rows are not interned", c)
+	}
+}
+
+// longConnScript is one connection of 600 packets with retransmissions
+// throughout, so its packet log is as long as the tracker keeps.
+func longConnScript() string {
+	var b strings.Builder
+	b.WriteString("0.000 C>S SYN mss=1460 ws=7\n0.001 S>C SYN,ACK mss=1460 ws=7\n0.002 C>S ACK\n")
+	t := 0.01
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&b, "%.4f S>C ACK len=1460\n", t)
+		if i%3 == 0 {
+			fmt.Fprintf(&b, "%.4f S>C ACK len=1460 retrans\n", t+0.2)
+		}
+		fmt.Fprintf(&b, "%.4f C>S ACK\n", t+0.21)
+		t += 0.3
+	}
+	return b.String()
+}
+
+// TestHTMLBoundedFindings floods the report with findings, each with the
+// longest ladders and big charts, on top of 100,000 connections: the page
+// must stay under the bound.
+func TestHTMLBoundedFindings(t *testing.T) {
+	n, nf := 100_000, 3000
+	if testing.Short() {
+		n, nf = 20_000, 600
+	}
+	a := analyze(t, "long", longConnScript())
+	long := a.conns[0]
+	if len(long.Log) < 100 {
+		t.Fatalf("log of %d packets, want a long one", len(long.Log))
+	}
+	r := floodReport(t, n)
+	var pts []detectors.Point
+	for i := 0; i < 10000; i++ {
+		pts = append(pts, detectors.Point{X: float64(i), Y: float64(i % 17), Label: "a label of some length"})
+	}
+	base := r.Findings[0]
+	for i := 0; i < nf; i++ {
+		f := base
+		f.Title = fmt.Sprintf("finding %d: %s", i, strings.Repeat("words ", 30))
+		f.Explanation = strings.Repeat("A long explanation. ", 1000)
+		f.Exemplars = []*flows.Conn{long, long, long}
+		f.Charts = []detectors.Chart{{ID: "c", Title: fmt.Sprintf("chart %d", i), Type: detectors.ChartScatter,
+			Series: []detectors.Series{{Name: "s", Points: pts}}}}
+		r.Findings = append(r.Findings, f)
+	}
+	var cw countingWriter
+	start := time.Now()
+	if err := WriteHTML(&cw, r); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d connections, %d findings: %.1f MB in %v", n, nf, float64(cw.n)/(1<<20), time.Since(start).Round(time.Millisecond))
+	if cw.n > maxReportBytes {
+		t.Errorf("report is %d bytes, want < %d", cw.n, maxReportBytes)
+	}
+	var md, txt countingWriter
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteText(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	if md.n > 200<<10 || txt.n > 200<<10 {
+		t.Errorf("markdown %d bytes, text %d bytes: want both under 200 KB", md.n, txt.n)
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"strings"
 )
 
-// textWidth is the column the terminal summary wraps at.
-const textWidth = 100
+// Terminal summary bounds.
+const (
+	textWidth       = 100 // the column the summary wraps at
+	maxTextFindings = 25  // findings listed; the rest are counted per detector
+)
 
 // WriteText writes the terminal summary of r: the verdict, the summary
 // lines, each finding with its severity, connections and inferred settings,
@@ -59,7 +62,7 @@ func WriteText(w io.Writer, r *Report) error {
 		wrapInto(bw, "  ", "    ", l)
 	}
 	line()
-	for i := range views {
+	for i := range views[:min(len(views), maxTextFindings)] {
 		f := &views[i]
 		tag := strings.ToUpper(f.Severity)
 		wrapInto(bw, padRight(tag, 10), strings.Repeat(" ", 10), f.Title)
@@ -81,10 +84,18 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		wrapInto(bw, ind, ind, "("+facts+")")
 	}
+	if rest := views[min(len(views), maxTextFindings):]; len(rest) > 0 {
+		var parts []string
+		for _, g := range groupFindings(rest) {
+			parts = append(parts, fmtInt(int64(g.Count))+" "+g.Kind+" ("+g.Severity+")")
+		}
+		wrapInto(bw, "", "  ", "... and "+plural(int64(len(rest)), "more finding", "more findings")+": "+strings.Join(parts, ", ")+
+			" (the HTML and JSON reports have them all)")
+	}
 	if len(views) > 0 {
 		line()
 	}
-	line(v.Checked)
+	wrapInto(bw, "", "  ", v.Checked)
 	for _, c := range r.Captures {
 		name := cleanLine(filepath.Base(c.Path), 120)
 		for _, e := range c.Errors {

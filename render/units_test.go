@@ -141,7 +141,7 @@ func TestChartHelpers(t *testing.T) {
 			{ID: long + "backoff", Title: "b", Type: detectors.ChartLine, Series: []detectors.Series{{Name: "x", Points: []detectors.Point{{X: 1, Y: 1}}}}},
 			{ID: "empty", Title: "c", Type: detectors.ChartLine, Series: []detectors.Series{{Name: "x"}}},
 		}}}}
-	cs, err := buildCharts(r, findingIDs(r.Findings))
+	cs, err := buildCharts(r, findingIDs(r.Findings), maxFullFindings)
 	if err != nil {
 		t.Fatal(err)
 	}
