@@ -138,12 +138,12 @@ var rank = [numKinds]uint8{
 	KindWriteAfterFINBlackholed:  1,
 	KindHealthcheckFINUnanswered: 2,
 	KindTLSHandshakeAbandoned:    3,
-	KindStaleConnectionReuse:     4,
-	KindWriteAfterFINReset:       5,
-	KindUpstreamTimeout:          6,
-	KindIdleTimeoutClose:         7,
-	KindZeroWindowStall:          8,
-	KindHandshakeFailure:         9,
+	KindHandshakeFailure:         4, // a listen queue that overflows is a root cause too
+	KindStaleConnectionReuse:     5,
+	KindWriteAfterFINReset:       6,
+	KindUpstreamTimeout:          7,
+	KindIdleTimeoutClose:         8,
+	KindZeroWindowStall:          9,
 	KindRetransmissionStorm:      10,
 	KindCloseWaitLeak:            11,
 	KindTSOSuperSegments:         12,
@@ -152,7 +152,7 @@ var rank = [numKinds]uint8{
 }
 
 // symptoms are the kinds that another finding can explain.
-var symptoms = map[Kind]bool{KindRetransmissionStorm: true, KindCloseWaitLeak: true, KindHandshakeFailure: true}
+var symptoms = map[Kind]bool{KindRetransmissionStorm: true, KindCloseWaitLeak: true}
 
 // relate notes, on a symptom finding, the root-cause finding that covers
 // most of its connections ("these retransmissions are writes after FIN

@@ -65,3 +65,20 @@ func TestEngineRecoversFromDetectorPanic(t *testing.T) {
 		t.Fatalf("findings = %+v", got)
 	}
 }
+
+func TestEngineListenQueueExplainsCloseWait(t *testing.T) {
+	// accept-backlog: the client times out requests the listener never
+	// accepted; the CLOSE_WAIT sockets are the listen queue's, not the timeout's.
+	cw := Finding{Kind: KindCloseWaitLeak, Severity: Warning, Flows: refs(1, 2)}
+	up := Finding{Kind: KindUpstreamTimeout, Severity: Warning, Flows: refs(1, 2)}
+	hf := Finding{Kind: KindHandshakeFailure, Severity: Critical, Flows: refs(1, 2, 3, 4)}
+	e := NewEngine(&Config{}, []*Spec{{Kind: KindCloseWaitLeak, New: func(*Config) Detector { return &fixed{[]Finding{cw, up, hf}} }}})
+	for _, f := range e.Finish(&Env{}) {
+		if f.Kind == KindCloseWaitLeak && f.ExplainedBy != KindHandshakeFailure {
+			t.Errorf("close-wait-leak explained by %v, want handshake-failure", f.ExplainedBy)
+		}
+		if f.Kind == KindHandshakeFailure && f.ExplainedBy != 0 {
+			t.Errorf("handshake-failure explained by %v", f.ExplainedBy)
+		}
+	}
+}
