@@ -3,8 +3,8 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
