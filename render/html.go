@@ -188,6 +188,7 @@ type verdictItem struct {
 	Sentence string
 	Anchor   string
 	Inferred string // "request timeout 20.0 s · drop window 16.0 s"
+	Similar  int    // further findings of the same detector and severity
 }
 
 // findingView is one finding's card.
@@ -532,7 +533,17 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 		}
 		v.Headline = joinAnd(parts)
 	}
+	// One item per detector and severity, the most severe first: distinct
+	// causes, not eight times the same leak on eight listeners.
+	byKind := map[[2]string]int{}
+	shown := 0
 	for _, f := range fs {
+		key := [2]string{f.Kind, f.Severity}
+		if i, ok := byKind[key]; ok {
+			v.Items[i].Similar++
+			shown++
+			continue
+		}
 		if len(v.Items) == verdictItems || (f.Severity == "info" && crit+warn > 0) {
 			continue
 		}
@@ -541,9 +552,11 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 			it.Sentence = firstSentence(f.Paragraphs[0])
 		}
 		it.Inferred = f.Inferences
+		byKind[key] = len(v.Items)
 		v.Items = append(v.Items, it)
+		shown++
 	}
-	v.More = len(fs) - len(v.Items)
+	v.More = len(fs) - shown
 	for _, l := range r.Summary.Lines {
 		v.Lines = append(v.Lines, cleanLine(l, 300))
 	}

@@ -43,6 +43,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		if it.Sentence != "" {
 			line += ". " + mdText(it.Sentence)
 		}
+		if it.Similar > 0 {
+			line += " (and " + plural(int64(it.Similar), "more like this", "more like this") + ")"
+		}
 		p(line)
 	}
 	if len(v.Items) > 0 {
