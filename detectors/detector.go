@@ -73,8 +73,13 @@ type Engine struct {
 // NewEngine makes a fresh instance of each spec.
 func NewEngine(cfg *Config, specs []*Spec) *Engine {
 	e := &Engine{cfg: cfg, specs: specs, failed: make([]error, len(specs))}
+	slot := 0
 	for i, s := range specs {
 		d := s.New(cfg)
+		if u, ok := d.(slotUser); ok && slot < flows.MaxSlots {
+			u.useSlot(slot)
+			slot++
+		}
 		e.dets = append(e.dets, d)
 		if _, ok := d.(SegmentDetector); ok {
 			e.segs = append(e.segs, i)

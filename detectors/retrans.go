@@ -137,7 +137,7 @@ type rsPair struct {
 type retrans struct {
 	transportBase
 	sub   int64 // sub-bucket width, ns
-	conns map[*flows.Conn]*rsConn
+	conns connStates[rsConn]
 	pairs map[trPair]*rsPair
 	lastC *flows.Conn
 	lastS *rsConn
@@ -146,14 +146,14 @@ type retrans struct {
 func newRetrans(cfg *Config) *retrans {
 	b := newTransportBase(cfg)
 	return &retrans{transportBase: b, sub: max(ns(b.opt.RetransWindow)/rsSub, 1),
-		conns: make(map[*flows.Conn]*rsConn), pairs: make(map[trPair]*rsPair)}
+		conns: newConnStates[rsConn](), pairs: make(map[trPair]*rsPair)}
 }
 
 func (d *retrans) state(c *flows.Conn) *rsConn {
 	if d.lastC == c {
 		return d.lastS
 	}
-	st := d.conns[c]
+	st := d.conns.get(c)
 	if st == nil {
 		key := pairOf(c.Orig.Addr.Addr(), c.Resp.Addr.Addr())
 		pr := d.pairs[key]
@@ -162,7 +162,7 @@ func (d *retrans) state(c *flows.Conn) *rsConn {
 			d.pairs[key] = pr
 		}
 		st = &rsConn{pair: pr}
-		d.conns[c] = st
+		d.conns.put(c, st)
 	}
 	d.lastC, d.lastS = c, st
 	return st
@@ -311,11 +311,11 @@ func (pr *rsPair) tick(ts, sub int64, loss bool) {
 
 // ConnDone implements Detector.
 func (d *retrans) ConnDone(c *flows.Conn) {
-	st := d.conns[c]
+	st := d.conns.get(c)
 	if st == nil {
 		return
 	}
-	delete(d.conns, c)
+	d.conns.del(c)
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}

@@ -94,14 +94,14 @@ type tsoBurst struct {
 // tso is the tso-super-segments detector.
 type tso struct {
 	transportBase
-	conns map[*flows.Conn]*tsoConn
+	conns connStates[tsoConn]
 	links map[trLink]*tsoLink
 	lastC *flows.Conn
 	lastS *tsoConn
 }
 
 func newTSO(cfg *Config) *tso {
-	return &tso{transportBase: newTransportBase(cfg), conns: make(map[*flows.Conn]*tsoConn), links: make(map[trLink]*tsoLink)}
+	return &tso{transportBase: newTransportBase(cfg), conns: newConnStates[tsoConn](), links: make(map[trLink]*tsoLink)}
 }
 
 // effMSS returns the largest payload the receiver in direction dir accepts
@@ -133,13 +133,13 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 	p := s.P
 	st := d.lastS
 	if d.lastC != c {
-		st = d.conns[c]
+		st = d.conns.get(c)
 		if st == nil {
 			if p.PayloadLen == 0 {
 				return
 			}
 			st = &tsoConn{}
-			d.conns[c] = st
+			d.conns.put(c, st)
 		}
 		d.lastC, d.lastS = c, st
 	}
@@ -224,11 +224,11 @@ func (d *tso) endBurst(c *flows.Conn, dir flows.Dir, me *tsoDir) {
 
 // ConnDone implements Detector.
 func (d *tso) ConnDone(c *flows.Conn) {
-	st := d.conns[c]
+	st := d.conns.get(c)
 	if st == nil {
 		return
 	}
-	delete(d.conns, c)
+	d.conns.del(c)
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}

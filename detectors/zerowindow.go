@@ -65,14 +65,14 @@ type zwReceiver struct {
 
 type zeroWindow struct {
 	transportBase
-	conns map[*flows.Conn]*zwConn
+	conns connStates[zwConn]
 	recvs map[netip.AddrPort]*zwReceiver
 	lastC *flows.Conn
 	lastS *zwConn
 }
 
 func newZeroWindow(cfg *Config) *zeroWindow {
-	return &zeroWindow{transportBase: newTransportBase(cfg), conns: make(map[*flows.Conn]*zwConn),
+	return &zeroWindow{transportBase: newTransportBase(cfg), conns: newConnStates[zwConn](),
 		recvs: make(map[netip.AddrPort]*zwReceiver)}
 }
 
@@ -83,10 +83,10 @@ func (d *zeroWindow) Segment(c *flows.Conn, s *flows.Segment) {
 	}
 	st := d.lastS
 	if d.lastC != c {
-		st = d.conns[c]
+		st = d.conns.get(c)
 		if st == nil {
 			st = &zwConn{}
-			d.conns[c] = st
+			d.conns.put(c, st)
 		}
 		d.lastC, d.lastS = c, st
 	}
@@ -131,11 +131,11 @@ func (z *zwDir) end(ts, frame int64) {
 
 // ConnDone implements Detector.
 func (d *zeroWindow) ConnDone(c *flows.Conn) {
-	st := d.conns[c]
+	st := d.conns.get(c)
 	if st == nil {
 		return
 	}
-	delete(d.conns, c)
+	d.conns.del(c)
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}

@@ -229,6 +229,11 @@ type Conn struct {
 
 	App AppInfo
 
+	// Slots hold per-connection state of observers (detectors) that asked
+	// for a slot, so they need no map lookup per segment. The tracker never
+	// reads them.
+	Slots [MaxSlots]any
+
 	// Log is the bounded packet log for ladder diagrams: the first and last
 	// packets, and those around every FIN, RST and anomaly. Index is the
 	// packet's position in the connection, so gaps show what was elided.
@@ -243,6 +248,9 @@ type Conn struct {
 	closedTS int64
 	inQueue  bool
 }
+
+// MaxSlots is the number of observer slots of a Conn.
+const MaxSlots = 4
 
 // EndReason tells how the tracker finished a connection.
 type EndReason uint8

@@ -1,0 +1,47 @@
+package detectors
+
+import "github.com/pcapsleuth/pcapsleuth/flows"
+
+// connStates keeps a detector's per-connection state: in the connection's
+// observer slot (flows.Conn.Slots) when the Engine gave the detector one, so
+// the per-segment path has no map lookup; in a map otherwise (a detector
+// built outside an Engine, or more slot users than slots).
+type connStates[T any] struct {
+	slot int // -1: no slot
+	m    map[*flows.Conn]*T
+}
+
+func newConnStates[T any]() connStates[T] {
+	return connStates[T]{slot: -1, m: map[*flows.Conn]*T{}}
+}
+
+func (s *connStates[T]) get(c *flows.Conn) *T {
+	if s.slot >= 0 {
+		v, _ := c.Slots[s.slot].(*T)
+		return v
+	}
+	return s.m[c]
+}
+
+func (s *connStates[T]) put(c *flows.Conn, v *T) {
+	if s.slot >= 0 {
+		c.Slots[s.slot] = v
+		return
+	}
+	s.m[c] = v
+}
+
+func (s *connStates[T]) del(c *flows.Conn) {
+	if s.slot >= 0 {
+		c.Slots[s.slot] = nil
+		return
+	}
+	delete(s.m, c)
+}
+
+// slotUser is a detector that keeps per-connection state in a Conn slot.
+type slotUser interface{ useSlot(i int) }
+
+func (d *retrans) useSlot(i int)    { d.conns.slot = i }
+func (d *tso) useSlot(i int)        { d.conns.slot = i }
+func (d *zeroWindow) useSlot(i int) { d.conns.slot = i }
