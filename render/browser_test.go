@@ -36,6 +36,9 @@ type pageFacts struct {
 }
 
 const factsJS = `(function(){
+	// Charts are drawn lazily, near the viewport; printing draws them all.
+	window.dispatchEvent(new Event('beforeprint'));
+	window.dispatchEvent(new Event('afterprint'));
 	var inked = [].map.call(document.querySelectorAll('.chart-box'), function(b){
 		var c = b.querySelector('canvas'); if (!c || !c.width) return 0;
 		var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, n = 0;

@@ -68,19 +68,36 @@
   });
 
   // ---- charts --------------------------------------------------------------
+  // Charts are drawn when they come near the viewport (a report may hold
+  // dozens), and all at once before printing.
   var charts = [];
+  var pendingCharts = {};
   var showFlowHook = null;
+  function drawChart(id) {
+    var opt = pendingCharts[id];
+    var box = document.getElementById(id);
+    if (!opt || !box) return;
+    delete pendingCharts[id];
+    var chart = echarts.init(box, null, { renderer: "canvas" });
+    chart.setOption(opt);
+    charts.push(chart);
+  }
+  function drawAllCharts() { Object.keys(pendingCharts).forEach(drawChart); }
   function drawCharts() {
     var list = readJSON("chart-data") || [];
     if (!list.length) return;
     if (typeof echarts === "undefined") { console.warn("pcapsleuth: ECharts missing"); return; }
-    list.forEach(function (c) {
-      var box = document.getElementById(c.id);
-      if (!box) return;
-      var chart = echarts.init(box, null, { renderer: "canvas" });
-      chart.setOption(c.option);
-      charts.push(chart);
-    });
+    list.forEach(function (c) { pendingCharts[c.id] = c.option; });
+    if ("IntersectionObserver" in window) {
+      var io = new IntersectionObserver(function (entries) {
+        entries.forEach(function (e) {
+          if (e.isIntersecting) { io.unobserve(e.target); drawChart(e.target.id); }
+        });
+      }, { rootMargin: "400px 0px" });
+      list.forEach(function (c) { var b = document.getElementById(c.id); if (b) io.observe(b); });
+    } else {
+      drawAllCharts();
+    }
     var pending = 0;
     window.addEventListener("resize", function () {
       clearTimeout(pending);
@@ -92,6 +109,7 @@
   var reopened = [];
   window.addEventListener("beforeprint", function () {
     document.querySelectorAll("details:not([open])").forEach(function (d) { d.open = true; reopened.push(d); });
+    drawAllCharts();
     charts.forEach(function (c) { c.resize(); });
   });
   window.addEventListener("afterprint", function () {
