@@ -480,7 +480,7 @@ func newFindingView(f *detectors.Finding, id string, lb *ladderBudget) findingVi
 	}
 	seen := map[int64]bool{}
 	for _, c := range f.Exemplars {
-		if c == nil || seen[c.ID] || len(v.Ladders) == maxLadders {
+		if c == nil || len(c.Log) == 0 || seen[c.ID] || len(v.Ladders) == maxLadders {
 			continue
 		}
 		seen[c.ID] = true

@@ -149,3 +149,28 @@ func TestChartHelpers(t *testing.T) {
 		t.Errorf("charts %+v: want 2 with distinct ids (the empty one left out)", cs.Views)
 	}
 }
+
+// TestZeroReport: the writers cope with an empty report and with findings
+// that fill nothing but their kind.
+func TestZeroReport(t *testing.T) {
+	for _, r := range []*Report{
+		{},
+		{Findings: []detectors.Finding{{Kind: detectors.KindCaptureQuality}, {Kind: detectors.KindInternal, Severity: detectors.Warning,
+			Exemplars: []*flows.Conn{nil, {ID: 3}}, Charts: []detectors.Chart{{}}}}},
+	} {
+		var h, md, txt strings.Builder
+		if err := WriteHTML(&h, r); err != nil {
+			t.Fatal(err)
+		}
+		checkInert(t, []byte(h.String()))
+		if err := WriteMarkdown(&md, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteText(&txt, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(h.String(), "<h1>") {
+			t.Error("no verdict")
+		}
+	}
+}
