@@ -80,7 +80,7 @@ type Reader struct {
 	zs     *zstd.Decoder
 
 	info   Info
-	err    error // sticky: io.EOF or a *ReadError
+	err    error // sticky: io.EOF, a *ReadError, or errClosed
 	frames int64
 	rec    []byte // record buffer for records larger than the input buffer
 	order  byteOrder
