@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,7 @@ const factsJS = `(function(){
 func TestBrowser(t *testing.T) {
 	path := findChromium()
 	if path == "" {
+		fmt.Fprintln(os.Stderr, "render: TestBrowser SKIPPED: no Chromium found; the HTML report was not checked in a browser")
 		t.Skip("SKIPPED: no Chromium found (apt-get install -y chromium, or set PCAPSLEUTH_CHROMIUM); the HTML report was not checked in a browser")
 	}
 	if testing.Short() {
@@ -212,9 +214,17 @@ func TestBrowser(t *testing.T) {
 			return performance.now()-t;})()`, &ms); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("100k connections: loaded in %v, sorted in %.0f ms; %s", load.Round(time.Millisecond), ms, f.Count)
+		time.Sleep(400 * time.Millisecond) // the filter waits for typing to pause
+		var filtered pageFacts
+		if err := b.eval(factsJS, &filtered); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("100k connections: loaded in %v, sorted in %.0f ms; %s; filtered: %s", load.Round(time.Millisecond), ms, f.Count, filtered.Count)
 		if f.Rows != 100 || !strings.HasPrefix(f.Count, "100,000 of 100,000") {
 			t.Errorf("table shows %d rows: %q", f.Rows, f.Count)
+		}
+		if strings.HasPrefix(filtered.Count, "100,000 of") || !strings.HasSuffix(filtered.Count, "of 100,000 connections") || filtered.Rows != 100 {
+			t.Errorf("filter 10.0.1 leaves %d rows: %q", filtered.Rows, filtered.Count)
 		}
 		if load > 20*time.Second || ms > 5000 {
 			t.Errorf("too slow: load %v, sort %.0f ms", load, ms)
