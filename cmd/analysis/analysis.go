@@ -132,7 +132,7 @@ func Run(opts Options) (*Result, error) {
 	env.TCPPackets = ts.Segments
 	env.Backwards = ts.Backwards
 	env.Evicted = ts.Evicted
-	env.SnapTruncated = dec.Stats.SnapTruncated
+	env.SnapTruncated = dec.Stats.SnapTruncated // cut before the TCP header; capture-quality counts cut segments itself
 	findings := engine.Finish(env)
 
 	rep := &render.Report{
@@ -303,7 +303,9 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 	c.Decode = render.DecodeStats{
 		NonIP: st.NonIP - before.NonIP, NonTCP: st.NonTCP - before.NonTCP,
 		IPFragments: st.IPFragments - before.IPFragments, Malformed: st.Malformed - before.Malformed,
-		SnapTruncated: st.SnapTruncated - before.SnapTruncated,
+		// Cut before the TCP header ends, or within the payload: both are
+		// the snaplen's doing.
+		SnapTruncated: st.SnapTruncated - before.SnapTruncated + st.TCPTruncated - before.TCPTruncated,
 	}
 	for lt, n := range st.UnsupportedLink {
 		if n -= before.UnsupportedLink[lt]; n > 0 {
