@@ -580,7 +580,11 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 		for _, d := range r.Settings.Detectors {
 			ds = append(ds, cleanLine(d, 64))
 		}
-		dets = fmtInt(int64(n)) + " detectors (" + strings.Join(ds, ", ") + ")"
+		dets = fmtInt(int64(n)) + " detectors"
+		if crit+warn == 0 {
+			// Nothing found: say exactly what was looked for.
+			dets += " (" + strings.Join(ds, ", ") + ")"
+		}
 	}
 	v.Checked = "Checked " + plural(packets, "packet", "packets") + " in " + plural(conns, "TCP connection", "TCP connections") +
 		" with " + dets + "."
