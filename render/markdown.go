@@ -206,8 +206,3 @@ func mdText(s string) string {
 
 // mdCell is mdText for a table cell.
 func mdCell(s string) string { return mdText(s) }
-
-// mdCode makes s safe inside a `code span`: no backticks, no line breaks.
-func mdCode(s string) string {
-	return strings.ReplaceAll(cleanLine(s, 200), "`", "'")
-}

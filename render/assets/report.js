@@ -262,7 +262,9 @@
       tr.id = "flow-" + r[C.id];
       if (r[C.id] === targetId) tr.className += " target";
       tr.setAttribute("data-i", view[k]);
-      cell(tr, r[C.id], "num");
+      var idl = el("a", null, r[C.id]);
+      idl.href = "#flow-" + r[C.id];
+      cell(tr, null, "num").appendChild(idl);
       var ctd = cell(tr, ep(r, C.ch, C.cp) + ((r[C.flags] & 1) ? " ?" : ""));
       if (r[C.flags] & 1) ctd.title = "no SYN seen: the client was guessed from the ports";
       cell(tr, ep(r, C.sh, C.sp));
