@@ -136,6 +136,27 @@ func TestBrowser(t *testing.T) {
 			if tc.name == "clean" && !strings.HasPrefix(f.Verdict, "No problems found") {
 				t.Errorf("verdict %q", f.Verdict)
 			}
+			if f.Charts > 0 {
+				// Hovering a chart shows its tooltip without breaking the CSP
+				// (an HTML tooltip would need inline style attributes).
+				var pt struct{ X, Y float64 }
+				err := b.eval(`(function(){var c=document.querySelector('.chart-box'); c.scrollIntoView({block:'center'});
+					var r=c.getBoundingClientRect(); return {X:r.left+r.width*0.5, Y:r.top+r.height*0.5};})()`, &pt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, dx := range []float64{-120, -60, 0, 60, 120} {
+					b.call("Input.dispatchMouseEvent", map[string]any{"type": "mouseMoved", "x": pt.X + dx, "y": pt.Y}, nil)
+					time.Sleep(60 * time.Millisecond)
+				}
+				// and showing every chart's first tooltip programmatically
+				if err := b.eval(`[].forEach.call(document.querySelectorAll('.chart-box'), function(box){
+					var c = echarts.getInstanceByDom(box); if (c) c.dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 0}); })`, nil); err != nil {
+					t.Error(err)
+				}
+				time.Sleep(200 * time.Millisecond)
+				b.eval(`window.scrollTo(0,0)`, nil)
+			}
 			save(t, b, nil, filepath.Join(shots, tc.name+".png"))
 			if f.LadderPkts > 0 {
 				save(t, b, mustRect(t, b, "figure.ladder-fig"), filepath.Join(shots, tc.name+"-ladder.png"))

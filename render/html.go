@@ -374,10 +374,10 @@ func nonNilCharts(d []chartData) []chartData {
 // contentSecurityPolicy forbids every fetch (no network, no other file) and
 // allows exactly the given inline scripts and styles, by their sha256
 // hashes, computed from what is written. JSON data blocks are not scripts
-// and need no hash. Images are limited to data: URLs (none are used today).
+// and need no hash. No image, font, frame or form is allowed either.
 func contentSecurityPolicy(scripts, styles []string) string {
 	var b strings.Builder
-	b.WriteString("default-src 'none'; connect-src 'none'; img-src data:; font-src 'none'; ")
+	b.WriteString("default-src 'none'; connect-src 'none'; img-src 'none'; font-src 'none'; ")
 	b.WriteString("object-src 'none'; base-uri 'none'; form-action 'none'; script-src")
 	for _, s := range scripts {
 		b.WriteString(" " + cspHash(s))
