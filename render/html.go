@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pcapsleuth/pcapsleuth/detectors"
+	"github.com/pcapsleuth/pcapsleuth/flows"
 )
 
 // HTML report bounds: whatever the detectors report, the page stays a few
@@ -705,7 +706,23 @@ func newSummaryView(r *Report) summaryView {
 			states[st] = true
 		}
 	}
-	for _, st := range sortedKeys(states) {
+	names := sortedKeys(states)
+	// In the kernel's order of states (ESTABLISHED, SYN_SENT, ...), not
+	// alphabetically.
+	slices.SortStableFunc(names, func(a, b string) int {
+		sa, oka := flows.ParseState(a)
+		sb, okb := flows.ParseState(b)
+		switch {
+		case oka && okb:
+			return int(sa) - int(sb)
+		case oka:
+			return -1
+		case okb:
+			return 1
+		}
+		return 0
+	})
+	for _, st := range names {
 		row := stateCount{State: cleanLine(st, 32)}
 		if n, ok := sc["client"][st]; ok {
 			row.Client = fmtInt(n)

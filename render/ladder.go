@@ -138,7 +138,11 @@ func ladderSVG(c *flows.Conn, highlight map[int64]bool) (template.HTML, int) {
 	for _, x := range []int{ladderClientX, ladderServerX} {
 		line(&b, "lifeline", x, y0, x, y1)
 	}
-	text(&b, "role", ladderClientX, 16, "middle", "client")
+	role := "client"
+	if !c.DirKnown {
+		role = "client (guessed: no SYN seen)"
+	}
+	text(&b, "role", ladderClientX, 16, "middle", role)
 	text(&b, "addr", ladderClientX, 32, "middle", cleanLine(addrString(c.Orig.Addr), 60))
 	text(&b, "role", ladderServerX, 16, "middle", "server")
 	text(&b, "addr", ladderServerX, 32, "middle", cleanLine(addrString(c.Resp.Addr), 60))
