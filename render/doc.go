@@ -54,7 +54,10 @@
 // TestRealPipeline parse reports with golang.org/x/net/html and fail on any
 // element, attribute, link, script or style that is not the report's own;
 // TestBrowser loads reports in headless Chromium with the network off and
-// fails on any console error, CSP violation or request.
+// fails on any console error, CSP violation or request; it leaves
+// screenshots and PDFs in $PCAPSLEUTH_SCREENSHOTS (default
+// $TMPDIR/pcapsleuth-screenshots) for a person to look at, and skips with a
+// note when no Chromium is installed.
 //
 // # Size and determinism
 //
