@@ -193,6 +193,7 @@ func gen(args []string) error {
 	conc := fs.Int("conns", 2000, "concurrent connections")
 	seed := fs.Int64("seed", 1, "random seed")
 	wirePackets := fs.Int64("packets", 0, "stop after this many packets instead of -size")
+	kind := fs.String("kind", "mixed", "traffic: mixed (see above) or synflood (one SYN from each of -packets distinct sources)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -217,6 +218,9 @@ func gen(args []string) error {
 		return err
 	}
 	rng := rand.New(rand.NewSource(*seed))
+	if *kind == "synflood" {
+		return synflood(w, rng, *wirePackets, size)
+	}
 	active := make([]*conn, 0, *conc)
 	var next uint32
 	newConn := func() *conn {
@@ -260,6 +264,24 @@ func gen(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "benchgen: wrote %s: %d packets, %d bytes, %d connections\n", *out, w.packets, w.written, next)
+	return nil
+}
+
+// synflood writes one SYN from each of n distinct sources (or until size
+// bytes) to one listener: the adversarial capture of the robustness issue.
+func synflood(w *writer, rng *rand.Rand, n, size int64) error {
+	c := &conn{sip: [4]byte{10, 2, 0, 1}, sport: 443}
+	for i := int64(0); (n > 0 && i < n) || (n == 0 && w.written < size); i++ {
+		c.cip = [4]byte{byte(11 + i>>24), byte(i >> 16), byte(i >> 8), byte(i)}
+		c.cport = uint16(1024 + rng.Intn(64000))
+		if err := w.emit(c, pkt{true, fSYN, rng.Uint32(), 0, 0}); err != nil {
+			return err
+		}
+	}
+	if err := w.w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "benchgen: wrote a SYN flood: %d packets, %d bytes\n", w.packets, w.written)
 	return nil
 }
 
