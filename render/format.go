@@ -61,6 +61,16 @@ func fmtSeconds(s float64) string {
 	}
 }
 
+// fmtSecondsFine is fmtSeconds with one more digit between 1 and 10 s
+// ("1.00 s", "1.50 s"), for inferred settings and evidence, where 1.0 and
+// 1.04 s are different answers.
+func fmtSecondsFine(s float64) string {
+	if a := math.Abs(s); a >= 1 && a < 10 {
+		return strconv.FormatFloat(s, 'f', 2, 64) + " s"
+	}
+	return fmtSeconds(s)
+}
+
 // fmtNS is fmtSeconds for capture-time nanoseconds.
 func fmtNS(ns int64) string { return fmtSeconds(float64(ns) / 1e9) }
 
@@ -92,9 +102,9 @@ func fmtNumber(v float64) string {
 func fmtValue(v float64, unit string) string {
 	switch unit {
 	case "s":
-		return fmtSeconds(v)
+		return fmtSecondsFine(v)
 	case "ms":
-		return fmtSeconds(v / 1e3)
+		return fmtSecondsFine(v / 1e3)
 	case "":
 		return fmtNumber(v)
 	case "%":
@@ -151,7 +161,7 @@ func inferredSettings(in detectors.Inferred) []inferredSetting {
 	var out []inferredSetting
 	sec := func(name, label string, v *float64) {
 		if v != nil {
-			out = append(out, inferredSetting{name, label, fmtSeconds(*v)})
+			out = append(out, inferredSetting{name, label, fmtSecondsFine(*v)})
 		}
 	}
 	sec("idle_timeout_s", "idle timeout", in.IdleTimeoutS)

@@ -44,7 +44,7 @@ func TestFormat(t *testing.T) {
 		{fmtSeconds(412.4), "412 s"}, {fmtSeconds(20), "20.0 s"}, {fmtSeconds(1.53), "1.5 s"},
 		{fmtSeconds(0.2), "200 ms"}, {fmtSeconds(0.0032), "3.2 ms"}, {fmtSeconds(0.000085), "85 µs"}, {fmtSeconds(0), "0 s"},
 		{fmtNumber(87040), "87,040"}, {fmtNumber(0.357), "0.357"}, {fmtNumber(24.17), "24.17"}, {fmtNumber(1.5), "1.5"},
-		{fmtValue(87040, "bytes"), "87,040 bytes"}, {fmtValue(65, "s"), "65.0 s"}, {fmtValue(212, "ms"), "212 ms"},
+		{fmtValue(87040, "bytes"), "87,040 bytes"}, {fmtValue(65, "s"), "65.0 s"}, {fmtValue(1.5, "s"), "1.50 s"}, {fmtValue(1.004, "s"), "1.00 s"}, {fmtValue(212, "ms"), "212 ms"},
 		{plural(1, "packet", "packets"), "1 packet"}, {plural(1234, "packet", "packets"), "1,234 packets"},
 		{joinAnd([]string{"a"}), "a"}, {joinAnd([]string{"a", "b", "c"}), "a, b and c"},
 		{metricName("fin_to_write_s", "s"), "fin to write"}, {metricName("retransmissions", ""), "retransmissions"},
