@@ -265,11 +265,7 @@ const hsScanPorts = 10
 
 // Finish implements Detector.
 func (d *handshake) Finish(env *Env) []Finding {
-	keys := make([]netip.AddrPort, 0, len(d.listeners))
-	for k := range d.listeners {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return hsLess(keys[i], keys[j]) })
+	keys := sortedKeys(d.listeners, hsLess)
 	// Listeners that only saw SYNs unanswered or refused, per host: many
 	// of them on one host are a port scan (or a firewall dropping the
 	// host), reported once.

@@ -99,11 +99,17 @@ func (g sockGroup) chartID(kind Kind, what string) string {
 
 // sortedGroups returns the keys of m in output order.
 func sortedGroups[V any](m map[sockGroup]V) []sockGroup {
-	keys := make([]sockGroup, 0, len(m))
+	return sortedKeys(m, sockGroup.less)
+}
+
+// sortedKeys returns the keys of m ordered by less, so that map order never
+// leaks into the output.
+func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) bool) []K {
+	keys := make([]K, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].less(keys[j]) })
+	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
 	return keys
 }
 

@@ -3,7 +3,6 @@ package detectors
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
@@ -398,16 +397,14 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 // Finish implements Detector.
 func (d *retrans) Finish(env *Env) []Finding {
 	var total rsCounts
-	keys := make([]trPair, 0, len(d.pairs))
-	for k, pr := range d.pairs {
+	for _, pr := range d.pairs {
 		total.add(pr.counts)
-		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].Lo != keys[j].Lo {
-			return keys[i].Lo.Less(keys[j].Lo)
+	keys := sortedKeys(d.pairs, func(a, b trPair) bool {
+		if a.Lo != b.Lo {
+			return a.Lo.Less(b.Lo)
 		}
-		return keys[i].Hi.Less(keys[j].Hi)
+		return a.Hi.Less(b.Hi)
 	})
 	var out []Finding
 	for _, k := range keys {

@@ -349,15 +349,11 @@ func gcd(a, b int) int {
 
 // Finish implements Detector.
 func (d *tso) Finish(env *Env) []Finding {
-	keys := make([]trLink, 0, len(d.links))
-	for k := range d.links {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].From != keys[j].From {
-			return keys[i].From.Less(keys[j].From)
+	keys := sortedKeys(d.links, func(a, b trLink) bool {
+		if a.From != b.From {
+			return a.From.Less(b.From)
 		}
-		return keys[i].To.Less(keys[j].To)
+		return a.To.Less(b.To)
 	})
 	var out []Finding
 	for _, k := range keys {

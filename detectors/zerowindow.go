@@ -186,11 +186,7 @@ func (d *zeroWindow) ConnDone(c *flows.Conn) {
 
 // Finish implements Detector.
 func (d *zeroWindow) Finish(env *Env) []Finding {
-	keys := make([]netip.AddrPort, 0, len(d.recvs))
-	for k := range d.recvs {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return hsLess(keys[i], keys[j]) })
+	keys := sortedKeys(d.recvs, hsLess)
 	var out []Finding
 	for _, k := range keys {
 		out = append(out, d.finding(d.recvs[k], env))

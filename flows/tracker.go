@@ -2,6 +2,7 @@ package flows
 
 import (
 	"net/netip"
+	"sort"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
 )
@@ -142,15 +143,7 @@ func (t *Tracker) Flush() {
 }
 
 func sortConnsByID(cs []*Conn) {
-	// insertion sort is fine for nearly sorted input; fall back to a heap-free
-	// shell sort for large tables.
-	for gap := len(cs) / 2; gap > 0; gap /= 2 {
-		for i := gap; i < len(cs); i++ {
-			for j := i; j >= gap && cs[j-gap].ID > cs[j].ID; j -= gap {
-				cs[j-gap], cs[j] = cs[j], cs[j-gap]
-			}
-		}
-	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
 }
 
 // startsNewConn reports whether a pure SYN on an existing 4-tuple starts a new
