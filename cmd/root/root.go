@@ -96,8 +96,13 @@ func newCmdVersion(io cli.Streams) *cobra.Command {
 // unreadable input.
 func Main(args []string, io cli.Streams) int {
 	cmd := NewCmdRoot(io)
+	var prof profiler
+	prof.bind(cmd)
 	cmd.SetArgs(args)
 	err := cmd.Execute()
+	if perr := prof.stop(); err == nil && perr != nil {
+		err = perr
+	}
 	if err == nil {
 		return int(cli.ExitOK)
 	}
