@@ -72,13 +72,22 @@ type hsListener struct {
 	synAckDelays []float64
 
 	ackedUnseen, notCaptured int64
-	pendingSYN               []hsPending
+	// pendConns counts the pending SYNs that kept their connection (as a
+	// possible exemplar); the others keep only what the finding needs.
+	pendConns int
 }
 
 type handshake struct {
 	transportBase
 	conns     map[*flows.Conn]*hsConnState
 	listeners map[netip.AddrPort]*hsListener
+	// now is the latest packet time seen; pending holds, oldest first, the
+	// lone SYNs handed on too early to judge, until now or the capture end
+	// tells. Under a SYN flood they are most connections: each costs a
+	// small record, never the connection itself.
+	now     int64
+	pending []hsPending
+	head    int // pending[:head] are resolved
 }
 
 func newHandshake(cfg *Config) *handshake {
@@ -89,6 +98,9 @@ func newHandshake(cfg *Config) *handshake {
 // Segment implements SegmentDetector: it only records SYN and SYN-ACK times.
 func (d *handshake) Segment(c *flows.Conn, s *flows.Segment) {
 	p := s.P
+	if p.TS > d.now {
+		d.now = p.TS
+	}
 	if !p.Flags.Has(decode.FlagSYN) {
 		return
 	}
@@ -171,6 +183,7 @@ func (d *handshake) classify(c *flows.Conn) hsFail {
 
 // ConnDone implements Detector.
 func (d *handshake) ConnDone(c *flows.Conn) {
+	d.resolveDue(d.now, false)
 	st := d.conns[c]
 	delete(d.conns, c)
 	if !c.DirKnown || c.Orig.SYNs == 0 {
@@ -221,42 +234,94 @@ func (d *handshake) ConnDone(c *flows.Conn) {
 			l.pendN++
 		}
 		if f&hsPendingSYN != 0 {
-			l.pendingSYN = append(l.pendingSYN, hsPending{ref: ref, lastTS: c.LastTS, conn: c})
+			e := hsEntryOf(c, hsSynUnanswered)
+			if l.pendConns >= d.maxExemplars {
+				e.conn = nil
+			} else {
+				l.pendConns++
+			}
+			d.pending = append(d.pending, hsPending{l: l, e: e})
 		}
 		return
 	}
-	d.add(l, c, f)
+	d.add(l, hsEntryOf(c, f))
 }
 
 // hsPendingSYN marks a single SYN too recent to judge yet.
 const hsPendingSYN hsFail = 1 << 15
 
-// hsPending is a connection whose only SYN was sent near the end.
+// hsPending is a connection whose only SYN was sent shortly before the
+// tracker handed it on.
 type hsPending struct {
-	ref    FlowRef
-	lastTS int64
-	conn   *flows.Conn
+	l *hsListener
+	e hsEntry
 }
 
-// add lists c in the listener's finding.
-func (d *handshake) add(l *hsListener, c *flows.Conn, f hsFail) {
-	l.flows.Add(c)
+// hsEntry is what a listener's finding keeps of one failed connection.
+type hsEntry struct {
+	ref                      FlowRef
+	firstFrame, rstFrame     int64
+	firstTS, lastTS          int64
+	ackedUnseen, notCaptured int64
+	score                    float64     // as an exemplar
+	conn                     *flows.Conn // nil: not kept (never an exemplar)
+}
+
+func hsEntryOf(c *flows.Conn, f hsFail) hsEntry {
 	score := 1.0
 	if f&(hsNoResponse|hsDataUnacked) != 0 {
 		score = 3 // shows the one-sided handshake best
 	}
-	l.ex.offer(c, score+float64(c.Orig.SYNs)/10)
-	l.hl.add(c.FirstFrame)
-	if c.Resp.RSTFrame != 0 {
-		l.hl.add(c.Resp.RSTFrame)
-	}
-	if l.first == 0 || c.FirstTS < l.first {
-		l.first = c.FirstTS
-	}
-	l.last = max(l.last, c.LastTS)
 	au, nc := connLoss(c)
-	l.ackedUnseen += au
-	l.notCaptured += nc
+	return hsEntry{ref: Ref(c), firstFrame: c.FirstFrame, rstFrame: c.Resp.RSTFrame, firstTS: c.FirstTS,
+		lastTS: c.LastTS, ackedUnseen: au, notCaptured: nc, score: score + float64(c.Orig.SYNs)/10, conn: c}
+}
+
+// add lists a failed connection in the listener's finding.
+func (d *handshake) add(l *hsListener, e hsEntry) {
+	l.flows.addRef(e.ref)
+	if e.conn != nil {
+		l.ex.offer(e.conn, e.score)
+	}
+	l.hl.add(e.firstFrame)
+	if e.rstFrame != 0 {
+		l.hl.add(e.rstFrame)
+	}
+	if l.first == 0 || e.firstTS < l.first {
+		l.first = e.firstTS
+	}
+	l.last = max(l.last, e.lastTS)
+	l.ackedUnseen += e.ackedUnseen
+	l.notCaptured += e.notCaptured
+}
+
+// resolveDue judges the pending lone SYNs that went unanswered for
+// SYNTimeout by time end: they count as unanswered. The queue is in the
+// order the tracker handed the connections on, close to the order of their
+// SYNs, so it stops at the first one not yet due (one judged late still
+// counts the same); final judges them all, for the last time.
+func (d *handshake) resolveDue(end int64, final bool) {
+	timeout := ns(d.opt.SYNTimeout)
+	for d.head < len(d.pending) {
+		p := &d.pending[d.head]
+		if end-p.e.lastTS < timeout {
+			if !final {
+				break
+			}
+		} else {
+			p.l.counts[hsSynUnanswered]++
+			p.l.synsLost++
+			d.add(p.l, p.e)
+		}
+		*p = hsPending{}
+		d.head++
+	}
+	if d.head > 1024 && d.head*2 > len(d.pending) {
+		n := copy(d.pending, d.pending[d.head:])
+		clear(d.pending[n:])
+		d.pending = d.pending[:n]
+		d.head = 0
+	}
 }
 
 // hsScanPorts is how many ports of one host must fail the same way before
@@ -266,13 +331,13 @@ const hsScanPorts = 10
 // Finish implements Detector.
 func (d *handshake) Finish(env *Env) []Finding {
 	keys := sortedKeys(d.listeners, hsLess)
+	d.resolveDue(trEnd(env, d.now), true)
 	// Listeners that only saw SYNs unanswered or refused, per host: many
 	// of them on one host are a port scan (or a firewall dropping the
 	// host), reported once.
 	plain := map[netip.Addr][]*hsListener{}
 	for _, k := range keys {
 		l := d.listeners[k]
-		d.resolvePending(l, env)
 		if l.flows.Count() > 0 && l.onlyRejected() {
 			plain[k.Addr()] = append(plain[k.Addr()], l)
 		}
@@ -292,20 +357,6 @@ func (d *handshake) Finish(env *Env) []Finding {
 		}
 	}
 	return out
-}
-
-// resolvePending judges the single SYNs sent shortly before their
-// connection was handed on, against the capture end.
-func (d *handshake) resolvePending(l *hsListener, env *Env) {
-	end := trEnd(env, l.last)
-	for _, p := range l.pendingSYN {
-		if end-p.lastTS >= ns(d.opt.SYNTimeout) {
-			l.counts[hsSynUnanswered]++
-			l.synsLost++
-			d.add(l, p.conn, hsSynUnanswered)
-		}
-	}
-	l.pendingSYN = nil
 }
 
 // onlyRejected reports whether every problem of l is an unanswered or

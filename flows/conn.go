@@ -247,6 +247,7 @@ type Conn struct {
 	slot     int   // index in Tracker.live
 	closedTS int64
 	inQueue  bool
+	halfOpen bool // nothing seen but the client's SYNs (see Tracker.halfQ)
 }
 
 // MaxSlots is the number of observer slots of a Conn.

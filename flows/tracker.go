@@ -34,21 +34,29 @@ type Config struct {
 	// is handed on. At most maxLingering closed connections wait at once;
 	// beyond that the oldest is handed on early.
 	Linger int64
+	// MaxHalfOpen bounds the half-open connections kept (nothing seen but
+	// the client's SYNs): beyond it the oldest is handed on, as a kernel's
+	// SYN backlog does. A SYN flood then costs this many connections, not
+	// MaxConns. Capped at MaxConns.
+	MaxHalfOpen int
 }
 
 // DefaultConfig returns the default limits.
 func DefaultConfig() Config {
-	return Config{MaxConns: 100_000, AppBytes: 4096, Linger: 30e9}
+	return Config{MaxConns: 100_000, AppBytes: 4096, Linger: 30e9, MaxHalfOpen: 10_000}
 }
 
 // Stats counts the tracker's work.
 type Stats struct {
-	Segments  int64 // TCP segments seen
-	Conns     int64 // connections created
-	Evicted   int64 // connections handed on early because of MaxConns
-	Reused    int64 // connections ended by a new SYN on the same 4-tuple
-	PeakLive  int   // most connections live at once
-	Backwards int64 // packets whose timestamp is earlier than the previous one
+	Segments int64 // TCP segments seen
+	Conns    int64 // connections created
+	Evicted  int64 // connections handed on early because of MaxConns or MaxHalfOpen
+	// HalfOpenEvicted counts the evictions (included in Evicted) of
+	// half-open connections beyond MaxHalfOpen: a SYN flood's mark.
+	HalfOpenEvicted int64
+	Reused          int64 // connections ended by a new SYN on the same 4-tuple
+	PeakLive        int   // most connections live at once
+	Backwards       int64 // packets whose timestamp is earlier than the previous one
 }
 
 type connKey struct{ a, b netip.AddrPort }
@@ -76,10 +84,16 @@ type Tracker struct {
 	live   []*Conn // every live connection; Conn.slot is its index
 	cursor int     // where the next eviction scan starts
 	closed []*Conn
-	nextID int64
-	lastTS int64
-	seg    Segment
-	stats  Stats
+	// halfQ holds the connections opened by a client's SYN, oldest first;
+	// those no longer half-open are skipped when met. halfN counts the
+	// half-open ones.
+	halfQ    []*Conn
+	halfHead int // halfQ[:halfHead] are gone
+	halfN    int
+	nextID   int64
+	lastTS   int64
+	seg      Segment
+	stats    Stats
 }
 
 // NewTracker returns a tracker that reports to obs.
@@ -94,6 +108,10 @@ func NewTracker(cfg Config, obs Observer) *Tracker {
 	if cfg.Linger <= 0 {
 		cfg.Linger = def.Linger
 	}
+	if cfg.MaxHalfOpen <= 0 {
+		cfg.MaxHalfOpen = def.MaxHalfOpen
+	}
+	cfg.MaxHalfOpen = min(cfg.MaxHalfOpen, cfg.MaxConns)
 	return &Tracker{cfg: cfg, obs: obs, table: make(map[connKey]*Conn, 1024)}
 }
 
@@ -125,6 +143,9 @@ func (t *Tracker) Add(p *decode.Packet) {
 	if p.Src == c.Orig.Addr {
 		dir = Orig
 	}
+	if c.halfOpen && (dir == Resp || p.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST|decode.FlagFIN) != decode.FlagSYN) {
+		t.leaveHalfOpen(c)
+	}
 	t.update(c, dir, p)
 	t.sweep()
 }
@@ -140,6 +161,7 @@ func (t *Tracker) Flush() {
 		}
 	}
 	t.closed = t.closed[:0]
+	t.halfQ, t.halfHead = nil, 0
 }
 
 func sortConnsByID(cs []*Conn) {
@@ -205,7 +227,63 @@ func (t *Tracker) open(key connKey, p *decode.Packet) *Conn {
 	if len(t.table) > t.cfg.MaxConns {
 		t.evictOne(c)
 	}
+	if p.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN {
+		c.halfOpen = true
+		t.halfN++
+		t.queueHalfOpen(c)
+		if t.halfN > t.cfg.MaxHalfOpen {
+			t.evictHalfOpen(c)
+		}
+	}
 	return c
+}
+
+// leaveHalfOpen records that c is no longer half-open (answered, or
+// handed on); its entry in halfQ stays until met.
+func (t *Tracker) leaveHalfOpen(c *Conn) {
+	c.halfOpen = false
+	t.halfN--
+}
+
+// evictHalfOpen hands on the oldest half-open connection but keep (the
+// newest).
+func (t *Tracker) evictHalfOpen(keep *Conn) {
+	for t.halfHead < len(t.halfQ) {
+		c := t.halfQ[t.halfHead]
+		if c == keep {
+			return
+		}
+		t.halfQ[t.halfHead] = nil
+		t.halfHead++
+		if c.halfOpen {
+			t.stats.Evicted++
+			t.stats.HalfOpenEvicted++
+			t.finish(c, EndEvicted)
+			return
+		}
+	}
+}
+
+// queueHalfOpen appends c to halfQ, dropping the entries no longer
+// half-open once they dominate (amortized O(1): they keep no finished
+// connection alive for long).
+func (t *Tracker) queueHalfOpen(c *Conn) {
+	if t.halfHead > 1024 && 2*t.halfHead > len(t.halfQ) {
+		n := copy(t.halfQ, t.halfQ[t.halfHead:])
+		clear(t.halfQ[n:])
+		t.halfQ, t.halfHead = t.halfQ[:n], 0
+	}
+	if len(t.halfQ)-t.halfHead > 2*t.halfN+1024 {
+		kept := t.halfQ[:0]
+		for _, q := range t.halfQ[t.halfHead:] {
+			if q.halfOpen {
+				kept = append(kept, q)
+			}
+		}
+		clear(t.halfQ[len(kept):])
+		t.halfQ, t.halfHead = kept, 0
+	}
+	t.halfQ = append(t.halfQ, c)
 }
 
 // ephemeralFirst reports whether port a looks like the client's (ephemeral)
@@ -313,6 +391,9 @@ func (t *Tracker) finish(c *Conn, why EndReason) {
 		delete(t.table, key)
 	}
 	t.unlink(c)
+	if c.halfOpen {
+		t.leaveHalfOpen(c)
+	}
 	c.EndState = why
 	c.finishLog()
 	c.app[0], c.app[1] = nil, nil

@@ -475,3 +475,73 @@ func TestLingeringClosedConnectionsAreBounded(t *testing.T) {
 		t.Errorf("only %d connections handed on", len(r.done))
 	}
 }
+
+// A SYN flood costs MaxHalfOpen connections, not MaxConns, and never
+// pushes out an answered connection.
+func TestHalfOpenBudgetBoundsSYNFlood(t *testing.T) {
+	tr, r := newTestTracker(Config{MaxConns: 1000, MaxHalfOpen: 50})
+	var normal []*convo
+	for i := 0; i < 20; i++ {
+		cv := newConvo(t, tr, fmt.Sprintf("10.9.0.%d:40000", i+1), "10.0.0.2:443")
+		cv.handshake(float64(i) * 0.01)
+		normal = append(normal, cv)
+	}
+	const flood = 5000
+	for i := 0; i < flood; i++ {
+		p := &decode.Packet{Frame: int64(1000 + i), TS: ns(1 + float64(i)/10000), Flags: syn, Seq: uint32(i)}
+		p.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 50000)
+		p.Dst = mustAP("10.0.0.2", 443)
+		p.Opts.WScale = -1
+		tr.Add(p)
+		if i%100 == 0 {
+			// The normal connections stay active.
+			normal[i/100%20].send(1+float64(i)/10000, true, pshack, 10)
+		}
+		if tr.Live() > 50+20 {
+			t.Fatalf("after %d SYNs: %d live connections, want at most 70", i+1, tr.Live())
+		}
+		if q := len(tr.halfQ) - tr.halfHead; q > 2*tr.halfN+1025 {
+			t.Fatalf("after %d SYNs: the half-open queue holds %d entries for %d half-open connections", i+1, q, tr.halfN)
+		}
+	}
+	st := tr.Stats()
+	if st.HalfOpenEvicted != flood-50 || st.Evicted != st.HalfOpenEvicted {
+		t.Errorf("evicted %d (half-open %d), want %d half-open only", st.Evicted, st.HalfOpenEvicted, flood-50)
+	}
+	tr.Flush()
+	if len(r.done) != flood+20 {
+		t.Fatalf("%d connections handed on, want %d", len(r.done), flood+20)
+	}
+	for _, c := range r.done {
+		if c.Orig.Addr.Addr().As4()[0] == 10 && c.EndState != EndCaptureEnd {
+			t.Errorf("answered connection %v ended %v, want capture-end", c.Orig.Addr, c.EndState)
+		}
+	}
+	if tr.halfN != 0 {
+		t.Errorf("half-open count after Flush = %d", tr.halfN)
+	}
+}
+
+// A SYN answered while queued leaves the half-open budget.
+func TestAnsweredSYNLeavesHalfOpenBudget(t *testing.T) {
+	tr, _ := newTestTracker(Config{MaxHalfOpen: 2})
+	cv := newConvo(t, tr, "10.9.0.1:40000", "10.0.0.2:443")
+	cv.send(0, true, syn, 0)
+	if tr.halfN != 1 {
+		t.Fatalf("half-open = %d after a SYN, want 1", tr.halfN)
+	}
+	cv.send(0.001, false, synack, 0)
+	if tr.halfN != 0 {
+		t.Fatalf("half-open = %d after the SYN-ACK, want 0", tr.halfN)
+	}
+	for i := 0; i < 10; i++ {
+		p := &decode.Packet{Frame: int64(10 + i), TS: ns(0.01 + float64(i)/1000), Flags: syn, Seq: 7}
+		p.Src = mustAP("172.16.0.1", uint16(20000+i))
+		p.Dst = mustAP("10.0.0.2", 443)
+		p.Opts.WScale = -1
+		tr.Add(p)
+	}
+	if tr.Live() != 3 || tr.Stats().HalfOpenEvicted != 8 {
+		t.Errorf("live %d, half-open evicted %d; want 3 (the answered one + 2) and 8", tr.Live(), tr.Stats().HalfOpenEvicted)
+	}
+}

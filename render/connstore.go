@@ -3,7 +3,6 @@ package render
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +31,7 @@ type ConnStore struct {
 	end     int64
 	byConn  map[int64][]string
 	scratch []byte
+	enc     []byte
 }
 
 // NewConnStore returns an empty store whose spill file goes in dir ("" = the
@@ -43,10 +43,8 @@ func NewConnStore(dir string) (*ConnStore, error) {
 // Add stores one summary. tw holds, per side (flows.Orig, flows.Resp), when a
 // socket that ended in TIME_WAIT entered it (0 otherwise).
 func (s *ConnStore) Add(c *ConnSummary, tw [2]int64) error {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("encode connection %d: %w", c.ID, err)
-	}
+	s.enc = appendSummary(s.enc[:0], c)
+	b := s.enc
 	var hdr [20]byte
 	binary.LittleEndian.PutUint64(hdr[0:], uint64(tw[0]))
 	binary.LittleEndian.PutUint64(hdr[8:], uint64(tw[1]))
@@ -134,6 +132,8 @@ func (s *ConnStore) Each(f func(*ConnSummary) error) error {
 		ra = s.file
 	}
 	var hdr [20]byte
+	win := readWindow{buf: s.scratch}
+	defer func() { s.scratch = win.buf }()
 	for _, off := range s.offsets {
 		if off < 0 {
 			continue
@@ -144,21 +144,18 @@ func (s *ConnStore) Each(f func(*ConnSummary) error) error {
 			n := int64(binary.LittleEndian.Uint32(hdr[16:]))
 			rec = s.mem[off+20 : off+20+n]
 		} else {
-			if _, err := ra.ReadAt(hdr[:], off); err != nil {
+			h, err := win.read(ra, off, 20)
+			if err != nil {
 				return fmt.Errorf("read spilled connections: %w", err)
 			}
-			n := int(binary.LittleEndian.Uint32(hdr[16:]))
-			if cap(s.scratch) < n {
-				s.scratch = make([]byte, n)
-			}
-			rec = s.scratch[:n]
-			if _, err := ra.ReadAt(rec, off+20); err != nil {
+			copy(hdr[:], h)
+			if rec, err = win.read(ra, off+20, int(binary.LittleEndian.Uint32(hdr[16:]))); err != nil {
 				return fmt.Errorf("read spilled connections: %w", err)
 			}
 		}
 		var c ConnSummary
-		if err := json.Unmarshal(rec, &c); err != nil {
-			return fmt.Errorf("decode spilled connection: %w", err)
+		if err := decodeSummary(rec, &c); err != nil {
+			return fmt.Errorf("decode spilled connection at offset %d: %w", off, err)
 		}
 		tw := [2]int64{int64(binary.LittleEndian.Uint64(hdr[0:])), int64(binary.LittleEndian.Uint64(hdr[8:]))}
 		if tw[0] != 0 && s.end-tw[0] >= flows.TimeWaitDuration {
@@ -184,4 +181,37 @@ func (s *ConnStore) Close() error {
 	s.file.Close()
 	s.file = nil
 	return os.Remove(name)
+}
+
+// readWindow reads records from the spill file through a window of it:
+// records come back in ID order, which is close to the order they were
+// written in, so most reads hit the window.
+type readWindow struct {
+	buf []byte
+	off int64 // file offset of buf[0]
+	n   int   // valid bytes in buf
+}
+
+const windowSize = 1 << 20
+
+// read returns n bytes at off, valid until the next call.
+func (w *readWindow) read(ra io.ReaderAt, off int64, n int) ([]byte, error) {
+	if off >= w.off && off+int64(n) <= w.off+int64(w.n) {
+		i := off - w.off
+		return w.buf[i : i+int64(n)], nil
+	}
+	if size := max(n, windowSize); cap(w.buf) < size {
+		w.buf = make([]byte, size)
+	}
+	w.buf = w.buf[:cap(w.buf)]
+	m, err := ra.ReadAt(w.buf, off)
+	if m < n {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		w.n = 0
+		return nil, err
+	}
+	w.off, w.n = off, m
+	return w.buf[:n], nil
 }

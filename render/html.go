@@ -740,6 +740,9 @@ func newSummaryView(r *Report) summaryView {
 	}
 	if r.Summary.Evicted > 0 {
 		v.Facts = append(v.Facts, kv{"connections handed on early to bound memory", fmtInt(r.Summary.Evicted)})
+		if r.Summary.HalfOpenEvicted > 0 {
+			v.Facts = append(v.Facts, kv{"of them half-open (SYN only), beyond --max-half-open", fmtInt(r.Summary.HalfOpenEvicted)})
+		}
 	}
 	return v
 }

@@ -123,7 +123,10 @@ type Summary struct {
 	// StateCounts counts endpoints per final state, per side ("client", "server").
 	StateCounts map[string]map[string]int64 `json:"state_counts"`
 	Evicted     int64                       `json:"evicted_connections"`
-	PeakLive    int                         `json:"peak_live_connections"`
+	// HalfOpenEvicted counts the evicted connections (included in Evicted)
+	// that were half-open beyond --max-half-open: a SYN flood's mark.
+	HalfOpenEvicted int64 `json:"evicted_half_open,omitempty"`
+	PeakLive        int   `json:"peak_live_connections"`
 }
 
 // Settings are the analysis settings.

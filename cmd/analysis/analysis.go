@@ -147,6 +147,7 @@ func Run(opts Options) (*Result, error) {
 	rep.Conns = store
 	rep.Summary = summ.summary(env.End)
 	rep.Summary.Evicted = ts.Evicted
+	rep.Summary.HalfOpenEvicted = ts.HalfOpenEvicted
 	rep.Summary.PeakLive = ts.PeakLive
 	return &Result{Report: rep, store: store}, nil
 }
@@ -381,6 +382,10 @@ func settingsOf(specs []*detectors.Spec, cfg *detectors.Config, opts *Options) r
 		fc.MaxConns = def.MaxConns
 	}
 	s.Values["max-conns"] = fmt.Sprint(fc.MaxConns)
+	if fc.MaxHalfOpen == 0 {
+		fc.MaxHalfOpen = def.MaxHalfOpen
+	}
+	s.Values["max-half-open"] = fmt.Sprint(min(fc.MaxHalfOpen, fc.MaxConns))
 	s.Values["max-flows"] = fmt.Sprint(cfg.MaxFlows)
 	s.Values["close-wait-grace"] = cfg.Teardown.CloseWaitGrace.String()
 	return s

@@ -62,6 +62,7 @@ func (s *Settings) Bind(cmd *cobra.Command) {
 	f.StringVar(&s.File, "config", "", "read settings (thresholds, detectors, limits) from this JSON file; flags win over it (docs/config.example.json)")
 	f.StringSliceVar(&s.Detectors, "detectors", nil, "run only these detectors (comma-separated; see pcapsleuth detectors)")
 	f.IntVar(&s.Flows.MaxConns, "max-conns", s.Flows.MaxConns, "live connections kept in memory; beyond it the least recently active are finished early (reported)")
+	f.IntVar(&s.Flows.MaxHalfOpen, "max-half-open", s.Flows.MaxHalfOpen, "half-open connections kept (nothing seen but the client's SYNs); beyond it the oldest are finished early, so a SYN flood costs this many (reported)")
 	f.IntVar(&s.Flows.AppBytes, "app-bytes", s.Flows.AppBytes, "bytes of each direction reassembled for TLS and HTTP context")
 	f.IntVar(&s.Config.MaxFlows, "max-flows", s.Config.MaxFlows, "flows listed per finding (flow_count stays exact)")
 	f.IntVar(&s.Config.MaxExemplars, "max-exemplars", s.Config.MaxExemplars, "exemplar flows (ladder diagrams) per finding")
@@ -86,7 +87,7 @@ func (s *Settings) Bind(cmd *cobra.Command) {
 	for _, th := range AllThresholds() {
 		cli.SetFlagGroup(cmd, "Threshold flags (also keys of --config; see pcapsleuth detectors)", th.Flag)
 	}
-	cli.SetFlagGroup(cmd, "Limit flags", "max-conns", "app-bytes", "max-flows", "max-exemplars")
+	cli.SetFlagGroup(cmd, "Limit flags", "max-conns", "max-half-open", "app-bytes", "max-flows", "max-exemplars")
 	cli.GroupedUsage(cmd)
 	for _, k := range commandKeys {
 		s.keys[k] = true
@@ -326,6 +327,7 @@ func Template() []byte {
 	line("detectors", []string{})
 	line("fail-on", "")
 	line("max-conns", s.Flows.MaxConns)
+	line("max-half-open", s.Flows.MaxHalfOpen)
 	line("app-bytes", s.Flows.AppBytes)
 	line("max-flows", s.Config.MaxFlows)
 	line("max-exemplars", s.Config.MaxExemplars)
