@@ -3,6 +3,10 @@
 //
 //	go run ./cmd/benchgen gen -out big.pcap -size 1G [-snaplen 96] [-conns 2000] [-seed 1]
 //	go run ./cmd/benchgen compare -runs 3 -pcapsleuth ./pcapsleuth big.pcap [more.pcap ...]
+//	go run ./cmd/benchgen gen -kind synflood|ooo|overlap|longconn|timejump|seqwrap -packets N -out f.pcap
+//
+// The -kind values other than mixed write the adversarial captures of the
+// robustness tests (adversarial.go, docs/robustness.md).
 //
 // The traffic: many concurrent connections, each with a handshake, a request,
 // an MSS-sized response, ACKs every other segment, about 1 % retransmitted
@@ -193,7 +197,7 @@ func gen(args []string) error {
 	conc := fs.Int("conns", 2000, "concurrent connections")
 	seed := fs.Int64("seed", 1, "random seed")
 	wirePackets := fs.Int64("packets", 0, "stop after this many packets instead of -size")
-	kind := fs.String("kind", "mixed", "traffic: mixed (see above) or synflood (one SYN from each of -packets distinct sources)")
+	kind := fs.String("kind", "mixed", "traffic: mixed (see above), synflood (one SYN from each of -packets distinct sources), or an adversarial kind: ooo, overlap, longconn, timejump, seqwrap (adversarial.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -220,6 +224,12 @@ func gen(args []string) error {
 	rng := rand.New(rand.NewSource(*seed))
 	if *kind == "synflood" {
 		return synflood(w, rng, *wirePackets, size)
+	}
+	if _, ok := adversarialKinds[*kind]; ok {
+		return genAdversarial(w, rng, *kind, *wirePackets, size, *out)
+	}
+	if *kind != "mixed" {
+		return fmt.Errorf("-kind %q: want mixed, synflood, ooo, overlap, longconn, timejump or seqwrap", *kind)
 	}
 	active := make([]*conn, 0, *conc)
 	var next uint32
