@@ -34,18 +34,18 @@ type Options struct {
 	// terminal); --quiet turns it off.
 	Progress bool
 
-	Inputs  []string
-	Output  string // "" = text on stdout; "-" = stdout in Format; a folder for one report per capture
-	Format  string // html | json | md | text | junit ("" = from Output's extension)
-	FailOn  string // "" | info | warning | critical
-	Quiet   bool
-	Merge   bool
-	Jobs    int
-	JUnit   string // --junit FILE: also write JUnit XML of the run
+	Inputs []string
+	Output string // "" = text on stdout; "-" = stdout in Format; a folder for one report per capture
+	Format string // html | json | md | text | junit ("" = from Output's extension)
+	FailOn string // "" | info | warning | critical
+	Quiet  bool
+	Merge  bool
+	Jobs   int
+	JUnit  string // --junit FILE: also write JUnit XML of the run
 	// MemoryLimit is --memory-limit: the Go runtime's soft memory limit
 	// for the whole run ("auto", "0" or a size).
 	MemoryLimit string
-	Summary string // --summary FILE: also write the Markdown summary of the run
+	Summary     string // --summary FILE: also write the Markdown summary of the run
 
 	Settings *config.Settings
 }
