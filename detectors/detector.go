@@ -63,10 +63,15 @@ type Env struct {
 // Engine runs a set of detectors over one analysis. It implements
 // flows.Observer, so the tracker feeds it directly.
 type Engine struct {
-	cfg    *Config
-	specs  []*Spec
-	dets   []Detector
-	segs   []int // indexes of detectors that are SegmentDetectors
+	cfg   *Config
+	specs []*Spec
+	dets  []Detector
+	// segs are the SegmentDetectors still running, in spec order, and
+	// segIdx[k] is the index in specs of segs[k]: a detector that panicked
+	// is removed, so the per-segment loop neither checks failed nor asserts
+	// types.
+	segs   []SegmentDetector
+	segIdx []int
 	failed []error
 }
 
@@ -81,8 +86,9 @@ func NewEngine(cfg *Config, specs []*Spec) *Engine {
 			slot++
 		}
 		e.dets = append(e.dets, d)
-		if _, ok := d.(SegmentDetector); ok {
-			e.segs = append(e.segs, i)
+		if sd, ok := d.(SegmentDetector); ok {
+			e.segs = append(e.segs, sd)
+			e.segIdx = append(e.segIdx, i)
 		}
 	}
 	return e
@@ -90,20 +96,49 @@ func NewEngine(cfg *Config, specs []*Spec) *Engine {
 
 // Segment implements flows.Observer.
 func (e *Engine) Segment(c *flows.Conn, s *flows.Segment) {
-	for _, i := range e.segs {
-		if e.failed[i] == nil {
-			e.guard(i, func() { e.dets[i].(SegmentDetector).Segment(c, s) })
-		}
+	for k := 0; k < len(e.segs); {
+		k = e.segmentFrom(k, c, s)
 	}
+}
+
+// segmentFrom hands s to e.segs[k:] under one recover (a defer per
+// detector per segment was a measurable share of the per-segment cost). It
+// returns len(e.segs), or, when a detector panicked, the position of the
+// one after it once the failed one is disabled, so the others still see s.
+func (e *Engine) segmentFrom(k int, c *flows.Conn, s *flows.Segment) (next int) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.disable(e.segIdx[next], r) // removes it: next is now the one after it
+		}
+	}()
+	for next = k; next < len(e.segs); next++ {
+		e.segs[next].Segment(c, s)
+	}
+	return next
 }
 
 // Done implements flows.Observer.
 func (e *Engine) Done(c *flows.Conn) {
-	for i, d := range e.dets {
-		if e.failed[i] == nil {
-			e.guard(i, func() { d.ConnDone(c) })
+	for i := 0; i < len(e.dets); {
+		i = e.doneFrom(i, c)
+	}
+}
+
+// doneFrom hands c to the running detectors from index i on, under one
+// recover, like segmentFrom.
+func (e *Engine) doneFrom(i int, c *flows.Conn) (next int) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.disable(next, r)
+			next++
+		}
+	}()
+	for next = i; next < len(e.dets); next++ {
+		if e.failed[next] == nil {
+			e.dets[next].ConnDone(c)
 		}
 	}
+	return next
 }
 
 // guard runs f, turning a panic into a disabled detector: a bug in one
@@ -111,10 +146,24 @@ func (e *Engine) Done(c *flows.Conn) {
 func (e *Engine) guard(i int, f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.failed[i] = fmt.Errorf("detector %s failed: %v\n%s", e.specs[i].Name(), r, debug.Stack())
+			e.disable(i, r)
 		}
 	}()
 	f()
+}
+
+// disable records the panic r of detector i, called from the deferred
+// function that recovered it (so the stack is the panic's), and stops
+// handing it segments and connections.
+func (e *Engine) disable(i int, r any) {
+	e.failed[i] = fmt.Errorf("detector %s failed: %v\n%s", e.specs[i].Name(), r, debug.Stack())
+	for k, j := range e.segIdx {
+		if j == i {
+			e.segs = append(e.segs[:k], e.segs[k+1:]...)
+			e.segIdx = append(e.segIdx[:k], e.segIdx[k+1:]...)
+			break
+		}
+	}
 }
 
 // Finish collects every detector's findings, sorted most severe first, then
