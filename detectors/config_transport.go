@@ -398,6 +398,18 @@ type dupTracker [2]struct {
 	fb       int64 // last ACK of the peer reporting a hole (SACK or duplicate ACK)
 }
 
+// dupSees reports whether observe has anything to do with s: a segment
+// with payload or a FIN (not a SYN), or an ACK reporting a hole. For any
+// other segment (most pure ACKs) observe changes nothing and returns false,
+// so a caller may skip it, and the lookup of the tracker, altogether.
+func dupSees(s *flows.Segment) bool {
+	p := s.P
+	if p.Flags.Has(decode.FlagACK) && (p.Opts.NSACK > 0 || s.Kind.Has(flows.SegDupAck)) {
+		return true
+	}
+	return (p.PayloadLen != 0 || p.Flags.Has(decode.FlagFIN)) && !p.Flags.Has(decode.FlagSYN)
+}
+
 // observe updates the tracker with s and reports whether s is a copy.
 func (t *dupTracker) observe(c *flows.Conn, s *flows.Segment) bool {
 	p := s.P

@@ -45,7 +45,7 @@ type quality struct {
 	dupFrames   trFrames
 
 	lastDupC *flows.Conn
-	conns    map[*flows.Conn]*dupTracker
+	conns    connStates[dupTracker]
 	lastC    *flows.Conn
 	lastS    *dupTracker
 	flows    FlowList
@@ -58,22 +58,25 @@ type quality struct {
 func newQuality(cfg *Config) *quality {
 	b := newTransportBase(cfg)
 	return &quality{transportBase: b, flows: NewFlowList(b.maxFlows), ex: trExemplars{max: b.maxExemplars},
-		conns: make(map[*flows.Conn]*dupTracker)}
+		conns: newConnStates[dupTracker]()}
 }
 
 // Segment implements SegmentDetector: it looks for packets captured twice.
 func (d *quality) Segment(c *flows.Conn, s *flows.Segment) {
-	st := d.lastS
-	if d.lastC != c {
-		st = d.conns[c]
-		if st == nil {
-			st = new(dupTracker)
-			d.conns[c] = st
-		}
-		d.lastC, d.lastS = c, st
-	}
 	if s.Kind&flows.AnyRetransmission != 0 {
 		d.retrans++
+	}
+	if !dupSees(s) {
+		return // most pure ACKs: nothing to look up
+	}
+	st := d.lastS
+	if d.lastC != c {
+		st = d.conns.get(c)
+		if st == nil {
+			st = new(dupTracker)
+			d.conns.put(c, st)
+		}
+		d.lastC, d.lastS = c, st
 	}
 	if st.observe(c, s) {
 		d.dups++
@@ -87,7 +90,7 @@ func (d *quality) Segment(c *flows.Conn, s *flows.Segment) {
 
 // ConnDone implements Detector.
 func (d *quality) ConnDone(c *flows.Conn) {
-	delete(d.conns, c)
+	d.conns.del(c)
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}

@@ -45,3 +45,4 @@ type slotUser interface{ useSlot(i int) }
 func (d *retrans) useSlot(i int)    { d.conns.slot = i }
 func (d *tso) useSlot(i int)        { d.conns.slot = i }
 func (d *zeroWindow) useSlot(i int) { d.conns.slot = i }
+func (d *quality) useSlot(i int)    { d.conns.slot = i }
