@@ -64,8 +64,6 @@ type rsDir struct {
 
 	sent   bool
 	maxEnd uint32 // highest relative sequence end sent
-	una    uint32 // highest relative ACK received from the peer
-	hasUna bool
 
 	retxSeq  uint32 // last retransmitted relative seq
 	retxRun  int    // resends in a row of retxSeq
@@ -183,15 +181,21 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 	if p.Flags.Has(decode.FlagSYN) {
 		return // handshake resends are handshake-failure's
 	}
+	if p.PayloadLen == 0 && !p.Flags.Has(decode.FlagFIN) && !p.Opts.HasTS && !dupSees(s) &&
+		(!p.Flags.Has(decode.FlagACK) || c.Endpoint(s.Dir.Reverse()).Retransmissions == 0) {
+		// A pure ACK without timestamps that reports no hole changes
+		// nothing here unless it may ACK a resend of the peer, and
+		// retxOpen is never set for a peer without retransmissions (each
+		// AnyRetransmission kind counts in Endpoint.Retransmissions): most
+		// ACKs need no state at all.
+		return
+	}
 	st := d.state(c)
 	copied := st.dups.observe(c, s)
 	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
 	if p.Flags.Has(decode.FlagACK) {
 		if p.Opts.NSACK > 0 || s.Kind.Has(flows.SegDupAck) {
 			peer.fbTS = p.TS
-		}
-		if !peer.hasUna || flows.SeqDiff(peer.una, s.RelAck) > 0 {
-			peer.una, peer.hasUna = s.RelAck, true
 		}
 		if peer.retxOpen && flows.SeqDiff(peer.retxEnd, s.RelAck) >= 0 {
 			peer.retxOpen, peer.ackedTS = false, p.TS
