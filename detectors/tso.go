@@ -68,6 +68,7 @@ type tsoLink struct {
 	key       trLink
 	segs      int64
 	hist      []tsoSize
+	histIdx   [2 * tsoHistMax]uint8 // hist by size, open addressing: position in hist + 1, 0 = free
 	histOther int64
 	maxSize   int
 	synMSS    map[int]int64 // effective MSS from the handshakes, by connections
@@ -146,7 +147,7 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
 	if p.Flags.Has(decode.FlagACK) && (!peer.hasUna || flows.SeqDiff(peer.una, s.RelAck) > 0) {
 		if peer.hasUna && peer.burstSegs > 0 {
-			d.endBurst(c, s.Dir.Reverse(), peer)
+			d.endBurst(c, st, s.Dir.Reverse())
 		}
 		peer.una, peer.hasUna = s.RelAck, true
 	}
@@ -170,17 +171,24 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 		}
 	}
 	if p.PayloadLen >= 256 {
-		l := st.lk[s.Dir]
-		if l == nil {
-			l = d.link(c, s.Dir)
-			st.lk[s.Dir] = l
-		}
+		l := d.connLink(c, st, s.Dir)
 		l.segs++
 		l.addSize(p.PayloadLen)
 		if me.hasUna {
 			l.maxFlight = max(l.maxFlight, int(flows.SeqDiff(me.una, me.maxEnd)))
 		}
 	}
+}
+
+// connLink returns the link of c's direction dir, looked up once per
+// connection and direction.
+func (d *tso) connLink(c *flows.Conn, st *tsoConn, dir flows.Dir) *tsoLink {
+	l := st.lk[dir]
+	if l == nil {
+		l = d.link(c, dir)
+		st.lk[dir] = l
+	}
+	return l
 }
 
 func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
@@ -193,25 +201,33 @@ func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
 	return l
 }
 
+// addSize counts a segment of n bytes in the size histogram: the first
+// tsoHistMax distinct sizes each have a bar, later ones go to histOther.
+// histIdx finds the bar in a probe or two, where a scan of hist cost a
+// measurable share of the per-segment time once hist filled up.
 func (l *tsoLink) addSize(n int) {
 	l.maxSize = max(l.maxSize, n)
-	for i := range l.hist {
-		if l.hist[i].Size == n {
-			l.hist[i].Count++
+	const mask = len(tsoLink{}.histIdx) - 1
+	h := int(uint32(n)*0x9E3779B1>>16) & mask
+	for ; l.histIdx[h] != 0; h = (h + 1) & mask {
+		if b := &l.hist[l.histIdx[h]-1]; b.Size == n {
+			b.Count++
 			return
 		}
 	}
 	if len(l.hist) < tsoHistMax {
 		l.hist = append(l.hist, tsoSize{Size: n, Count: 1})
+		l.histIdx[h] = uint8(len(l.hist))
 		return
 	}
 	l.histOther++
 }
 
 // endBurst closes the burst of direction dir when the receiver's ACK moves.
-func (d *tso) endBurst(c *flows.Conn, dir flows.Dir, me *tsoDir) {
+func (d *tso) endBurst(c *flows.Conn, st *tsoConn, dir flows.Dir) {
+	me := &st.d[dir]
 	if me.burstSuper {
-		l := d.link(c, dir)
+		l := d.connLink(c, st, dir)
 		l.burstN++
 		l.burstMax = max(l.burstMax, me.burstBytes)
 		if len(l.bursts) < 4 {
@@ -235,12 +251,12 @@ func (d *tso) ConnDone(c *flows.Conn) {
 	for dir := flows.Orig; dir <= flows.Resp; dir++ {
 		me := &st.d[dir]
 		if me.burstSegs > 0 {
-			d.endBurst(c, dir, me)
+			d.endBurst(c, st, dir)
 		}
 		if me.super == 0 {
 			continue
 		}
-		l := d.link(c, dir)
+		l := d.connLink(c, st, dir)
 		l.flows.Add(c)
 		l.ex.offer(c, float64(me.super))
 		l.hl.add(me.firstFrame)
