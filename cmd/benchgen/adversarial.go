@@ -57,15 +57,16 @@ type Truth struct {
 	// that carry bytes never sent before (they fill a hole within the round
 	// trip): not retransmissions.
 	OutOfOrder int64
-	Partial    int64 // overlap: resends that also carry new bytes
-	Wraps      int   // seqwrap: times the client's sequence number crossed 2^32
-	Jumps      int   // timejump: clock jumps of a year or more (both ways)
-	KeepAlives int64 // longconn: keep-alive probes of the long connection
-	Long       string
+	Partial    int64  // overlap: resends that also carry new bytes
+	Wraps      int    // seqwrap: times the client's sequence number crossed 2^32
+	Jumps      int    // timejump: clock jumps (years, to 1970, to 2106, back to 2023), not counting millisecond steps back
+	KeepAlives int64  // longconn: keep-alive probes of the long connection
+	Long       string // longconn: the long connection, "client->server"
 }
 
-// adversarialKinds maps each -kind to its generator. The int64 argument is
-// the packet budget (0 = until the size budget).
+// adversarialKinds maps each -kind to its generator; each writes about
+// advGen.n packets (or advGen.size bytes when n is 0) and finishes every
+// connection it opened.
 var adversarialKinds = map[string]func(g *advGen) error{
 	"ooo":      genOOO,
 	"overlap":  genOverlap,
@@ -462,6 +463,8 @@ func genLongConn(g *advGen) error {
 		}
 		// A burst of short connections, one after the other, all closed.
 		burst := 1 + g.rng.Intn(24)
+		// Leave room in the budget for the long connection's remaining
+		// rounds (about 14 packets each) and its close.
 		for i := 0; i < burst && g.more(int64(rounds-r)*14+12); i++ {
 			short++
 			c := &advConn{cip: [4]byte{10, byte(6 + short>>24), byte(short >> 16), byte(short >> 8)},
