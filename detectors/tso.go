@@ -68,7 +68,6 @@ type tsoLink struct {
 	key       trLink
 	segs      int64
 	hist      []tsoSize
-	histIdx   [2 * tsoHistMax]uint8 // hist by size, open addressing: position in hist + 1, 0 = free
 	histOther int64
 	maxSize   int
 	synMSS    map[int]int64 // effective MSS from the handshakes, by connections
@@ -201,23 +200,16 @@ func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
 	return l
 }
 
-// addSize counts a segment of n bytes in the size histogram: the first
-// tsoHistMax distinct sizes each have a bar, later ones go to histOther.
-// histIdx finds the bar in a probe or two, where a scan of hist cost a
-// measurable share of the per-segment time once hist filled up.
 func (l *tsoLink) addSize(n int) {
 	l.maxSize = max(l.maxSize, n)
-	const mask = len(tsoLink{}.histIdx) - 1
-	h := int(uint32(n)*0x9E3779B1>>16) & mask
-	for ; l.histIdx[h] != 0; h = (h + 1) & mask {
-		if b := &l.hist[l.histIdx[h]-1]; b.Size == n {
-			b.Count++
+	for i := range l.hist {
+		if l.hist[i].Size == n {
+			l.hist[i].Count++
 			return
 		}
 	}
 	if len(l.hist) < tsoHistMax {
 		l.hist = append(l.hist, tsoSize{Size: n, Count: 1})
-		l.histIdx[h] = uint8(len(l.hist))
 		return
 	}
 	l.histOther++
