@@ -146,21 +146,28 @@ func newRetrans(cfg *Config) *retrans {
 		conns: newConnStates[rsConn](), pairs: make(map[trPair]*rsPair)}
 }
 
-func (d *retrans) state(c *flows.Conn) *rsConn {
+// lookup returns c's state, nil when it has none yet.
+func (d *retrans) lookup(c *flows.Conn) *rsConn {
 	if d.lastC == c {
 		return d.lastS
 	}
 	st := d.conns.get(c)
-	if st == nil {
-		key := pairOf(c.Orig.Addr.Addr(), c.Resp.Addr.Addr())
-		pr := d.pairs[key]
-		if pr == nil {
-			pr = &rsPair{key: key, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}}
-			d.pairs[key] = pr
-		}
-		st = &rsConn{pair: pr}
-		d.conns.put(c, st)
+	if st != nil {
+		d.lastC, d.lastS = c, st
 	}
+	return st
+}
+
+// newState makes c's state, in its host pair.
+func (d *retrans) newState(c *flows.Conn) *rsConn {
+	key := pairOf(c.Orig.Addr.Addr(), c.Resp.Addr.Addr())
+	pr := d.pairs[key]
+	if pr == nil {
+		pr = &rsPair{key: key, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}}
+		d.pairs[key] = pr
+	}
+	st := &rsConn{pair: pr}
+	d.conns.put(c, st)
 	d.lastC, d.lastS = c, st
 	return st
 }
@@ -181,16 +188,17 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 	if p.Flags.Has(decode.FlagSYN) {
 		return // handshake resends are handshake-failure's
 	}
+	st := d.lookup(c)
 	if p.PayloadLen == 0 && !p.Flags.Has(decode.FlagFIN) && !p.Opts.HasTS && !dupSees(s) &&
-		(!p.Flags.Has(decode.FlagACK) || c.Endpoint(s.Dir.Reverse()).Retransmissions == 0) {
+		(st == nil || !p.Flags.Has(decode.FlagACK) || !st.d[s.Dir.Reverse()].retxOpen) {
 		// A pure ACK without timestamps that reports no hole changes
-		// nothing here unless it may ACK a resend of the peer, and
-		// retxOpen is never set for a peer without retransmissions (each
-		// AnyRetransmission kind counts in Endpoint.Retransmissions): most
-		// ACKs need no state at all.
+		// nothing here unless it may ACK a resend of the peer: most ACKs
+		// return here, and none makes a state.
 		return
 	}
-	st := d.state(c)
+	if st == nil {
+		st = d.newState(c)
+	}
 	copied := st.dups.observe(c, s)
 	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
 	if p.Flags.Has(decode.FlagACK) {

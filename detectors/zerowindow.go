@@ -78,13 +78,16 @@ func newZeroWindow(cfg *Config) *zeroWindow {
 
 // Segment implements SegmentDetector.
 func (d *zeroWindow) Segment(c *flows.Conn, s *flows.Segment) {
-	if c.Orig.ZeroWindows+c.Resp.ZeroWindows == 0 {
-		return // the common case: no zero window on this connection yet
-	}
 	st := d.lastS
 	if d.lastC != c {
 		st = d.conns.get(c)
 		if st == nil {
+			if !s.Kind.Has(flows.SegZeroWindow) {
+				// The common case: no zero window on this connection yet.
+				// (The slot is in the cache, c.Orig.ZeroWindows and
+				// c.Resp.ZeroWindows, read here before, often were not.)
+				return
+			}
 			st = &zwConn{}
 			d.conns.put(c, st)
 		}
