@@ -148,7 +148,7 @@ type Endpoint struct {
 type txHistory struct {
 	recs  [recentTx]txRecord
 	n     int // total records written (ring position = n % recentTx)
-	holes [maxHoles]seqRange
+	holes []seqRange // grows up to maxHoles, oldest first
 	nh    int
 }
 
@@ -176,7 +176,11 @@ type RetransChain struct {
 
 const (
 	recentTx = 32 // recent transmissions remembered per direction for RTO measurement
-	maxHoles = 8  // sequence holes (data not captured) remembered per direction
+	// maxHoles bounds the sequence holes (data not captured yet)
+	// remembered per direction: a fill of a forgotten hole counts as a
+	// retransmission, so it is deep enough for reordering across a whole
+	// window (64 segments and more), at 8 bytes a hole.
+	maxHoles = 512
 	maxChain = 16
 	maxTurns = 16
 )
@@ -276,8 +280,9 @@ func (c *Conn) Endpoint(d Dir) *Endpoint {
 	return &c.Resp
 }
 
-// Duration is the time between the connection's first and last packets.
-func (c *Conn) Duration() int64 { return c.LastTS - c.FirstTS }
+// Duration is the time between the connection's first and last packets,
+// never negative (a clock that went backwards gives 0).
+func (c *Conn) Duration() int64 { return max(c.LastTS-c.FirstTS, 0) }
 
 // Retransmissions counts resends in both directions.
 func (c *Conn) Retransmissions() int64 { return c.Orig.Retransmissions + c.Resp.Retransmissions }

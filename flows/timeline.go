@@ -72,6 +72,9 @@ func (t *Timeline) Done(c *Conn) {
 			} else if tr.State == StateTimeWait {
 				to = tr.TS + TimeWaitDuration
 			}
+			if to != 0 && to < tr.TS {
+				to = tr.TS // the clock went backwards: an empty interval
+			}
 			t.add(s, tr.State, tr.TS, +1)
 			if to != 0 {
 				t.add(s, tr.State, to, -1)

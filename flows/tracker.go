@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"net/netip"
 	"sort"
 
@@ -59,20 +60,29 @@ type Stats struct {
 	Backwards       int64 // packets whose timestamp is earlier than the previous one
 }
 
-type connKey struct{ a, b netip.AddrPort }
-
-func makeKey(src, dst netip.AddrPort) connKey {
-	if lessAddrPort(dst, src) {
-		return connKey{dst, src}
-	}
-	return connKey{src, dst}
+// connKey is the unordered 4-tuple, packed into plain bytes (no pointers,
+// no padding) so the table hashes and compares it as one block of memory.
+type connKey struct {
+	a, b   [16]byte // the lower endpoint's address first (As16 form)
+	pa, pb uint16
+	fam    uint16 // bit 1: a is IPv4, bit 0: b is IPv4 (tells 10.0.0.1 from ::ffff:10.0.0.1)
 }
 
-func lessAddrPort(x, y netip.AddrPort) bool {
-	if c := x.Addr().Compare(y.Addr()); c != 0 {
-		return c < 0
+func makeKey(src, dst netip.AddrPort) connKey {
+	k := connKey{a: src.Addr().As16(), b: dst.Addr().As16(), pa: src.Port(), pb: dst.Port()}
+	fa, fb := uint16(0), uint16(0)
+	if src.Addr().Is4() {
+		fa = 1
 	}
-	return x.Port() < y.Port()
+	if dst.Addr().Is4() {
+		fb = 1
+	}
+	c := bytes.Compare(k.a[:], k.b[:])
+	if c > 0 || (c == 0 && (k.pa > k.pb || (k.pa == k.pb && fa > fb))) {
+		k.a, k.b, k.pa, k.pb, fa, fb = k.b, k.a, k.pb, k.pa, fb, fa
+	}
+	k.fam = fa<<1 | fb
+	return k
 }
 
 // Tracker follows every TCP connection of a capture. It is not safe for
@@ -124,6 +134,12 @@ func (t *Tracker) Live() int { return len(t.table) }
 // Add processes one TCP segment.
 func (t *Tracker) Add(p *decode.Packet) {
 	t.stats.Segments++
+	if p.TS <= 0 {
+		// Zero marks "never" in every time field (FINTS, RSTTS...): a
+		// packet stamped at the epoch itself (or before, from a broken
+		// clock) moves to 1 ns after it.
+		p.TS = 1
+	}
 	if p.TS < t.lastTS {
 		t.stats.Backwards++
 	} else {
@@ -153,13 +169,16 @@ func (t *Tracker) Add(p *decode.Packet) {
 // Flush hands on every live connection, in ID order; call it at the end of
 // the capture.
 func (t *Tracker) Flush() {
-	for len(t.table) > 0 {
-		conns := append([]*Conn(nil), t.live...)
-		sortConnsByID(conns)
-		for _, c := range conns {
-			t.finish(c, EndCaptureEnd)
-		}
+	conns := make([]*Conn, 0, len(t.table))
+	for _, c := range t.table {
+		conns = append(conns, c)
 	}
+	sortConnsByID(conns)
+	for _, c := range conns {
+		t.finish(c, EndCaptureEnd)
+	}
+	clear(t.table)
+	t.live = t.live[:0]
 	t.closed = t.closed[:0]
 	t.halfQ, t.halfHead = nil, 0
 }
@@ -783,10 +802,11 @@ func (e *Endpoint) addHole(start, end uint32) {
 	}
 	h := e.hist
 	if h.nh == maxHoles {
-		copy(h.holes[:], h.holes[1:])
+		copy(h.holes, h.holes[1:])
 		h.nh--
+		h.holes = h.holes[:h.nh]
 	}
-	h.holes[h.nh] = seqRange{start, end}
+	h.holes = append(h.holes, seqRange{start, end})
 	h.nh++
 }
 
@@ -835,16 +855,28 @@ func (h *txHistory) fillHole(start, end uint32) {
 		case start == r.start && end == r.end:
 			copy(h.holes[i:], h.holes[i+1:h.nh])
 			h.nh--
+			h.holes = h.holes[:h.nh]
 		case start == r.start:
 			r.start = end
 		case end == r.end:
 			r.end = start
-		default: // a fill in the middle leaves the larger remainder
-			if SeqDiff(r.start, start) >= SeqDiff(end, r.end) {
-				r.end = start
-			} else {
-				r.start = end
+		default: // a fill in the middle splits the hole in two
+			upper := seqRange{end, r.end}
+			r.end = start
+			if h.nh == maxHoles {
+				// Full: forget the oldest hole (not this one, at i).
+				if i == 0 {
+					return
+				}
+				copy(h.holes, h.holes[1:])
+				h.nh--
+				h.holes = h.holes[:h.nh]
+				i--
 			}
+			h.holes = append(h.holes, seqRange{})
+			copy(h.holes[i+2:], h.holes[i+1:h.nh])
+			h.holes[i+1] = upper
+			h.nh++
 		}
 		return
 	}

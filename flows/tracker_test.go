@@ -545,3 +545,79 @@ func TestAnsweredSYNLeavesHalfOpenBudget(t *testing.T) {
 		t.Errorf("live %d, half-open evicted %d; want 3 (the answered one + 2) and 8", tr.Live(), tr.Stats().HalfOpenEvicted)
 	}
 }
+
+func TestConnKeySymmetricAndFamilyAware(t *testing.T) {
+	v4 := netip.MustParseAddrPort("10.0.0.1:80")
+	mapped := netip.MustParseAddrPort("[::ffff:10.0.0.1]:80")
+	v6 := netip.MustParseAddrPort("[fd00::1]:443")
+	other := netip.MustParseAddrPort("10.0.0.2:40000")
+	for _, pair := range [][2]netip.AddrPort{{v4, other}, {v4, v6}, {mapped, v4}, {v6, mapped}, {v4, v4}} {
+		if makeKey(pair[0], pair[1]) != makeKey(pair[1], pair[0]) {
+			t.Errorf("key of %v-%v depends on the direction", pair[0], pair[1])
+		}
+	}
+	if makeKey(v4, other) == makeKey(netip.AddrPortFrom(mapped.Addr(), 80), other) {
+		t.Error("IPv4 and IPv4-mapped IPv6 endpoints share a key")
+	}
+}
+
+// Segments of a window arriving shuffled fill holes in their middles: every
+// piece of every hole is remembered, so none of them is a retransmission,
+// and a resend of bytes already seen still is one.
+func TestShuffledWindowIsOutOfOrderNotRetransmission(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0) // RTT 2 ms
+	base := cv.seq[0]
+	const n = 100
+	// A deterministic shuffle of segments 1..n-1 after segment 0.
+	order := []int{0}
+	for i := 1; i < n; i++ {
+		order = append(order, (i*37)%(n-1)+1)
+	}
+	ts := 0.010
+	for _, k := range order {
+		ts += 0.00001
+		cv.send(ts, true, ack, 100, withSeq(base+uint32(k*100)))
+	}
+	cv.send(ts+0.5, true, ack, 100, withSeq(base+4200)) // a real resend, long after
+	tr.Flush()
+	e := &r.done[0].Orig
+	if e.Retransmissions != 1 {
+		t.Errorf("retransmissions = %d, want 1 (the late resend only)", e.Retransmissions)
+	}
+	below := 0
+	hi := -1
+	for _, k := range order {
+		if k < hi {
+			below++
+		}
+		hi = max(hi, k)
+	}
+	if e.OutOfOrder != int64(below) {
+		t.Errorf("out-of-order = %d, want %d", e.OutOfOrder, below)
+	}
+	if e.UniqueBytes != n*100 {
+		t.Errorf("unique bytes = %d, want %d", e.UniqueBytes, n*100)
+	}
+}
+
+// A FIN stamped at the epoch itself is still a FIN, and a clock that jumps
+// back never makes a duration negative.
+func TestEpochTimestampsAndBackwardsClock(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(5)
+	// The client's FIN, stamped at the epoch: the clock jumped back.
+	fin := &decode.Packet{Frame: 99, TS: 0, Src: cv.c, Dst: cv.s, Seq: cv.seq[0], Ack: cv.seq[1], Flags: finack}
+	fin.Opts.WScale = -1
+	tr.Add(fin)
+	tr.Flush()
+	c := r.done[0]
+	if c.Orig.FINTS == 0 || c.Orig.State != StateFinWait1 {
+		t.Errorf("FIN at the epoch: FINTS %d, state %v; want it seen, FIN_WAIT_1", c.Orig.FINTS, c.Orig.State)
+	}
+	if d := c.Duration(); d != 0 {
+		t.Errorf("duration = %d with the clock going backwards, want 0", d)
+	}
+}

@@ -98,18 +98,10 @@ var advCases = []advCase{
 // knownBugs names the checks ("kind/check") that fail because of a known
 // pcapsleuth bug; they skip with this text and the figures.
 var knownBugs = map[string]string{
-	"ooo/retransmissions": "flows: a direction remembers at most 8 sequence holes (maxHoles in flows/conn.go); " +
-		"a reordered segment filling a forgotten hole is counted as a retransmission although its bytes were never sent before",
-	"ooo/no-false-findings": "flows: more than 8 open sequence holes turn reordered segments into retransmissions (maxHoles), " +
-		"which raise a retransmission-storm finding on a connection that resent nothing",
 	"ooo/capture-quality": "detectors/quality.go counts every sequence gap as missing data (connLoss sums PrevNotCaptured), " +
 		"also the gaps filled within the round trip, contrary to its doc (\"a sequence gap that is never filled\")",
 	"seqwrap/capture-quality": "detectors/quality.go counts every sequence gap as missing data (connLoss sums PrevNotCaptured), " +
 		"also the gaps filled within the round trip, contrary to its doc (\"a sequence gap that is never filled\")",
-	"timejump/schema": "a connection whose packets' clock steps back gets a negative duration_s (last packet time minus first), " +
-		"which docs/report.schema.json forbids (minimum 0)",
-	"timejump/no-socket-left-open": "a FIN stamped exactly 1970-01-01T00:00:00 is taken for no FIN: flows.Endpoint.FINTS == 0 means \"none\", " +
-		"so close-wait-leak reports the socket still in CLOSE_WAIT at the end (while summary.state_counts has none)",
 }
 
 // advRun is one analyzed capture.
