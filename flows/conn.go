@@ -147,7 +147,7 @@ type Endpoint struct {
 // direction, to tell retransmissions from out-of-order arrivals.
 type txHistory struct {
 	recs  [recentTx]txRecord
-	n     int // total records written (ring position = n % recentTx)
+	n     int        // total records written (ring position = n % recentTx)
 	holes []seqRange // grows up to maxHoles, oldest first
 	nh    int
 }
