@@ -59,7 +59,9 @@ func warmSlots(c *flows.Conn) (sum uint32) {
 		case *rsConn:
 			sum += st.d[0].maxEnd
 		case *tsoConn:
-			sum += st.d[0].maxEnd
+			if st.lk[0] != nil {
+				sum++
+			}
 		case *dupTracker:
 			sum += st[0].seq
 		}

@@ -59,15 +59,19 @@ type tsoDir struct {
 }
 
 type tsoConn struct {
+	lk [2]*tsoLink // the links of both directions, once looked up; first, where warmSlots reads
 	d  [2]tsoDir
-	lk [2]*tsoLink // the links of both directions, once looked up
 }
 
 // tsoLink aggregates one sender → receiver host pair.
 type tsoLink struct {
 	key       trLink
 	segs      int64
-	hist      []tsoSize
+	// The size histogram: sizes[i] bytes, counts[i] segments. Two slices
+	// rather than one of tsoSize, so that looking a size up scans 256
+	// bytes rather than 1 KiB (it was most of Segment's time).
+	sizes     []int32
+	counts    []int64
 	histOther int64
 	maxSize   int
 	synMSS    map[int]int64 // effective MSS from the handshakes, by connections
@@ -202,17 +206,27 @@ func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
 
 func (l *tsoLink) addSize(n int) {
 	l.maxSize = max(l.maxSize, n)
-	for i := range l.hist {
-		if l.hist[i].Size == n {
-			l.hist[i].Count++
+	for i, size := range l.sizes {
+		if int(size) == n {
+			l.counts[i]++
 			return
 		}
 	}
-	if len(l.hist) < tsoHistMax {
-		l.hist = append(l.hist, tsoSize{Size: n, Count: 1})
+	if len(l.sizes) < tsoHistMax {
+		l.sizes = append(l.sizes, int32(n)) // n is an IP payload length: < 1<<31
+		l.counts = append(l.counts, 1)
 		return
 	}
 	l.histOther++
+}
+
+// hist returns the size histogram, in the order the sizes were first seen.
+func (l *tsoLink) hist() []tsoSize {
+	h := make([]tsoSize, len(l.sizes))
+	for i := range h {
+		h[i] = tsoSize{Size: int(l.sizes[i]), Count: l.counts[i]}
+	}
+	return h
 }
 
 // endBurst closes the burst of direction dir when the receiver's ACK moves.
@@ -383,7 +397,8 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 			synM, votes = m, n
 		}
 	}
-	dataM := inferMSS(l.hist)
+	hist := l.hist()
+	dataM := inferMSS(hist)
 	bound := dataM // a segment above it is a super-segment
 	mss, from := dataM, "inferred from the segment sizes (no handshake in the capture)"
 	if synM > 0 {
@@ -397,7 +412,7 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 		return Finding{}, false
 	}
 	count := func(m int) (super, multiples int64) {
-		for _, h := range l.hist {
+		for _, h := range hist {
 			if h.Size > bound {
 				super += h.Count
 				if h.Size%m == 0 {
@@ -419,7 +434,7 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 			multiples = m
 		}
 	}
-	sizes := append([]tsoSize(nil), l.hist...)
+	sizes := append([]tsoSize(nil), hist...)
 	sort.Slice(sizes, func(i, j int) bool { return sizes[i].Size < sizes[j].Size })
 
 	vantage, vantageText := d.vantage(l)
