@@ -124,7 +124,7 @@ func (ra *reassembly) insert(off int, data []byte) {
 	}
 	copy(ra.buf[off:end], data)
 	// merge [off,end) into the sorted range list
-	r := seqRange{uint32(off), uint32(end)}
+	r := seqRange{start: uint32(off), end: uint32(end)}
 	out := ra.ranges[:0:0]
 	var tmp [9]seqRange
 	out = tmp[:0]

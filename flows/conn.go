@@ -94,8 +94,13 @@ type Endpoint struct {
 	WindowUpdates       int64
 	AckedUnseen         int64
 	PrevNotCaptured     int64
-	OverMSS             int64 // segments with payload > the MSS in force
-	Truncated           int64 // segments cut by the snaplen
+	// UnfilledGaps counts the sequence gaps (PrevNotCaptured) whose bytes
+	// never showed up, neither out of order nor resent: data the capture
+	// missed (or still in flight when it ended). Set when the connection
+	// is handed on.
+	UnfilledGaps int64
+	OverMSS      int64 // segments with payload > the MSS in force
+	Truncated    int64 // segments cut by the snaplen
 
 	MSS           uint16 // from this side's SYN (0 = not seen)
 	WScale        int8   // -1 = not seen / not negotiated
@@ -149,10 +154,15 @@ type txHistory struct {
 	recs  [recentTx]txRecord
 	n     int        // total records written (ring position = n % recentTx)
 	holes []seqRange // grows up to maxHoles, oldest first
-	nh    int
+	// forgotten counts the gap holes dropped when holes overflowed.
+	forgotten int64
+	nh        int
 }
 
-type seqRange struct{ start, end uint32 }
+type seqRange struct {
+	start, end uint32
+	pre        bool // sent before the capture began (not a gap in it)
+}
 
 // AfterFIN is the payload an endpoint sent after the peer's FIN.
 type AfterFIN struct {

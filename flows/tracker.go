@@ -416,6 +416,7 @@ func (t *Tracker) finish(c *Conn, why EndReason) {
 	c.EndState = why
 	c.finishLog()
 	c.app[0], c.app[1] = nil, nil
+	c.Orig.UnfilledGaps, c.Resp.UnfilledGaps = c.Orig.unfilledGaps(), c.Resp.unfilledGaps()
 	c.Orig.hist, c.Resp.hist = nil, nil
 	t.obs.Done(c)
 }
@@ -648,12 +649,12 @@ func (t *Tracker) classify(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen,
 		// capture began. Remember them as a hole, so that a segment filling it
 		// soon after is out-of-order rather than a retransmission (as tshark,
 		// which takes the peer's ACK as the base), without counting a loss.
-		e.addHole(peer.ackedUpTo, p.Seq)
+		e.addHole(peer.ackedUpTo, p.Seq, true)
 	}
 	if seqGT(p.Seq, e.nextSeq) && !flags.Has(decode.FlagRST) {
 		kind |= SegPrevNotCaptured
 		e.PrevNotCaptured++
-		e.addHole(e.nextSeq, p.Seq)
+		e.addHole(e.nextSeq, p.Seq, false)
 		if seqLen == 0 {
 			// A pure ACK shows where the sender's stream stands: move on, so
 			// the data that follows at this seq is not a second loss.
@@ -796,18 +797,41 @@ func (e *Endpoint) firstTx(seq uint32) int64 {
 	return best
 }
 
-func (e *Endpoint) addHole(start, end uint32) {
+func (e *Endpoint) addHole(start, end uint32, pre bool) {
 	if e.hist == nil {
 		e.hist = new(txHistory)
 	}
 	h := e.hist
 	if h.nh == maxHoles {
-		copy(h.holes, h.holes[1:])
-		h.nh--
-		h.holes = h.holes[:h.nh]
+		h.forget(0)
 	}
-	h.holes = append(h.holes, seqRange{start, end})
+	h.holes = append(h.holes, seqRange{start, end, pre})
 	h.nh++
+}
+
+// forget drops hole i, counting it if it was a gap in the capture.
+func (h *txHistory) forget(i int) {
+	if !h.holes[i].pre {
+		h.forgotten++
+	}
+	copy(h.holes[i:], h.holes[i+1:h.nh])
+	h.nh--
+	h.holes = h.holes[:h.nh]
+}
+
+// unfilledGaps counts the capture gaps of e never filled so far.
+func (e *Endpoint) unfilledGaps() int64 {
+	h := e.hist
+	if h == nil {
+		return 0
+	}
+	n := h.forgotten
+	for _, r := range h.holes[:h.nh] {
+		if !r.pre {
+			n++
+		}
+	}
+	return n
 }
 
 func (h *txHistory) inHole(start, end uint32) bool {
@@ -861,16 +885,17 @@ func (h *txHistory) fillHole(start, end uint32) {
 		case end == r.end:
 			r.end = start
 		default: // a fill in the middle splits the hole in two
-			upper := seqRange{end, r.end}
+			upper := seqRange{end, r.end, r.pre}
 			r.end = start
 			if h.nh == maxHoles {
 				// Full: forget the oldest hole (not this one, at i).
 				if i == 0 {
+					if !upper.pre {
+						h.forgotten++
+					}
 					return
 				}
-				copy(h.holes, h.holes[1:])
-				h.nh--
-				h.holes = h.holes[:h.nh]
+				h.forget(0)
 				i--
 			}
 			h.holes = append(h.holes, seqRange{})

@@ -621,3 +621,28 @@ func TestEpochTimestampsAndBackwardsClock(t *testing.T) {
 		t.Errorf("duration = %d with the clock going backwards, want 0", d)
 	}
 }
+
+// A gap is data the capture missed only when its bytes never show up: one
+// filled out of order or by a resend is not, one left open is.
+func TestUnfilledGaps(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0) // RTT 2 ms
+	base := cv.seq[0]
+	cv.send(0.010, true, ack, 100)                     // 0-100
+	cv.send(0.011, true, ack, 100, withSeq(base+200))  // gap 100-200
+	cv.send(0.0111, true, ack, 100, withSeq(base+100)) // filled out of order
+	cv.send(0.012, true, ack, 100, withSeq(base+400))  // gap 300-400
+	cv.send(0.500, true, ack, 100, withSeq(base+300))  // filled by a resend, late
+	cv.send(0.510, true, ack, 100, withSeq(base+700))  // gap 500-700: never filled
+	cv.send(0.511, true, ack, 100, withSeq(base+550))  // fills its middle only: 500-550 and 650-700 stay
+	cv.send(0.520, false, ack, 0, withAck(base+800))   // the server ACKs it all
+	tr.Flush()
+	e := &r.done[0].Orig
+	if e.PrevNotCaptured != 3 {
+		t.Errorf("previous-not-captured = %d, want 3", e.PrevNotCaptured)
+	}
+	if e.UnfilledGaps != 2 {
+		t.Errorf("unfilled gaps = %d, want 2 (the two pieces of the last gap)", e.UnfilledGaps)
+	}
+}
