@@ -176,8 +176,8 @@ func (r *runner) analyze(j *job, write writeFunc) (batch.Entry, error) {
 	}
 	defer res.Close()
 	rep := res.Report
-	if r.opts.Now != nil {
-		rep.GeneratedAt = r.opts.Now().UTC().Format(time.RFC3339)
+	if stamp, ok := r.stamp(); ok {
+		rep.GeneratedAt = stamp
 	}
 	r.opts.Settings.Annotate(rep)
 	r.notes(rep)
@@ -223,8 +223,8 @@ func (r *runner) notes(rep *render.Report) {
 // index builds the batch index of entries.
 func (r *runner) index(entries []batch.Entry) *batch.Index {
 	ix := batch.NewIndex(render.Tool{Name: "pcapsleuth", Version: r.opts.Version}, entries)
-	if r.opts.Now != nil {
-		ix.GeneratedAt = r.opts.Now().UTC().Format(time.RFC3339)
+	if stamp, ok := r.stamp(); ok {
+		ix.GeneratedAt = stamp
 	}
 	ix.Merged = r.opts.Merge
 	ix.FailOn = r.opts.FailOn
@@ -338,4 +338,16 @@ func reason(err error) string {
 		return p.Err.Error()
 	}
 	return cli.Reason(err)
+}
+
+// stamp is the time written into reports: SOURCE_DATE_EPOCH when set (two
+// runs on the same input then write the same bytes), else the clock.
+func (r *runner) stamp() (string, bool) {
+	if t, ok := cli.SourceDate(); ok {
+		return t.Format(time.RFC3339), true
+	}
+	if r.opts.Now == nil {
+		return "", false
+	}
+	return r.opts.Now().UTC().Format(time.RFC3339), true
 }

@@ -56,11 +56,8 @@ func Run(opts *Options) error {
 	}
 	date := opts.Date
 	if date.IsZero() {
-		if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
-			var sec int64
-			if _, err := fmt.Sscan(epoch, &sec); err == nil {
-				date = time.Unix(sec, 0).UTC()
-			}
+		if t, ok := cli.SourceDate(); ok {
+			date = t
 		}
 	}
 	hdr := &doc.GenManHeader{Title: "PCAPSLEUTH", Section: "1", Source: "pcapsleuth " + opts.Root.Version, Manual: "pcapsleuth manual"}

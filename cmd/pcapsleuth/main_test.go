@@ -517,3 +517,60 @@ func TestDetectorsManCompletion(t *testing.T) {
 		t.Errorf("version: %v", r)
 	}
 }
+
+// TestOutputIdenticalWhateverJobs analyzes the same folder with -j 1 and
+// -j 4, in every report format: every file written must be byte-identical
+// (SOURCE_DATE_EPOCH fixes the one clock in them).
+func TestOutputIdenticalWhateverJobs(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "captures")
+	os.Mkdir(in, 0o755)
+	entries, err := os.ReadDir(captures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if name := e.Name(); strings.HasSuffix(name, ".pcap") || strings.HasSuffix(name, ".pcapng") || strings.HasSuffix(name, ".zst") {
+			copyCapture(t, name, in, name)
+			n++
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d captures in %s", n, captures)
+	}
+	for _, format := range []string{"json", "html", "md"} {
+		outs := map[string]map[string][]byte{}
+		for _, j := range []string{"1", "4"} {
+			out := filepath.Join(dir, "out-"+format+"-"+j)
+			r := run(t, dir, "analyze", "captures/", "-o", out+"/", "--format", format, "-j", j, "-q")
+			if r.code != 0 && r.code != 2 { // 2: the garbage and cut-header files
+				t.Fatalf("-j %s: %v", j, r)
+			}
+			files := map[string][]byte{}
+			paths, _ := filepath.Glob(filepath.Join(out, "*"))
+			for _, p := range paths {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[filepath.Base(p)] = b
+			}
+			outs[j] = files
+		}
+		if len(outs["1"]) < n/2 {
+			t.Fatalf("%s: only %d files written for %d captures", format, len(outs["1"]), n)
+		}
+		for name, b1 := range outs["1"] {
+			if b4, ok := outs["4"][name]; !ok {
+				t.Errorf("%s: %s written with -j 1 only", format, name)
+			} else if !bytes.Equal(b1, b4) {
+				t.Errorf("%s: %s differs between -j 1 and -j 4", format, name)
+			}
+		}
+		if len(outs["4"]) != len(outs["1"]) {
+			t.Errorf("%s: %d files with -j 4, %d with -j 1", format, len(outs["4"]), len(outs["1"]))
+		}
+	}
+}
