@@ -58,6 +58,9 @@ func warmSlots(c *flows.Conn) (sum uint32) {
 		switch st := c.Slots[i].(type) {
 		case *rsConn:
 			sum += st.d[0].maxEnd
+			if st.pair != nil {
+				sum += uint32(st.pair.cur) // every data segment ticks the pair's window
+			}
 		case *tsoConn:
 			if st.lk[0] != nil {
 				sum++
