@@ -55,7 +55,13 @@ func (c *Conn) promoteTail(n int) {
 	c.tailN = 0
 }
 
-// finishLog appends the tail ring (the last packets) to the log.
+// finishLog appends the tail ring (the last packets) to the log, frees the
+// ring, and trims the log to its length: a finished connection may be kept
+// (an exemplar of a finding) until the report is written.
 func (c *Conn) finishLog() {
 	c.promoteTail(logTail)
+	c.tail = nil
+	if cap(c.Log)-len(c.Log) > 4 {
+		c.Log = append([]LogEntry(nil), c.Log...)
+	}
 }

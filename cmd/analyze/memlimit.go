@@ -13,7 +13,7 @@ import (
 // default --max-conns stays well under it (docs/performance.md), so the
 // limit only makes the garbage collector collect sooner instead of letting
 // the heap double.
-const perAnalysisMemory = 192 << 20
+const perAnalysisMemory = 256 << 20
 
 // parseSize reads a size such as 512MiB, 1G, 300M or 1073741824 (bytes).
 // K, M, G and T are powers of 1024 with or without "iB"/"B".
