@@ -170,7 +170,7 @@ func CaptureCaveat(env *Env, ackedUnseen, notCaptured int64) string {
 
 // connCaveat sums the capture-loss counters of c for CaptureCaveat.
 func connLoss(c *flows.Conn) (ackedUnseen, notCaptured int64) {
-	return c.Orig.AckedUnseen + c.Resp.AckedUnseen, c.Orig.PrevNotCaptured + c.Resp.PrevNotCaptured
+	return c.Orig.AckedUnseen + c.Resp.AckedUnseen, c.Orig.UnfilledGaps + c.Resp.UnfilledGaps
 }
 
 // trPair is an unordered pair of hosts, the unit retransmission storms are

@@ -167,7 +167,7 @@ func (d *quality) Finish(env *Env) []Finding {
 			what = append(what, trPlural(d.ackedUnseen, "ACK for data never captured", "ACKs for data never captured"))
 		}
 		if d.notCaptured > 0 {
-			what = append(what, trPlural(d.notCaptured, "sequence gap", "sequence gaps"))
+			what = append(what, trPlural(d.notCaptured, "sequence gap never filled", "sequence gaps never filled"))
 		}
 		parts = append(parts, fmt.Sprintf("%s of %d miss data (%s)",
 			trPlural(d.missing, "connection", "connections"), d.nconns, strings.Join(what, ", ")))
@@ -230,7 +230,7 @@ func (d *quality) Finish(env *Env) []Finding {
 		trMetric("connections", float64(d.nconns), "", ""),
 		trMetric("connections_missing_data", float64(d.missing), "", "ACKed-unseen or never-filled gaps"),
 		trMetric("acked_unseen", float64(d.ackedUnseen), "", "ACKs for data the capture never showed"),
-		trMetric("previous_segment_not_captured", float64(d.notCaptured), "", "sequence gaps"),
+		trMetric("previous_segment_not_captured", float64(d.notCaptured), "", "sequence gaps never filled"),
 		trMetric("capture_duplicates", float64(d.dups), "", "packets captured twice"),
 		trMetric("snaplen_truncated", float64(d.truncSegs+env.SnapTruncated), "", "segments without all their payload"),
 		trMetric("timestamps_backwards", float64(env.Backwards), "", ""),

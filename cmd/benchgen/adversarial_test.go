@@ -97,12 +97,7 @@ var advCases = []advCase{
 
 // knownBugs names the checks ("kind/check") that fail because of a known
 // pcapsleuth bug; they skip with this text and the figures.
-var knownBugs = map[string]string{
-	"ooo/capture-quality": "detectors/quality.go counts every sequence gap as missing data (connLoss sums PrevNotCaptured), " +
-		"also the gaps filled within the round trip, contrary to its doc (\"a sequence gap that is never filled\")",
-	"seqwrap/capture-quality": "detectors/quality.go counts every sequence gap as missing data (connLoss sums PrevNotCaptured), " +
-		"also the gaps filled within the round trip, contrary to its doc (\"a sequence gap that is never filled\")",
-}
+var knownBugs = map[string]string{}
 
 // advRun is one analyzed capture.
 type advRun struct {
