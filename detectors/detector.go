@@ -125,8 +125,10 @@ func (e *Engine) segmentFrom(k int, c *flows.Conn, s *flows.Segment) (next int) 
 	return next
 }
 
-// Done implements flows.Observer.
+// Done implements flows.Observer. The detectors' states are touched first,
+// as in Segment.
 func (e *Engine) Done(c *flows.Conn) {
+	e.sink += warmSlots(c)
 	for i := 0; i < len(e.dets); {
 		i = e.doneFrom(i, c)
 	}
