@@ -65,8 +65,8 @@ type tsoConn struct {
 
 // tsoLink aggregates one sender → receiver host pair.
 type tsoLink struct {
-	key       trLink
-	segs      int64
+	key  trLink
+	segs int64
 	// The size histogram: sizes[i] bytes, counts[i] segments. Two slices
 	// rather than one of tsoSize, so that looking a size up scans 256
 	// bytes rather than 1 KiB (it was most of Segment's time).
