@@ -120,38 +120,11 @@ func (g *advGen) send(c *advConn, fromClient bool, flags uint8, seq, ack uint32,
 	w := g.w
 	wire := 54 + n
 	b := g.hdr[:54]
-	copy(b[0:6], []byte{2, 0, 0, 0, 0, 2})
-	copy(b[6:12], []byte{2, 0, 0, 0, 0, 1})
-	b[12], b[13] = 0x08, 0x00
-	ip := b[14:34]
-	ip[0], ip[1] = 0x45, 0
-	binary.BigEndian.PutUint16(ip[2:], uint16(40+n))
-	binary.BigEndian.PutUint16(ip[4:], uint16(w.packets))
-	ip[6], ip[7], ip[8], ip[9] = 0x40, 0, 64, 6
-	ip[10], ip[11] = 0, 0
 	src, dst, sport, dport := c.sip, c.cip, c.sport, c.cport
 	if fromClient {
 		src, dst, sport, dport = c.cip, c.sip, c.cport, c.sport
 	}
-	copy(ip[12:16], src[:])
-	copy(ip[16:20], dst[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	tcp := b[34:54]
-	binary.BigEndian.PutUint16(tcp[0:], sport)
-	binary.BigEndian.PutUint16(tcp[2:], dport)
-	binary.BigEndian.PutUint32(tcp[4:], seq)
-	binary.BigEndian.PutUint32(tcp[8:], ack)
-	tcp[12] = 5 << 4
-	tcp[13] = flags
-	binary.BigEndian.PutUint16(tcp[14:], 65535)
-	tcp[16], tcp[17], tcp[18], tcp[19] = 0, 0, 0, 0
+	putHeaders(b, src, dst, sport, dport, seq, ack, flags, n, uint16(w.packets))
 	capLen := wire
 	if w.snaplen > 0 && capLen > w.snaplen {
 		capLen = w.snaplen
