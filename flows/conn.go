@@ -71,16 +71,51 @@ type Segment struct {
 
 // Endpoint is everything known about one side of a connection. Counters count
 // segments sent by this endpoint.
+//
+// The fields every segment reads or writes come first, so that a segment
+// touches few cache lines: on a busy capture a connection is rarely in the
+// CPU cache, and those misses are most of the tracker's cost.
 type Endpoint struct {
 	Addr netip.AddrPort
 
 	State       State
-	Transitions []Transition // bounded; the first and the last are always kept
+	Packets     int64
+	Bytes       int64 // TCP payload bytes, retransmissions included
+	UniqueBytes int64 // payload bytes that advanced the sequence space
 
-	Packets      int64
-	Bytes        int64 // TCP payload bytes, retransmissions included
-	UniqueBytes  int64 // payload bytes that advanced the sequence space
-	DataSegments int64
+	DataSegments            int64
+	FirstTS                 int64
+	LastTS                  int64
+	FirstDataTS, LastDataTS int64 // 0 when no payload was sent
+	FINTS, FINFrame         int64 // first FIN sent (0 = none)
+	FINAckedTS              int64 // when the peer ACKed that FIN (0 = never seen)
+	RSTTS, RSTFrame         int64 // first RST sent
+	MaxSegment              int   // largest payload sent in one segment
+	MinWindow               int64
+	MaxWindow               int64 // scaled, bytes
+
+	ISN    uint32
+	HasISN bool // ISN known from a SYN (otherwise the first seq seen stands in)
+	// (unexported per-segment state)
+	hasAcked  bool
+	hasNext   bool
+	hasWin    bool
+	ackedUpTo uint32 // highest ack this endpoint sent (absolute)
+	nextSeq   uint32 // highest seq + len (+SYN/FIN) sent (absolute)
+	lastWin   uint32
+	lastAck   uint32
+	lastSegTS int64
+	hist      *txHistory // allocated on the first payload
+	lastKind  SegKind
+	winScale  uint8  // shift applied to this side's window (0 until both SYNs negotiated it)
+	WScale    int8   // -1 = not seen / not negotiated
+	MSS       uint16 // from this side's SYN (0 = not seen)
+	dupAckRun int
+	// DataAfterPeerFIN describes payload this endpoint sent after it saw the
+	// peer's FIN (the write-after-close pattern).
+	DataAfterPeerFIN AfterFIN
+
+	Transitions []Transition // bounded; the first and the last are always kept
 
 	Retransmissions     int64 // all resends, fast and spurious included
 	FastRetransmissions int64
@@ -102,50 +137,19 @@ type Endpoint struct {
 	OverMSS      int64 // segments with payload > the MSS in force
 	Truncated    int64 // segments cut by the snaplen
 
-	MSS           uint16 // from this side's SYN (0 = not seen)
-	WScale        int8   // -1 = not seen / not negotiated
 	SACKPermitted bool
 	Timestamps    bool
-	MaxSegment    int // largest payload sent in one segment
-	MinWindow     int64
-	MaxWindow     int64 // scaled, bytes
-
-	ISN                     uint32
-	HasISN                  bool // ISN known from a SYN (otherwise the first seq seen stands in)
-	SYNs                    int  // SYN segments sent (retransmitted SYNs included)
-	FirstTS                 int64
-	LastTS                  int64
-	FirstDataTS, LastDataTS int64 // 0 when no payload was sent
-
-	FINTS, FINFrame int64 // first FIN sent (0 = none)
-	FINAckedTS      int64 // when the peer ACKed that FIN (0 = never seen)
-	RSTTS, RSTFrame int64 // first RST sent
-	RSTs            int
-	// DataAfterPeerFIN describes payload this endpoint sent after it saw the
-	// peer's FIN (the write-after-close pattern).
-	DataAfterPeerFIN AfterFIN
+	SYNs          int // SYN segments sent (retransmitted SYNs included)
+	RSTs          int
 
 	// Backoff is the longest chain of retransmissions of one sequence number:
 	// the original transmission time followed by each resend (bounded).
 	Backoff RetransChain
 
-	ackedUpTo   uint32 // highest ack this endpoint sent (absolute)
-	hasAcked    bool
-	nextSeq     uint32 // highest seq + len (+SYN/FIN) sent (absolute)
-	hasNext     bool
-	lastWin     uint32
-	lastAck     uint32
-	dupAckRun   int
-	lastSegTS   int64
-	lastDataSeq uint32
 	finSeq      uint32        // seq of the FIN
-	trBuf       [6]Transition // backing array of Transitions for a normal life
-	hist        *txHistory    // allocated on the first payload
-	chain       RetransChain  // chain being built
 	afterFINSeq uint32        // first seq of data sent after the peer's FIN
-	lastKind    SegKind
-	winScale    uint8 // shift applied to this side's window (0 until both SYNs negotiated it)
-	hasWin      bool
+	trBuf       [6]Transition // backing array of Transitions for a normal life
+	chain       RetransChain  // chain being built
 }
 
 // txHistory remembers recent transmissions and capture holes of one
@@ -215,33 +219,13 @@ type Turn struct {
 
 // Conn is one TCP connection. The tracker owns it until it calls Observer.Done;
 // after that it is never modified again.
+//
+// As in Endpoint, the fields every segment touches come first.
 type Conn struct {
 	ID int64 // 1-based, in order of first packet
 
-	Orig, Resp Endpoint // Orig sent the first SYN (see DirKnown)
-
-	// DirKnown is true when a SYN told who the client is; otherwise the
-	// client was guessed (see Tracker doc: the side with the ephemeral port).
-	DirKnown bool
-
-	FirstFrame    int64
-	FirstTS       int64
-	LastTS        int64
-	SYNTS         int64 // first SYN
-	SYNACKTS      int64 // first SYN-ACK
-	EstablishedTS int64 // ACK completing the handshake
-	HandshakeRTT  int64 // SYN→ACK as seen at the capture point (0 = unknown)
-	RTTMin        int64 // smallest data→ACK sample, ns (0 = none)
-
-	Packets  int64
-	EndState EndReason
-
-	// Turns are the payload runs; the first and last are kept when there are
-	// more than maxTurns, and TurnCount counts them all.
-	Turns     []Turn
-	TurnCount int
-
-	App AppInfo
+	Packets int64
+	LastTS  int64
 
 	// Slots hold per-connection state of observers (detectors) that asked
 	// for a slot, so they need no map lookup per segment. The tracker never
@@ -256,12 +240,37 @@ type Conn struct {
 	tail     *[logTail]LogEntry // allocated after logHead packets
 	tailN    int
 	after    int // packets still to log after an anomaly
-	app      [2]*reassembly
-	appFlags uint8 // bit d set: direction d was fully sniffed
-	slot     int   // index in Tracker.live
 	closedTS int64
 	inQueue  bool
-	halfOpen bool // nothing seen but the client's SYNs (see Tracker.halfQ)
+	halfOpen bool  // nothing seen but the client's SYNs (see Tracker.halfQ)
+	appFlags uint8 // bit d set: direction d was fully sniffed
+
+	// Turns are the payload runs; the first and last are kept when there are
+	// more than maxTurns, and TurnCount counts them all.
+	Turns     []Turn
+	TurnCount int
+
+	SYNTS         int64 // first SYN
+	SYNACKTS      int64 // first SYN-ACK
+	EstablishedTS int64 // ACK completing the handshake
+	HandshakeRTT  int64 // SYN→ACK as seen at the capture point (0 = unknown)
+	RTTMin        int64 // smallest data→ACK sample, ns (0 = none)
+
+	app [2]*reassembly
+
+	Orig, Resp Endpoint // Orig sent the first SYN (see DirKnown)
+
+	// DirKnown is true when a SYN told who the client is; otherwise the
+	// client was guessed (see Tracker doc: the side with the ephemeral port).
+	DirKnown bool
+	EndState EndReason
+
+	FirstFrame int64
+	FirstTS    int64
+
+	App AppInfo
+
+	slot int // index in Tracker.live
 }
 
 // MaxSlots is the number of observer slots of a Conn.
