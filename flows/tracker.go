@@ -1,8 +1,6 @@
 package flows
 
 import (
-	"bytes"
-	"net/netip"
 	"sort"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
@@ -60,37 +58,12 @@ type Stats struct {
 	Backwards       int64 // packets whose timestamp is earlier than the previous one
 }
 
-// connKey is the unordered 4-tuple, packed into plain bytes (no pointers,
-// no padding) so the table hashes and compares it as one block of memory.
-type connKey struct {
-	a, b   [16]byte // the lower endpoint's address first (As16 form)
-	pa, pb uint16
-	fam    uint16 // bit 1: a is IPv4, bit 0: b is IPv4 (tells 10.0.0.1 from ::ffff:10.0.0.1)
-}
-
-func makeKey(src, dst netip.AddrPort) connKey {
-	k := connKey{a: src.Addr().As16(), b: dst.Addr().As16(), pa: src.Port(), pb: dst.Port()}
-	fa, fb := uint16(0), uint16(0)
-	if src.Addr().Is4() {
-		fa = 1
-	}
-	if dst.Addr().Is4() {
-		fb = 1
-	}
-	c := bytes.Compare(k.a[:], k.b[:])
-	if c > 0 || (c == 0 && (k.pa > k.pb || (k.pa == k.pb && fa > fb))) {
-		k.a, k.b, k.pa, k.pb, fa, fb = k.b, k.a, k.pb, k.pa, fb, fa
-	}
-	k.fam = fa<<1 | fb
-	return k
-}
-
 // Tracker follows every TCP connection of a capture. It is not safe for
 // concurrent use.
 type Tracker struct {
 	cfg    Config
 	obs    Observer
-	table  map[connKey]*Conn
+	table  connTable
 	live   []*Conn // every live connection; Conn.slot is its index
 	cursor int     // where the next eviction scan starts
 	closed []*Conn
@@ -122,14 +95,14 @@ func NewTracker(cfg Config, obs Observer) *Tracker {
 		cfg.MaxHalfOpen = def.MaxHalfOpen
 	}
 	cfg.MaxHalfOpen = min(cfg.MaxHalfOpen, cfg.MaxConns)
-	return &Tracker{cfg: cfg, obs: obs, table: make(map[connKey]*Conn, 1024)}
+	return &Tracker{cfg: cfg, obs: obs, table: newConnTable()}
 }
 
 // Stats returns the tracker's counters so far.
 func (t *Tracker) Stats() Stats { return t.stats }
 
 // Live returns the number of connections currently tracked.
-func (t *Tracker) Live() int { return len(t.table) }
+func (t *Tracker) Live() int { return t.table.n }
 
 // Add processes one TCP segment.
 func (t *Tracker) Add(p *decode.Packet) {
@@ -145,15 +118,14 @@ func (t *Tracker) Add(p *decode.Packet) {
 	} else {
 		t.lastTS = p.TS
 	}
-	key := makeKey(p.Src, p.Dst)
-	c := t.table[key]
+	c, h := t.table.get(p.Src, p.Dst)
 	if c != nil && p.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN && startsNewConn(c, p) {
 		t.finish(c, EndReused)
 		t.stats.Reused++
 		c = nil
 	}
 	if c == nil {
-		c = t.open(key, p)
+		c = t.open(h, p)
 	}
 	dir := Resp
 	if p.Src == c.Orig.Addr {
@@ -169,15 +141,12 @@ func (t *Tracker) Add(p *decode.Packet) {
 // Flush hands on every live connection, in ID order; call it at the end of
 // the capture.
 func (t *Tracker) Flush() {
-	conns := make([]*Conn, 0, len(t.table))
-	for _, c := range t.table {
-		conns = append(conns, c)
-	}
+	conns := append([]*Conn(nil), t.live...)
 	sortConnsByID(conns)
 	for _, c := range conns {
 		t.finish(c, EndCaptureEnd)
 	}
-	clear(t.table)
+	t.table.reset()
 	t.live = t.live[:0]
 	t.closed = t.closed[:0]
 	t.halfQ, t.halfHead = nil, 0
@@ -211,7 +180,7 @@ func startsNewConn(c *Conn, p *decode.Packet) bool {
 	return p.Seq != e.ISN+1
 }
 
-func (t *Tracker) open(key connKey, p *decode.Packet) *Conn {
+func (t *Tracker) open(h uint64, p *decode.Packet) *Conn {
 	t.nextID++
 	t.stats.Conns++
 	c := &Conn{ID: t.nextID, FirstFrame: p.Frame, FirstTS: p.TS, LastTS: p.TS}
@@ -237,13 +206,13 @@ func (t *Tracker) open(key connKey, p *decode.Packet) *Conn {
 		c.Orig.setState(p.TS, 0, StateEstablished)
 		c.Resp.setState(p.TS, 0, StateEstablished)
 	}
-	t.table[key] = c
+	t.table.put(h, c)
 	c.slot = len(t.live)
 	t.live = append(t.live, c)
-	if n := len(t.table); n > t.stats.PeakLive {
+	if n := t.table.n; n > t.stats.PeakLive {
 		t.stats.PeakLive = n
 	}
-	if len(t.table) > t.cfg.MaxConns {
+	if t.table.n > t.cfg.MaxConns {
 		t.evictOne(c)
 	}
 	if p.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN {
@@ -348,7 +317,7 @@ func (t *Tracker) evictOne(keep *Conn) {
 		c := t.closed[0]
 		t.closed = t.closed[1:]
 		c.inQueue = false
-		if c != keep && t.table[makeKey(c.Orig.Addr, c.Resp.Addr)] == c {
+		if c != keep && t.table.holds(c) {
 			t.finish(c, EndClosed)
 			return
 		}
@@ -386,7 +355,7 @@ func (t *Tracker) sweep() {
 		t.closed[0] = nil
 		t.closed = t.closed[1:]
 		c.inQueue = false
-		if t.table[makeKey(c.Orig.Addr, c.Resp.Addr)] != c {
+		if !t.table.holds(c) {
 			continue
 		}
 		if c.LastTS+t.cfg.Linger > t.lastTS && len(t.closed) < maxLingering {
@@ -405,10 +374,7 @@ func (t *Tracker) sweep() {
 }
 
 func (t *Tracker) finish(c *Conn, why EndReason) {
-	key := makeKey(c.Orig.Addr, c.Resp.Addr)
-	if t.table[key] == c {
-		delete(t.table, key)
-	}
+	t.table.remove(c)
 	t.unlink(c)
 	if c.halfOpen {
 		t.leaveHalfOpen(c)

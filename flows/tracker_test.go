@@ -546,21 +546,6 @@ func TestAnsweredSYNLeavesHalfOpenBudget(t *testing.T) {
 	}
 }
 
-func TestConnKeySymmetricAndFamilyAware(t *testing.T) {
-	v4 := netip.MustParseAddrPort("10.0.0.1:80")
-	mapped := netip.MustParseAddrPort("[::ffff:10.0.0.1]:80")
-	v6 := netip.MustParseAddrPort("[fd00::1]:443")
-	other := netip.MustParseAddrPort("10.0.0.2:40000")
-	for _, pair := range [][2]netip.AddrPort{{v4, other}, {v4, v6}, {mapped, v4}, {v6, mapped}, {v4, v4}} {
-		if makeKey(pair[0], pair[1]) != makeKey(pair[1], pair[0]) {
-			t.Errorf("key of %v-%v depends on the direction", pair[0], pair[1])
-		}
-	}
-	if makeKey(v4, other) == makeKey(netip.AddrPortFrom(mapped.Addr(), 80), other) {
-		t.Error("IPv4 and IPv4-mapped IPv6 endpoints share a key")
-	}
-}
-
 // Segments of a window arriving shuffled fill holes in their middles: every
 // piece of every hole is remembered, so none of them is a retransmission,
 // and a resend of bytes already seen still is one.

@@ -1,0 +1,151 @@
+package flows
+
+import (
+	"math/bits"
+	"math/rand/v2"
+	"net/netip"
+)
+
+// connTable maps the unordered 4-tuple to its live connection. It is an
+// open-addressing table of (hash, *Conn) pairs with linear probing: a
+// lookup reads one small entry and then the connection itself, which the
+// tracker reads next anyway, where a Go map with the 4-tuple as key also
+// read the key's slot (profiles of busy captures showed the map's cache
+// misses as a tenth of the tracker's time).
+//
+// The hash is keyed with a random seed per table, so that a crafted
+// capture cannot pile its connections on one probe chain.
+type connTable struct {
+	seed [3]uint64
+	ents []tableEnt // power-of-two length, at most half full
+	n    int
+}
+
+type tableEnt struct {
+	h uint64
+	c *Conn // nil = empty
+}
+
+const tableMinSize = 1024
+
+func newConnTable() connTable {
+	return connTable{
+		seed: [3]uint64{rand.Uint64() | 1, rand.Uint64() | 1, rand.Uint64() | 1},
+		ents: make([]tableEnt, tableMinSize),
+	}
+}
+
+// mix folds two words into one (the 128-bit product's halves, as wyhash).
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+func (t *connTable) endpointHash(ap netip.AddrPort) uint64 {
+	a := ap.Addr().As16()
+	hi := uint64(a[0])<<56 | uint64(a[1])<<48 | uint64(a[2])<<40 | uint64(a[3])<<32 |
+		uint64(a[4])<<24 | uint64(a[5])<<16 | uint64(a[6])<<8 | uint64(a[7])
+	lo := uint64(a[8])<<56 | uint64(a[9])<<48 | uint64(a[10])<<40 | uint64(a[11])<<32 |
+		uint64(a[12])<<24 | uint64(a[13])<<16 | uint64(a[14])<<8 | uint64(a[15])
+	tag := uint64(ap.Port()) << 1
+	if ap.Addr().Is4() {
+		tag |= 1 // 10.0.0.1 and ::ffff:10.0.0.1 are different endpoints
+	}
+	return mix(hi^t.seed[0], mix(lo^t.seed[1], tag^t.seed[2]))
+}
+
+// hash is the same whichever way the packet goes.
+func (t *connTable) hash(src, dst netip.AddrPort) uint64 {
+	x, y := t.endpointHash(src), t.endpointHash(dst)
+	if x > y {
+		x, y = y, x
+	}
+	return mix(x^t.seed[2], y^t.seed[0])
+}
+
+// matches reports whether c is the connection between a and b.
+func matches(c *Conn, a, b netip.AddrPort) bool {
+	return (c.Orig.Addr == a && c.Resp.Addr == b) || (c.Orig.Addr == b && c.Resp.Addr == a)
+}
+
+// get returns the connection between src and dst (nil if none) and the
+// pair's hash, for put.
+func (t *connTable) get(src, dst netip.AddrPort) (*Conn, uint64) {
+	h := t.hash(src, dst)
+	mask := uint64(len(t.ents) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := &t.ents[i]
+		if e.c == nil {
+			return nil, h
+		}
+		if e.h == h && matches(e.c, src, dst) {
+			return e.c, h
+		}
+	}
+}
+
+// put adds c, whose 4-tuple hashes to h and is not in the table.
+func (t *connTable) put(h uint64, c *Conn) {
+	if 2*(t.n+1) > len(t.ents) {
+		t.resize(2 * len(t.ents))
+	}
+	t.place(h, c)
+	t.n++
+}
+
+func (t *connTable) place(h uint64, c *Conn) {
+	mask := uint64(len(t.ents) - 1)
+	i := h & mask
+	for t.ents[i].c != nil {
+		i = (i + 1) & mask
+	}
+	t.ents[i] = tableEnt{h: h, c: c}
+}
+
+func (t *connTable) resize(size int) {
+	old := t.ents
+	t.ents = make([]tableEnt, size)
+	for _, e := range old {
+		if e.c != nil {
+			t.place(e.h, e.c)
+		}
+	}
+}
+
+// remove deletes c if the table holds it under its 4-tuple, and reports
+// whether it did.
+func (t *connTable) remove(c *Conn) bool {
+	h := t.hash(c.Orig.Addr, c.Resp.Addr)
+	mask := uint64(len(t.ents) - 1)
+	i := h & mask
+	for ; t.ents[i].c != c; i = (i + 1) & mask {
+		if t.ents[i].c == nil {
+			return false
+		}
+	}
+	// Backward-shift deletion: move up every later entry of the probe run
+	// that may sit at i, so that no lookup meets a hole before its entry.
+	for j := (i + 1) & mask; t.ents[j].c != nil; j = (j + 1) & mask {
+		home := t.ents[j].h & mask
+		// Entry j may move to i unless its home lies cyclically in (i, j].
+		if (i < j && (home <= i || home > j)) || (i > j && home <= i && home > j) {
+			t.ents[i] = t.ents[j]
+			i = j
+		}
+	}
+	t.ents[i] = tableEnt{}
+	t.n--
+	return true
+}
+
+// holds reports whether c is the live connection of its 4-tuple.
+func (t *connTable) holds(c *Conn) bool {
+	got, _ := t.get(c.Orig.Addr, c.Resp.Addr)
+	return got == c
+}
+
+// reset empties the table and gives back its memory.
+func (t *connTable) reset() {
+	t.ents = make([]tableEnt, tableMinSize)
+	t.n = 0
+}

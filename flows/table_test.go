@@ -1,0 +1,110 @@
+package flows
+
+import (
+	"math/rand"
+	"net/netip"
+	"testing"
+)
+
+func tableConn(a, b netip.AddrPort) *Conn {
+	c := &Conn{}
+	c.Orig.Addr, c.Resp.Addr = a, b
+	return c
+}
+
+func TestConnTableSymmetricAndFamilyAware(t *testing.T) {
+	v4 := netip.MustParseAddrPort("10.0.0.1:80")
+	mapped := netip.MustParseAddrPort("[::ffff:10.0.0.1]:80")
+	v6 := netip.MustParseAddrPort("[fd00::1]:443")
+	other := netip.MustParseAddrPort("10.0.0.2:40000")
+	tab := newConnTable()
+	for _, pair := range [][2]netip.AddrPort{{v4, other}, {v4, v6}, {mapped, v4}, {v6, mapped}, {v4, v4}} {
+		if tab.hash(pair[0], pair[1]) != tab.hash(pair[1], pair[0]) {
+			t.Errorf("hash of %v-%v depends on the direction", pair[0], pair[1])
+		}
+		c, h := tab.get(pair[0], pair[1])
+		if c != nil {
+			t.Fatalf("%v-%v found before it was added", pair[0], pair[1])
+		}
+		want := tableConn(pair[0], pair[1])
+		tab.put(h, want)
+		if got, _ := tab.get(pair[1], pair[0]); got != want {
+			t.Errorf("%v-%v not found the other way round", pair[0], pair[1])
+		}
+	}
+	if got, _ := tab.get(mapped, other); got != nil {
+		t.Error("IPv4-mapped IPv6 endpoint found the IPv4 endpoint's connection")
+	}
+}
+
+// TestConnTableAgainstMap drives the table and a Go map with the same random
+// puts, gets and removes, with a tiny port range so that probe runs are long
+// and deletions shift entries across the table's wrap-around.
+func TestConnTableAgainstMap(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	tab := newConnTable()
+	model := map[[2]netip.AddrPort]*Conn{}
+	key := func(a, b netip.AddrPort) [2]netip.AddrPort {
+		if b.Compare(a) < 0 {
+			a, b = b, a
+		}
+		return [2]netip.AddrPort{a, b}
+	}
+	ep := func() netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(r.Intn(40))}), uint16(r.Intn(60)))
+	}
+	for i := 0; i < 200000; i++ {
+		a, b := ep(), ep()
+		got, h := tab.get(a, b)
+		if want := model[key(a, b)]; got != want {
+			t.Fatalf("step %d: get(%v, %v) = %p, want %p", i, a, b, got, want)
+		}
+		switch {
+		case got == nil && r.Intn(3) > 0:
+			c := tableConn(a, b)
+			tab.put(h, c)
+			model[key(a, b)] = c
+		case got != nil && r.Intn(2) == 0:
+			if !tab.remove(got) {
+				t.Fatalf("step %d: remove(%v-%v) found nothing", i, a, b)
+			}
+			delete(model, key(a, b))
+			if tab.remove(got) {
+				t.Fatalf("step %d: removed %v-%v twice", i, a, b)
+			}
+		}
+		if tab.n != len(model) {
+			t.Fatalf("step %d: %d entries, want %d", i, tab.n, len(model))
+		}
+	}
+	for k, c := range model {
+		if !tab.holds(c) {
+			t.Errorf("%v lost", k)
+		}
+	}
+	if len(model) < 100 {
+		t.Fatalf("only %d connections at the end: the test did not fill the table", len(model))
+	}
+	tab.reset()
+	if c, _ := tab.get(netip.AddrPort{}, netip.AddrPort{}); c != nil || tab.n != 0 {
+		t.Error("reset kept entries")
+	}
+}
+
+func BenchmarkConnTableGet(b *testing.B) {
+	tab := newConnTable()
+	eps := make([][2]netip.AddrPort, 50000)
+	for i := range eps {
+		eps[i][0] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(30000+i%20000))
+		eps[i][1] = netip.MustParseAddrPort("10.2.0.1:8080")
+		_, h := tab.get(eps[i][0], eps[i][1])
+		tab.put(h, tableConn(eps[i][0], eps[i][1]))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e := &eps[i%len(eps)]
+		if c, _ := tab.get(e[1], e[0]); c == nil {
+			b.Fatal("missing")
+		}
+	}
+}
