@@ -106,6 +106,11 @@ type Endpoint struct {
 	lastAck   uint32
 	lastSegTS int64
 	hist      *txHistory // allocated on the first payload
+	// lastTx is the newest record of hist (its ts negated once an ACK gave
+	// an RTT sample) and txN the number of records written: the ACK of the
+	// other side reads them without a cache miss on the ring.
+	lastTx    txRecord
+	txN       int
 	lastKind  SegKind
 	winScale  uint8  // shift applied to this side's window (0 until both SYNs negotiated it)
 	WScale    int8   // -1 = not seen / not negotiated
@@ -155,9 +160,8 @@ type Endpoint struct {
 // txHistory remembers recent transmissions and capture holes of one
 // direction, to tell retransmissions from out-of-order arrivals.
 type txHistory struct {
-	recs  [recentTx]txRecord
-	n     int        // total records written (ring position = n % recentTx)
-	holes []seqRange // grows up to maxHoles, oldest first
+	recs  [recentTx]txRecord // ring, position = Endpoint.txN % recentTx
+	holes []seqRange         // grows up to maxHoles, oldest first
 	// forgotten counts the gap holes dropped when holes overflowed.
 	forgotten int64
 	nh        int

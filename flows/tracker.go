@@ -75,6 +75,7 @@ type Tracker struct {
 	halfN    int
 	nextID   int64
 	lastTS   int64
+	last     *Conn // the connection of the last segment, while live
 	seg      Segment
 	stats    Stats
 }
@@ -118,15 +119,25 @@ func (t *Tracker) Add(p *decode.Packet) {
 	} else {
 		t.lastTS = p.TS
 	}
-	c, h := t.table.get(p.Src, p.Dst)
+	// Segments often come in runs of one connection: the last one is
+	// checked before the table.
+	var h uint64
+	c := t.last
+	if c == nil || !matches(c, p.Src, p.Dst) {
+		c, h = t.table.get(p.Src, p.Dst)
+	}
 	if c != nil && p.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN && startsNewConn(c, p) {
 		t.finish(c, EndReused)
 		t.stats.Reused++
 		c = nil
 	}
 	if c == nil {
+		if h == 0 {
+			h = t.table.hash(p.Src, p.Dst)
+		}
 		c = t.open(h, p)
 	}
+	t.last = c
 	dir := Resp
 	if p.Src == c.Orig.Addr {
 		dir = Orig
@@ -375,6 +386,9 @@ func (t *Tracker) sweep() {
 
 func (t *Tracker) finish(c *Conn, why EndReason) {
 	t.table.remove(c)
+	if t.last == c {
+		t.last = nil
+	}
 	t.unlink(c)
 	if c.halfOpen {
 		t.leaveHalfOpen(c)
@@ -685,7 +699,7 @@ func (t *Tracker) retransKind(c *Conn, e, peer *Endpoint, p *decode.Packet, seqL
 		// sent (found among the recent transmissions); when that segment is
 		// no longer remembered, the time since this side's last segment.
 		since := e.lastSegTS
-		if opened := e.hist.holeOpened(p.Seq, end); opened != 0 {
+		if opened := e.hist.holeOpened(p.Seq, end, e.txN); opened != 0 {
 			since = opened
 		}
 		e.hist.fillHole(p.Seq, end)
@@ -716,11 +730,10 @@ func (e *Endpoint) lastSegTSAny() int64 { return e.LastTS }
 // sampleRTT records a data→ACK round-trip sample when p ACKs exactly the end
 // of a segment of the peer that was sent once.
 func (t *Tracker) sampleRTT(c *Conn, peer *Endpoint, p *decode.Packet) {
-	h := peer.hist
-	if h == nil || h.n == 0 {
+	if peer.txN == 0 {
 		return
 	}
-	last := &h.recs[(h.n-1)%recentTx]
+	last := &peer.lastTx
 	if last.end == p.Ack && last.ts > 0 && p.TS >= last.ts {
 		s := p.TS - last.ts
 		if c.RTTMin == 0 || s < c.RTTMin {
@@ -735,9 +748,9 @@ func (e *Endpoint) remember(seq, end uint32, ts int64) {
 	if e.hist == nil {
 		e.hist = new(txHistory)
 	}
-	h := e.hist
-	h.recs[h.n%recentTx] = txRecord{seq: seq, end: end, ts: ts}
-	h.n++
+	e.lastTx = txRecord{seq: seq, end: end, ts: ts}
+	e.hist.recs[e.txN%recentTx] = e.lastTx
+	e.txN++
 }
 
 // firstTx returns when seq was first transmitted, if remembered.
@@ -747,7 +760,7 @@ func (e *Endpoint) firstTx(seq uint32) int64 {
 		return 0
 	}
 	var best int64
-	n := min(h.n, recentTx)
+	n := min(e.txN, recentTx)
 	for i := 0; i < n; i++ {
 		r := &h.recs[i]
 		if seqLE(r.seq, seq) && seqLT(seq, r.end) {
@@ -812,14 +825,14 @@ func (h *txHistory) inHole(start, end uint32) bool {
 // holeOpened returns when the hole holding [start, end) was opened (or last
 // narrowed from its end): the time of the first remembered transmission that
 // starts where the hole ends (0 when none is remembered).
-func (h *txHistory) holeOpened(start, end uint32) int64 {
+func (h *txHistory) holeOpened(start, end uint32, n int) int64 {
 	for i := 0; i < h.nh; i++ {
 		r := h.holes[i]
 		if !(seqLE(r.start, start) && seqLE(end, r.end)) {
 			continue
 		}
 		var ts int64
-		for j := 0; j < min(h.n, recentTx); j++ {
+		for j := 0; j < min(n, recentTx); j++ {
 			if rec := &h.recs[j]; rec.seq == r.end {
 				t := rec.ts
 				if t < 0 {
