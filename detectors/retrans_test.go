@@ -448,10 +448,10 @@ func TestBurstUnlikely(t *testing.T) {
 		want    bool
 	}{
 		{7, 158, 0.0071, 31, false}, // 1 % uniform loss: some 1 s window of 3.1 s holds 7 (seen on a benchgen capture)
-		{5, 113, 0.007, 1, false},  // P = 0.0014 even for a single window
-		{20, 100, 0.01, 100, true}, // a real burst
-		{5, 100, 0, 10, true},      // no loss anywhere else
-		{3, 1000, 0.01, 1, false},  // fewer than expected
+		{5, 113, 0.007, 1, false},   // P = 0.0014 even for a single window
+		{20, 100, 0.01, 100, true},  // a real burst
+		{5, 100, 0, 10, true},       // no loss anywhere else
+		{3, 1000, 0.01, 1, false},   // fewer than expected
 		{2000, 10000, 0.05, 1000, true},
 	} {
 		if got := burstUnlikely(tc.k, tc.n, tc.p0, tc.win); got != tc.want {
