@@ -68,28 +68,27 @@ func matches(c *Conn, a, b netip.AddrPort) bool {
 	return (c.Orig.Addr == a && c.Resp.Addr == b) || (c.Orig.Addr == b && c.Resp.Addr == a)
 }
 
-// get returns the connection between src and dst (nil if none) and the
-// pair's hash, for put.
-func (t *connTable) get(src, dst netip.AddrPort) (*Conn, uint64) {
+// get returns the connection between src and dst (nil if none).
+func (t *connTable) get(src, dst netip.AddrPort) *Conn {
 	h := t.hash(src, dst)
 	mask := uint64(len(t.ents) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		e := &t.ents[i]
 		if e.c == nil {
-			return nil, h
+			return nil
 		}
 		if e.h == h && matches(e.c, src, dst) {
-			return e.c, h
+			return e.c
 		}
 	}
 }
 
-// put adds c, whose 4-tuple hashes to h and is not in the table.
-func (t *connTable) put(h uint64, c *Conn) {
+// put adds c, whose 4-tuple is not in the table.
+func (t *connTable) put(c *Conn) {
 	if 2*(t.n+1) > len(t.ents) {
 		t.resize(2 * len(t.ents))
 	}
-	t.place(h, c)
+	t.place(t.hash(c.Orig.Addr, c.Resp.Addr), c)
 	t.n++
 }
 
@@ -140,8 +139,7 @@ func (t *connTable) remove(c *Conn) bool {
 
 // holds reports whether c is the live connection of its 4-tuple.
 func (t *connTable) holds(c *Conn) bool {
-	got, _ := t.get(c.Orig.Addr, c.Resp.Addr)
-	return got == c
+	return t.get(c.Orig.Addr, c.Resp.Addr) == c
 }
 
 // reset empties the table and gives back its memory.

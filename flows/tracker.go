@@ -121,10 +121,9 @@ func (t *Tracker) Add(p *decode.Packet) {
 	}
 	// Segments often come in runs of one connection: the last one is
 	// checked before the table.
-	var h uint64
 	c := t.last
 	if c == nil || !matches(c, p.Src, p.Dst) {
-		c, h = t.table.get(p.Src, p.Dst)
+		c = t.table.get(p.Src, p.Dst)
 	}
 	if c != nil && p.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN && startsNewConn(c, p) {
 		t.finish(c, EndReused)
@@ -132,10 +131,7 @@ func (t *Tracker) Add(p *decode.Packet) {
 		c = nil
 	}
 	if c == nil {
-		if h == 0 {
-			h = t.table.hash(p.Src, p.Dst)
-		}
-		c = t.open(h, p)
+		c = t.open(p)
 	}
 	t.last = c
 	dir := Resp
@@ -191,7 +187,7 @@ func startsNewConn(c *Conn, p *decode.Packet) bool {
 	return p.Seq != e.ISN+1
 }
 
-func (t *Tracker) open(h uint64, p *decode.Packet) *Conn {
+func (t *Tracker) open(p *decode.Packet) *Conn {
 	t.nextID++
 	t.stats.Conns++
 	c := &Conn{ID: t.nextID, FirstFrame: p.Frame, FirstTS: p.TS, LastTS: p.TS}
@@ -217,7 +213,7 @@ func (t *Tracker) open(h uint64, p *decode.Packet) *Conn {
 		c.Orig.setState(p.TS, 0, StateEstablished)
 		c.Resp.setState(p.TS, 0, StateEstablished)
 	}
-	t.table.put(h, c)
+	t.table.put(c)
 	c.slot = len(t.live)
 	t.live = append(t.live, c)
 	if n := t.table.n; n > t.stats.PeakLive {
@@ -764,12 +760,8 @@ func (e *Endpoint) firstTx(seq uint32) int64 {
 	for i := 0; i < n; i++ {
 		r := &h.recs[i]
 		if seqLE(r.seq, seq) && seqLT(seq, r.end) {
-			ts := r.ts
-			if ts < 0 {
-				ts = -ts
-			}
-			if best == 0 || ts < best {
-				best = ts
+			if best == 0 || r.ts < best {
+				best = r.ts
 			}
 		}
 	}
@@ -834,12 +826,8 @@ func (h *txHistory) holeOpened(start, end uint32, n int) int64 {
 		var ts int64
 		for j := 0; j < min(n, recentTx); j++ {
 			if rec := &h.recs[j]; rec.seq == r.end {
-				t := rec.ts
-				if t < 0 {
-					t = -t
-				}
-				if ts == 0 || t < ts {
-					ts = t
+				if ts == 0 || rec.ts < ts {
+					ts = rec.ts
 				}
 			}
 		}
