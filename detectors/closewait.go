@@ -340,7 +340,7 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 		// rather than a leak.
 		sev = Info
 	}
-	ex := g.ex.conns(func(c *flows.Conn) bool { return in[c.ID] })
+	ex := g.ex.conns(func(id int64) bool { return in[id] })
 
 	f := Finding{
 		Kind:      KindCloseWaitLeak,
@@ -482,7 +482,7 @@ func (d *closeWait) mergeClients() {
 				m.answered.add(v)
 			}
 			for _, it := range g.ex.items {
-				m.ex.offer(it.c, it.score)
+				m.ex.put(it.f, it.score)
 			}
 		}
 		d.groups[sockGroup{Side: flows.Orig, Listener: l}] = m

@@ -192,10 +192,12 @@ type trLink struct{ From, To netip.Addr }
 
 func (l trLink) String() string { return l.From.String() + " → " + l.To.String() }
 
-// trExemplars keeps the max connections with the highest scores.
+// trExemplars keeps the max connections with the highest scores, frozen
+// (see flows.Frozen): a capture leaves thousands of host pairs with
+// candidates, and few of them become findings.
 type trExemplars struct {
 	max   int
-	conns []*flows.Conn
+	conns []flows.Frozen
 	score []float64
 }
 
@@ -204,7 +206,7 @@ func (e *trExemplars) offer(c *flows.Conn, score float64) {
 		return
 	}
 	if len(e.conns) < e.max {
-		e.conns = append(e.conns, c)
+		e.conns = append(e.conns, c.Freeze())
 		e.score = append(e.score, score)
 		return
 	}
@@ -215,7 +217,7 @@ func (e *trExemplars) offer(c *flows.Conn, score float64) {
 		}
 	}
 	if score > e.score[low] {
-		e.conns[low], e.score[low] = c, score
+		e.conns[low], e.score[low] = c.Freeze(), score
 	}
 }
 
@@ -229,11 +231,13 @@ func (e *trExemplars) list() []*flows.Conn {
 		if e.score[idx[a]] != e.score[idx[b]] {
 			return e.score[idx[a]] > e.score[idx[b]]
 		}
-		return e.conns[idx[a]].ID < e.conns[idx[b]].ID
+		return e.conns[idx[a]].ID() < e.conns[idx[b]].ID()
 	})
-	out := make([]*flows.Conn, len(idx))
-	for i, j := range idx {
-		out[i] = e.conns[j]
+	out := make([]*flows.Conn, 0, len(idx))
+	for _, j := range idx {
+		if c, err := e.conns[j].Thaw(); err == nil { // never fails: the bytes are Freeze's
+			out = append(out, c)
+		}
 	}
 	return out
 }

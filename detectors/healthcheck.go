@@ -217,7 +217,7 @@ func (d *healthcheck) finding(key sockGroup, g *probeGroup, end int64, env *Env)
 		return Finding{}, false
 	}
 	unanswered := refs.count
-	ex := g.ex.conns(func(c *flows.Conn) bool { return in[c.ID] })
+	ex := g.ex.conns(func(id int64) bool { return in[id] })
 	f := Finding{
 		Kind:      KindHealthcheckFINUnanswered,
 		Severity:  sev,

@@ -157,44 +157,66 @@ func (l *refList) sorted() []FlowRef {
 }
 
 // exemplarSet keeps the max connections with the highest score: the ones
-// that show a pattern best, for ladder diagrams.
+// that show a pattern best, for ladder diagrams. They are kept frozen (see
+// flows.Frozen): every group keeps candidates, few become findings.
 type exemplarSet struct {
 	max   int
 	items []scoredConn
 }
 
 type scoredConn struct {
-	c     *flows.Conn
+	f     flows.Frozen
 	score float64
 }
 
 // offer keeps c when it scores higher than the lowest kept connection.
 func (e *exemplarSet) offer(c *flows.Conn, score float64) {
+	if e.wants(score) {
+		e.put(c.Freeze(), score)
+	}
+}
+
+// wants reports whether a connection with this score would be kept.
+func (e *exemplarSet) wants(score float64) bool {
 	if e.max <= 0 {
-		return
+		return false
 	}
-	if len(e.items) < e.max {
-		e.items = append(e.items, scoredConn{c, score})
-		return
-	}
+	return len(e.items) < e.max || score > e.items[e.lowest()].score
+}
+
+func (e *exemplarSet) lowest() int {
 	low := 0
 	for i := range e.items {
 		if e.items[i].score < e.items[low].score {
 			low = i
 		}
 	}
-	if score > e.items[low].score {
-		e.items[low] = scoredConn{c, score}
+	return low
+}
+
+// put keeps f (a connection frozen already) when it scores high enough.
+func (e *exemplarSet) put(f flows.Frozen, score float64) {
+	switch {
+	case e.max <= 0:
+	case len(e.items) < e.max:
+		e.items = append(e.items, scoredConn{f, score})
+	default:
+		if low := e.lowest(); score > e.items[low].score {
+			e.items[low] = scoredConn{f, score}
+		}
 	}
 }
 
-// conns returns the kept connections in ID order, keeping only those
-// accepted by keep (all when keep is nil).
-func (e *exemplarSet) conns(keep func(*flows.Conn) bool) []*flows.Conn {
+// conns returns the kept connections in ID order, keeping only those whose
+// ID keep accepts (all when keep is nil).
+func (e *exemplarSet) conns(keep func(id int64) bool) []*flows.Conn {
 	var out []*flows.Conn
 	for _, it := range e.items {
-		if keep == nil || keep(it.c) {
-			out = append(out, it.c)
+		if keep != nil && !keep(it.f.ID()) {
+			continue
+		}
+		if c, err := it.f.Thaw(); err == nil { // never fails: the bytes are Freeze's
+			out = append(out, c)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -186,7 +186,7 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 		sev = Warning
 	}
 	timeout := cl.Median
-	ex := g.ex.conns(func(c *flows.Conn) bool { return ids[c.ID] })
+	ex := g.ex.conns(func(id int64) bool { return ids[id] })
 	f := Finding{
 		Kind:      KindIdleTimeoutClose,
 		Severity:  sev,

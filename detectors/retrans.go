@@ -3,6 +3,7 @@ package detectors
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"strings"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
@@ -91,13 +92,16 @@ type rsConn struct {
 
 // rsEpisode is one RTO backoff episode: a segment resent again and again.
 type rsEpisode struct {
-	conn    *flows.Conn
-	dir     flows.Dir
-	times   []int64 // original (0 if not captured) then each resend
-	resends int
-	ackedTS int64 // the peer ACKed the resent data (0 = never)
-	rstTS   int64 // a RST after the last resend (0 = none)
-	rstDir  flows.Dir
+	// the connection's last packet and the resending side and its peer
+	// (the episode does not keep the connection: see flows.Frozen)
+	connLast int64
+	from, to netip.AddrPort
+	dir      flows.Dir
+	times    []int64 // original (0 if not captured) then each resend
+	resends  int
+	ackedTS  int64 // the peer ACKed the resent data (0 = never)
+	rstTS    int64 // a RST after the last resend (0 = none)
+	rstDir   flows.Dir
 }
 
 // rsWin counts segments of one window (or sub-bucket).
@@ -388,7 +392,7 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 		if resends < 2 || len(times) < 2 {
 			continue
 		}
-		ep := &rsEpisode{conn: c, dir: dir, times: times, resends: resends}
+		ep := &rsEpisode{connLast: c.LastTS, from: e.Addr, to: c.Endpoint(dir.Reverse()).Addr, dir: dir, times: times, resends: resends}
 		lastResend := times[len(times)-1]
 		if me.ackedTS >= lastResend {
 			ep.ackedTS = me.ackedTS
@@ -551,7 +555,7 @@ func episodeEnd(ep *rsEpisode, fit backoffFit, env *Env) (string, bool) {
 	if n := len(fit.Intervals); n > 0 {
 		next = 2 * fit.Intervals[n-1]
 	}
-	end := trEnd(env, ep.conn.LastTS)
+	end := trEnd(env, ep.connLast)
 	if Seconds(end-last) > 1.5*next && next > 0 {
 		return fmt.Sprintf("the sender gave up: no resend in the %s after the last one (the next was due after %s)",
 			trDur(Seconds(end-last)), trDur(next)), true
@@ -656,7 +660,7 @@ func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) 
 		ex.WriteString(" Most resends waited for the retransmission timer: whole flights were lost, or the path went silent, which stalls the application for at least the RTO each time.")
 	}
 	if ep != nil && ep.resends >= o.BackoffMinResends {
-		fmt.Fprintf(&ex, " Connection %s→%s resent one segment %d times;", ep.conn.Endpoint(ep.dir).Addr, ep.conn.Endpoint(ep.dir.Reverse()).Addr, ep.resends)
+		fmt.Fprintf(&ex, " Connection %s→%s resent one segment %d times;", ep.from, ep.to, ep.resends)
 		if len(fit.Intervals) > 0 {
 			fmt.Fprintf(&ex, " the gaps were %s", fmtIntervals(fit.Intervals))
 			if fit.Doubling {

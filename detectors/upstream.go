@@ -195,7 +195,7 @@ func (d *upstreamTimeout) finding(key sockGroup, g *upstreamGroup, env *Env) (Fi
 	spreadLo, spreadHi := minMax(gaps)
 	n := refs.count
 	timeout := cl.Median
-	ex := g.ex.conns(func(c *flows.Conn) bool { return in[c.ID] })
+	ex := g.ex.conns(func(id int64) bool { return in[id] })
 	f := Finding{
 		Kind:      KindUpstreamTimeout,
 		Severity:  sev,

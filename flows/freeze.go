@@ -1,0 +1,289 @@
+package flows
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"reflect"
+	"unsafe"
+)
+
+// Frozen is a finished connection encoded compactly: what a detector keeps
+// of an exemplar connection until the report is written. A Conn costs about
+// 2 KiB plus its packet log and turns, mostly zeros and small numbers; its
+// frozen form is a few hundred bytes. A busy capture leaves tens of
+// thousands of exemplar candidates (three per host pair, per listener...)
+// and only a few of them end up in a finding.
+//
+// Every field is kept (exported or not) except pointers and interfaces: the
+// tracker's scratch (transmission history, reassembly buffers, the log's
+// tail ring), which it drops when it finishes a connection, and the
+// observers' Slots.
+type Frozen struct {
+	id int64
+	b  []byte
+}
+
+// errFrozen is returned by Thaw for bytes that Freeze did not produce.
+var errFrozen = errors.New("corrupt frozen connection")
+
+// Freeze encodes c. c must be finished (handed to Observer.Done): the
+// tracker's scratch is gone by then, and c no longer changes.
+func (c *Conn) Freeze() Frozen {
+	var e freezer
+	e.b = make([]byte, 0, 1024)
+	e.value(reflect.ValueOf(c).Elem())
+	return Frozen{id: c.ID, b: append([]byte(nil), e.b...)}
+}
+
+// ID is the frozen connection's ID.
+func (f Frozen) ID() int64 { return f.id }
+
+// IsZero reports whether f holds no connection.
+func (f Frozen) IsZero() bool { return f.b == nil }
+
+// Size is the encoded size in bytes.
+func (f Frozen) Size() int { return len(f.b) }
+
+// Thaw decodes the connection. Each call returns a new Conn.
+func (f Frozen) Thaw() (*Conn, error) {
+	if f.b == nil {
+		return nil, errFrozen
+	}
+	c := new(Conn)
+	d := thawer{b: f.b}
+	d.value(reflect.ValueOf(c).Elem())
+	if d.err != nil || len(d.b) != 0 {
+		return nil, fmt.Errorf("connection %d: %w", f.id, errFrozen)
+	}
+	return c, nil
+}
+
+var addrPortType = reflect.TypeFor[netip.AddrPort]()
+
+// open returns v without the read-only mark of an unexported field (v must
+// be addressable), so that its value can be read whole and set.
+func open(v reflect.Value) reflect.Value {
+	if v.CanSet() {
+		return v
+	}
+	return reflect.NewAt(v.Type(), unsafe.Pointer(v.UnsafeAddr())).Elem()
+}
+
+// freezer encodes a value: integers as varints (large ones, timestamps
+// mostly, as the difference from the previous large one), strings and
+// slices length-prefixed (a slice's length + 1, 0 for nil), structs and
+// arrays field by field, pointers and interfaces not at all.
+type freezer struct {
+	b    []byte
+	base int64 // the last large integer written
+}
+
+// Integers whose zigzag form is at least largeInt are timestamps, frame
+// numbers of long captures and the like: they are written as the difference
+// from the previous one when that is shorter, and become the next base.
+const largeInt = 1 << 32
+
+// Integer encodings: the low two bits of the first varint tell which.
+const (
+	intPlain = 0 // zigzag(x) << 2
+	intDelta = 1 // zigzag(x - base) << 2 | 1
+	intRaw   = 2 // 2, then x as 8 little-endian bytes
+)
+
+func zigzag(x int64) uint64   { return uint64(x<<1) ^ uint64(x>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
+func (e *freezer) int(x int64) {
+	a := zigzag(x)
+	d := zigzag(int64(uint64(x) - uint64(e.base))) // wraps like the decoder's sum
+	switch {
+	case a <= d && a < 1<<62:
+		e.b = binary.AppendUvarint(e.b, a<<2|intPlain)
+	case d < 1<<62:
+		e.b = binary.AppendUvarint(e.b, d<<2|intDelta)
+	default:
+		e.b = binary.AppendUvarint(e.b, intRaw)
+		e.b = binary.LittleEndian.AppendUint64(e.b, uint64(x))
+	}
+	if a >= largeInt {
+		e.base = x
+	}
+}
+
+// value appends the encoding of v (addressable).
+func (e *freezer) value(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Bool:
+		if v.Bool() {
+			e.b = append(e.b, 1)
+		} else {
+			e.b = append(e.b, 0)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.int(v.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		e.b = binary.AppendUvarint(e.b, v.Uint())
+	case reflect.Float32, reflect.Float64:
+		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v.Float()))
+	case reflect.String:
+		s := v.String()
+		e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+		e.b = append(e.b, s...)
+	case reflect.Struct:
+		if v.Type() == addrPortType {
+			ap := open(v).Interface().(netip.AddrPort)
+			m, _ := ap.MarshalBinary() // never fails
+			e.b = binary.AppendUvarint(e.b, uint64(len(m)))
+			e.b = append(e.b, m...)
+			return
+		}
+		for i := range v.NumField() {
+			e.value(v.Field(i))
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			e.value(v.Index(i))
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			e.b = append(e.b, 0)
+			return
+		}
+		e.b = binary.AppendUvarint(e.b, uint64(v.Len())+1)
+		for i := range v.Len() {
+			e.value(v.Index(i))
+		}
+	}
+	// pointers, interfaces, maps, channels, functions: not kept
+}
+
+// thawer decodes what freezeValue encoded; the first error sticks.
+type thawer struct {
+	b    []byte
+	err  error
+	base int64 // as freezer.base
+}
+
+// int decodes what freezer.int wrote.
+func (d *thawer) int() int64 {
+	u := d.uvarint()
+	var x int64
+	switch u & 3 {
+	case intPlain:
+		x = unzigzag(u >> 2)
+	case intDelta:
+		x = int64(uint64(d.base) + uint64(unzigzag(u>>2)))
+	case intRaw:
+		if u != intRaw {
+			d.fail()
+			return 0
+		}
+		b := d.bytes(8)
+		if b == nil {
+			return 0
+		}
+		x = int64(binary.LittleEndian.Uint64(b))
+	default:
+		d.fail()
+		return 0
+	}
+	if zigzag(x) >= largeInt {
+		d.base = x
+	}
+	return x
+}
+
+func (d *thawer) fail() {
+	if d.err == nil {
+		d.err = errFrozen
+	}
+	d.b = nil
+}
+
+func (d *thawer) uvarint() uint64 {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[k:]
+	return n
+}
+
+func (d *thawer) bytes(n uint64) []byte {
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	out := d.b[:n]
+	d.b = d.b[n:]
+	return out
+}
+
+// value decodes into v (addressable).
+func (d *thawer) value(v reflect.Value) {
+	if d.err != nil {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		if b := d.bytes(1); b != nil {
+			open(v).SetBool(b[0] != 0)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n := d.int()
+		if d.err != nil || v.OverflowInt(n) {
+			d.fail()
+			return
+		}
+		open(v).SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		n := d.uvarint()
+		if v.OverflowUint(n) {
+			d.fail()
+			return
+		}
+		open(v).SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		if b := d.bytes(8); b != nil {
+			open(v).SetFloat(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+		}
+	case reflect.String:
+		open(v).SetString(string(d.bytes(d.uvarint())))
+	case reflect.Struct:
+		if v.Type() == addrPortType {
+			var ap netip.AddrPort
+			if err := ap.UnmarshalBinary(d.bytes(d.uvarint())); err != nil {
+				d.fail()
+				return
+			}
+			open(v).Set(reflect.ValueOf(ap))
+			return
+		}
+		for i := range v.NumField() {
+			d.value(v.Field(i))
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			d.value(v.Index(i))
+		}
+	case reflect.Slice:
+		n := d.uvarint()
+		if n == 0 || d.err != nil {
+			return // nil
+		}
+		n--
+		if n > uint64(len(d.b)) { // every element takes a byte at least
+			d.fail()
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), int(n), int(n))
+		for i := range int(n) {
+			d.value(s.Index(i))
+		}
+		open(v).Set(s)
+	}
+}

@@ -1,0 +1,121 @@
+package flows
+
+import (
+	"errors"
+	"io"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+)
+
+// trackFile runs the tracker over a capture and returns the finished
+// connections.
+func trackFile(t testing.TB, path string) []*Conn {
+	t.Helper()
+	r, err := decode.Open(path, decode.ReaderOptions{})
+	if err != nil {
+		t.Logf("%s: %v", path, err) // the unreadable test captures
+		return nil
+	}
+	defer r.Close()
+	rec := &recorder{}
+	tr := NewTracker(Config{}, rec)
+	dec := decode.NewDecoder()
+	var f decode.Frame
+	var p decode.Packet
+	for {
+		if err := r.Next(&f); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Logf("%s: %v", path, err)
+			}
+			break
+		}
+		if dec.Decode(&f, &p) {
+			tr.Add(&p)
+		}
+	}
+	tr.Flush()
+	return rec.done
+}
+
+// TestFreezeRoundTrip freezes and thaws every connection of the project's
+// test captures and checks that nothing changed.
+func TestFreezeRoundTrip(t *testing.T) {
+	paths, _ := filepath.Glob("../testdata/captures/*.pcap*")
+	if len(paths) < 10 {
+		t.Fatalf("only %d test captures", len(paths))
+	}
+	var n, logs, turns, frozen, full int
+	for _, path := range paths {
+		for _, c := range trackFile(t, path) {
+			f := c.Freeze()
+			if f.ID() != c.ID {
+				t.Fatalf("%s: ID %d, frozen as %d", path, c.ID, f.ID())
+			}
+			got, err := f.Thaw()
+			if err != nil {
+				t.Fatalf("%s: conn %d: %v", path, c.ID, err)
+			}
+			if !reflect.DeepEqual(got, c) {
+				t.Fatalf("%s: conn %d changed by a freeze:\n%+v\n%+v", path, c.ID, got, c)
+			}
+			n++
+			logs += len(c.Log)
+			turns += len(c.Turns)
+			frozen += f.Size()
+			full += connBytes(c)
+		}
+	}
+	if n < 50 || logs == 0 || turns == 0 {
+		t.Fatalf("too little tested: %d connections, %d log entries, %d turns", n, logs, turns)
+	}
+	if frozen*3 > full {
+		t.Errorf("frozen connections take %d bytes, the connections %d: expected a third at most", frozen, full)
+	}
+	t.Logf("%d connections: %d bytes frozen, %d as Conns", n, frozen, full)
+}
+
+// connBytes is the memory of a finished Conn: the struct and its slices.
+func connBytes(c *Conn) int {
+	n := int(reflect.TypeFor[Conn]().Size())
+	n += cap(c.Log) * int(reflect.TypeFor[LogEntry]().Size())
+	n += cap(c.Turns) * int(reflect.TypeFor[Turn]().Size())
+	return n
+}
+
+// TestThawRejectsDamage checks that cut or altered bytes give an error, not
+// a panic or a made-up connection.
+func TestThawRejectsDamage(t *testing.T) {
+	conns := trackFile(t, "../testdata/captures/demo.pcap")
+	if len(conns) == 0 {
+		t.Fatal("no connections")
+	}
+	f := conns[0].Freeze()
+	for cut := 0; cut < f.Size(); cut++ {
+		if _, err := (Frozen{id: f.id, b: f.b[:cut]}).Thaw(); err == nil {
+			t.Fatalf("cut at %d of %d: no error", cut, f.Size())
+		}
+	}
+	if _, err := (Frozen{}).Thaw(); err == nil {
+		t.Fatal("zero Frozen thawed")
+	}
+	long := append(append([]byte(nil), f.b...), 0)
+	if _, err := (Frozen{id: f.id, b: long}).Thaw(); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+	for i := range f.b {
+		b := append([]byte(nil), f.b...)
+		b[i] = 0xff
+		_, _ = (Frozen{id: f.id, b: b}).Thaw() // must not panic
+	}
+}
+
+func BenchmarkFreeze(b *testing.B) {
+	conns := trackFile(b, "../testdata/captures/demo.pcap")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = conns[i%len(conns)].Freeze()
+	}
+}
