@@ -56,6 +56,9 @@ type Stats struct {
 	Reused          int64 // connections ended by a new SYN on the same 4-tuple
 	PeakLive        int   // most connections live at once
 	Backwards       int64 // packets whose timestamp is earlier than the previous one
+	// Rested counts the times an idle connection's transmission histories
+	// were freed (see restAfter).
+	Rested int64
 }
 
 // Tracker follows every TCP connection of a capture. It is not safe for
@@ -66,6 +69,8 @@ type Tracker struct {
 	table  connTable
 	live   []*Conn // every live connection; Conn.slot is its index
 	cursor int     // where the next eviction scan starts
+	// restCursor is the live connection restOne looked at last.
+	restCursor int
 	closed []*Conn
 	// halfQ holds the connections opened by a client's SYN, oldest first;
 	// those no longer half-open are skipped when met. halfN counts the
@@ -143,6 +148,43 @@ func (t *Tracker) Add(p *decode.Packet) {
 	}
 	t.update(c, dir, p)
 	t.sweep()
+	if t.stats.Segments%restEvery == 0 {
+		t.restOne()
+	}
+}
+
+// A connection silent for restAfter (capture time) with everything ACKed
+// both ways and no capture hole open rests: its transmission histories are
+// freed (they are reallocated if it sends again). On long captures most live
+// connections are such: leaked CLOSE_WAIT sockets, idle pooled connections.
+// The only difference it can make is the timing of a resend of data the
+// peer had ACKed more than restAfter before (SinceFirstTx unknown).
+const (
+	restAfter = int64(60e9)
+	// restEvery is how many segments pass between two looks at one live
+	// connection (from a rotating cursor): O(1) per segment, and every
+	// connection is looked at every restEvery×live segments.
+	restEvery = 32
+)
+
+// restOne looks at the next live connection from the rest cursor.
+func (t *Tracker) restOne() {
+	n := len(t.live)
+	if n == 0 {
+		return
+	}
+	t.restCursor++
+	if t.restCursor >= n {
+		t.restCursor = 0
+	}
+	c := t.live[t.restCursor]
+	if c.Orig.hist == nil && c.Resp.hist == nil || t.lastTS-c.LastTS < restAfter {
+		return
+	}
+	if c.Orig.settled(&c.Resp) && c.Resp.settled(&c.Orig) {
+		c.Orig.hist, c.Resp.hist = nil, nil
+		t.stats.Rested++
+	}
 }
 
 // Flush hands on every live connection, in ID order; call it at the end of
@@ -207,7 +249,7 @@ func (t *Tracker) open(p *decode.Packet) *Conn {
 	c.Orig.WScale, c.Resp.WScale = -1, -1
 	c.Orig.Transitions = c.Orig.trBuf[:0]
 	c.Resp.Transitions = c.Resp.trBuf[:0]
-	c.Log = make([]LogEntry, 0, 8)
+	c.Log = make([]LogEntry, 0, logHead)
 	if !c.DirKnown {
 		// A capture that starts mid-connection: both sides are established.
 		c.Orig.setState(p.TS, 0, StateEstablished)
@@ -788,6 +830,15 @@ func (h *txHistory) forget(i int) {
 	copy(h.holes[i:], h.holes[i+1:h.nh])
 	h.nh--
 	h.holes = h.holes[:h.nh]
+}
+
+// settled reports whether e's history can go: no capture hole open or
+// forgotten, and everything e sent ACKed by peer.
+func (e *Endpoint) settled(peer *Endpoint) bool {
+	if h := e.hist; h != nil && (h.nh != 0 || h.forgotten != 0) {
+		return false
+	}
+	return !e.hasNext || peer.hasAcked && !seqLT(peer.ackedUpTo, e.nextSeq)
 }
 
 // unfilledGaps counts the capture gaps of e never filled so far.

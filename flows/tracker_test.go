@@ -631,3 +631,48 @@ func TestUnfilledGaps(t *testing.T) {
 		t.Errorf("unfilled gaps = %d, want 2 (the two pieces of the last gap)", e.UnfilledGaps)
 	}
 }
+
+// TestIdleConnectionRests checks that a connection silent for restAfter with
+// everything ACKed frees its transmission histories, that one with data in
+// flight keeps them, and that a rested connection classifies what it sends
+// next as before.
+func TestIdleConnectionRests(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	idle := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	idle.handshake(0)
+	idle.send(0.1, true, pshack, 300)
+	idle.send(0.2, false, pshack, 1000)
+	idle.send(0.3, true, ack, 0)
+	busy := newConvo(t, tr, "10.0.0.3:40000", "10.0.0.2:80")
+	busy.handshake(0)
+	busy.send(0.1, true, pshack, 300) // never ACKed
+	ci := tr.table.get(mustAP("10.0.0.1", 40000), mustAP("10.0.0.2", 80))
+	cb := tr.table.get(mustAP("10.0.0.3", 40000), mustAP("10.0.0.2", 80))
+	if ci == nil || cb == nil || ci.Orig.hist == nil || ci.Resp.hist == nil || cb.Orig.hist == nil {
+		t.Fatal("histories missing before the idle time")
+	}
+	// A third connection's traffic moves the clock past restAfter.
+	other := newConvo(t, tr, "10.0.0.4:40000", "10.0.0.2:80")
+	other.handshake(1)
+	for i := range 4 * restEvery {
+		other.send(float64(restAfter)/1e9+2+float64(i)/1000, i%2 == 0, ack, 0)
+	}
+	if ci.Orig.hist != nil || ci.Resp.hist != nil || tr.Stats().Rested == 0 {
+		t.Errorf("idle, fully ACKed connection kept its histories (rested %d)", tr.Stats().Rested)
+	}
+	if cb.Orig.hist == nil {
+		t.Error("connection with unACKed data lost its history")
+	}
+	// It wakes up: new data is new data, a resend of it a retransmission.
+	w := float64(restAfter)/1e9 + 10
+	idle.send(w, true, pshack, 200)
+	before := ci.Orig.Retransmissions
+	idle.send(w+0.5, true, pshack, 200, withSeq(idle.seq[0]-200))
+	if ci.Orig.hist == nil || ci.Orig.Retransmissions != before+1 || ci.Orig.UniqueBytes != 500 {
+		t.Errorf("after waking: hist %v, retransmissions %d→%d, unique bytes %d", ci.Orig.hist != nil, before, ci.Orig.Retransmissions, ci.Orig.UniqueBytes)
+	}
+	tr.Flush()
+	if len(r.done) != 3 {
+		t.Fatalf("%d connections handed on", len(r.done))
+	}
+}
