@@ -1,7 +1,7 @@
 // Command benchgen writes large deterministic captures for benchmarks and
 // compares pcapsleuth with tshark on them.
 //
-//	go run ./cmd/benchgen gen -out big.pcap -size 1G [-snaplen 96] [-conns 2000] [-seed 1]
+//	go run ./cmd/benchgen gen -out big.pcap -size 1G [-snaplen 96] [-conns 2000] [-seed 1] [-leak-life 60s -clients 64]
 //	go run ./cmd/benchgen compare -runs 3 -pcapsleuth ./pcapsleuth big.pcap [more.pcap ...]
 //	go run ./cmd/benchgen gen -kind synflood|ooo|overlap|longconn|timejump|seqwrap -packets N -out f.pcap
 //
@@ -168,6 +168,8 @@ func gen(args []string) error {
 	conc := fs.Int("conns", 2000, "concurrent connections")
 	seed := fs.Int64("seed", 1, "random seed")
 	wirePackets := fs.Int64("packets", 0, "stop after this many packets instead of -size")
+	leakLife := fs.Duration("leak-life", 0, "close CLOSE_WAIT leaks (the server's late FIN, answered by the client's RST) and idle keep-alive connections (a normal close) this long after they go quiet; 0 = never, so they accumulate over the capture")
+	clients := fs.Int("clients", 0, "client addresses used in turn (256 connections each before the next); 0 = a new one every 256 connections, so host pairs grow with the capture")
 	kind := fs.String("kind", "mixed", "traffic: mixed (see above), synflood (one SYN from each of -packets distinct sources), or an adversarial kind: ooo, overlap, longconn, timejump, seqwrap (adversarial.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -206,8 +208,13 @@ func gen(args []string) error {
 	var next uint32
 	newConn := func() *conn {
 		next++
+		cip := [4]byte{10, 1, byte(next >> 16), byte(next >> 8)}
+		if *clients > 0 {
+			ci := (next >> 8) % uint32(*clients)
+			cip = [4]byte{10, 1, byte(ci >> 8), byte(ci)}
+		}
 		c := &conn{
-			cip: [4]byte{10, 1, byte(next >> 16), byte(next >> 8)}, sip: [4]byte{10, 2, 0, byte(1 + next%8)},
+			cip: cip, sip: [4]byte{10, 2, 0, byte(1 + next%8)},
 			cport: uint16(32768 + next%28000), sport: 8080,
 			cseq: rng.Uint32(), sseq: rng.Uint32(), rounds: 1 + rng.Intn(4),
 		}
@@ -231,13 +238,27 @@ func gen(args []string) error {
 	for len(active) < *conc {
 		active = append(active, newConn())
 	}
+	// late holds the quiet leaks and idle connections to close, in the
+	// order they went quiet (so by due time).
+	var late []lateClose
 	for (*wirePackets == 0 && w.written < size) || (*wirePackets > 0 && w.packets < *wirePackets) {
+		if len(late) > 0 && late[0].due <= w.ts {
+			if err := late[0].c.closeLate(w); err != nil {
+				return err
+			}
+			late[0] = lateClose{}
+			late = late[1:]
+			continue
+		}
 		i := rng.Intn(len(active))
 		c := active[i]
 		if err := step(w, c, rng); err != nil {
 			return err
 		}
 		if c.done && len(c.pending) == 0 {
+			if *leakLife > 0 && (c.ending == endCloseWait || c.ending == endIdle) {
+				late = append(late, lateClose{due: w.ts + leakLife.Nanoseconds(), c: c})
+			}
 			active[i] = newConn()
 		}
 	}
@@ -245,6 +266,30 @@ func gen(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "benchgen: wrote %s: %d packets, %d bytes, %d connections\n", *out, w.packets, w.written, next)
+	return nil
+}
+
+// lateClose is a connection to close at due (capture time, ns).
+type lateClose struct {
+	due int64
+	c   *conn
+}
+
+// closeLate ends a quiet connection: a CLOSE_WAIT leak's server finally
+// closes, and the client, whose socket timed out of FIN_WAIT_2 long ago,
+// answers with a RST; an idle keep-alive connection closes normally.
+func (c *conn) closeLate(w *writer) error {
+	var ps []pkt
+	if c.ending == endCloseWait {
+		ps = []pkt{{false, fFIN | fACK, c.sseq, c.cseq + 1, 0}, {true, fRST, c.cseq + 1, 0, 0}}
+	} else {
+		ps = []pkt{{true, fFIN | fACK, c.cseq, c.sseq, 0}, {false, fFIN | fACK, c.sseq, c.cseq + 1, 0}, {true, fACK, c.cseq + 1, c.sseq + 1, 0}}
+	}
+	for _, p := range ps {
+		if err := w.emit(c, p); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
