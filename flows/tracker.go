@@ -71,7 +71,7 @@ type Tracker struct {
 	cursor int     // where the next eviction scan starts
 	// restCursor is the live connection restOne looked at last.
 	restCursor int
-	closed []*Conn
+	closed     []*Conn
 	// halfQ holds the connections opened by a client's SYN, oldest first;
 	// those no longer half-open are skipped when met. halfN counts the
 	// half-open ones.
