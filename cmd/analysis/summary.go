@@ -18,16 +18,38 @@ type summarizer struct {
 	sides [2]sideStats
 	// closeWait counts sockets still in CLOSE_WAIT per holder endpoint.
 	closeWait map[string]*holderStats
+	// latest is the last packet time of the connections handed on so far:
+	// the capture ends no earlier.
+	latest int64
 }
 
 type sideStats struct {
 	conns  int64
 	states [flows.NumStates]int64
 	// timeWait holds when each socket ending in TIME_WAIT entered it: at the
-	// end of the capture those older than 60 s are CLOSED.
+	// end of the capture those older than 60 s are CLOSED. Those already
+	// older than that at the latest packet are counted CLOSED as they go
+	// (see prune), so it holds about a minute of closes, not the capture's.
 	timeWait []int64
+	pruneAt  int // length at which prune runs next
 	// oldestCloseWait is when the oldest socket still in CLOSE_WAIT entered it.
 	oldestCloseWait int64
+}
+
+// prune counts as CLOSED the TIME_WAIT sockets that have left it by
+// latest (so by the end of the capture) and forgets them. Amortized O(1):
+// it runs again when the list has doubled.
+func (st *sideStats) prune(latest int64) {
+	kept := st.timeWait[:0]
+	for _, tw := range st.timeWait {
+		if latest-tw >= flows.TimeWaitDuration {
+			st.states[flows.StateClosed]++
+		} else {
+			kept = append(kept, tw)
+		}
+	}
+	st.timeWait = kept
+	st.pruneAt = max(2*len(kept), 1024)
 }
 
 type holderStats struct {
@@ -46,6 +68,7 @@ func (s *summarizer) Segment(*flows.Conn, *flows.Segment) {}
 // Done implements flows.Observer.
 func (s *summarizer) Done(c *flows.Conn) {
 	s.conns++
+	s.latest = max(s.latest, c.LastTS)
 	sum := Summarize(c)
 	var tw [2]int64
 	for d := flows.Orig; d <= flows.Resp; d++ {
@@ -56,6 +79,9 @@ func (s *summarizer) Done(c *flows.Conn) {
 		switch final {
 		case flows.StateTimeWait:
 			st.timeWait = append(st.timeWait, since)
+			if len(st.timeWait) >= st.pruneAt {
+				st.prune(s.latest)
+			}
 			tw[d] = since
 		case flows.StateCloseWait:
 			st.states[final]++
