@@ -192,56 +192,6 @@ type trLink struct{ From, To netip.Addr }
 
 func (l trLink) String() string { return l.From.String() + " → " + l.To.String() }
 
-// trExemplars keeps the max connections with the highest scores, frozen
-// (see flows.Frozen): a capture leaves thousands of host pairs with
-// candidates, and few of them become findings.
-type trExemplars struct {
-	max   int
-	conns []flows.Frozen
-	score []float64
-}
-
-func (e *trExemplars) offer(c *flows.Conn, score float64) {
-	if e.max <= 0 {
-		return
-	}
-	if len(e.conns) < e.max {
-		e.conns = append(e.conns, c.Freeze())
-		e.score = append(e.score, score)
-		return
-	}
-	low := 0
-	for i := range e.score {
-		if e.score[i] < e.score[low] {
-			low = i
-		}
-	}
-	if score > e.score[low] {
-		e.conns[low], e.score[low] = c.Freeze(), score
-	}
-}
-
-// list returns the exemplars, best first (ties by connection ID).
-func (e *trExemplars) list() []*flows.Conn {
-	idx := make([]int, len(e.conns))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		if e.score[idx[a]] != e.score[idx[b]] {
-			return e.score[idx[a]] > e.score[idx[b]]
-		}
-		return e.conns[idx[a]].ID() < e.conns[idx[b]].ID()
-	})
-	out := make([]*flows.Conn, 0, len(idx))
-	for _, j := range idx {
-		if c, err := e.conns[j].Thaw(); err == nil { // never fails: the bytes are Freeze's
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // trFrames collects highlight frames, bounded and sorted.
 type trFrames struct{ f []int64 }
 

@@ -63,7 +63,7 @@ type hsListener struct {
 	flows   FlowList
 	pending []FlowRef // unserved connections, listed if the listener overflowed
 	pendN   int64
-	ex      trExemplars
+	ex      exemplarSet
 	hl      trFrames
 	first   int64
 	last    int64
@@ -191,7 +191,7 @@ func (d *handshake) ConnDone(c *flows.Conn) {
 	}
 	l := d.listeners[c.Resp.Addr]
 	if l == nil {
-		l = &hsListener{addr: c.Resp.Addr, counts: map[hsFail]int64{}, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}}
+		l = &hsListener{addr: c.Resp.Addr, counts: map[hsFail]int64{}, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
 		d.listeners[c.Resp.Addr] = l
 	}
 	l.attempts++
@@ -374,7 +374,7 @@ func (l *hsListener) onlyRejected() bool {
 // were refused.
 func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Finding {
 	fl := NewFlowList(d.maxFlows)
-	ex := trExemplars{max: d.maxExemplars}
+	ex := exemplarSet{max: d.maxExemplars}
 	var hl trFrames
 	var attempts, unanswered, refused, syns, au, nc int64
 	var first, last int64
@@ -387,7 +387,7 @@ func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Fin
 			}
 		}
 		fl.count += l.flows.Count() - len(l.flows.list)
-		for _, c := range l.ex.list() {
+		for _, c := range l.ex.best() {
 			ex.offer(c, float64(l.attempts))
 		}
 		hl.add(l.hl.list()...)
@@ -407,7 +407,7 @@ func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Fin
 		sev = Warning // many clients failing on many ports: the host is cut off
 	}
 	f := Finding{Kind: KindHandshakeFailure, Severity: sev, Subject: host.String(), At: first, Until: last,
-		Flows: fl.Refs(), FlowCount: fl.Count(), Exemplars: ex.list(), Highlight: hl.list()}
+		Flows: fl.Refs(), FlowCount: fl.Count(), Exemplars: ex.best(), Highlight: hl.list()}
 	f.Title = fmt.Sprintf("%s: connection attempts to %d ports failed (%d unanswered, %d refused, from %s)",
 		host, len(ls), unanswered, refused, trPlural(int64(len(clients)), "client", "clients"))
 	if sev == Info {
@@ -480,7 +480,7 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 	}
 
 	f := Finding{Kind: KindHandshakeFailure, Severity: sev, Subject: l.addr.String(), At: l.first, Until: l.last,
-		Flows: l.flows.Refs(), FlowCount: l.flows.Count(), Exemplars: l.ex.list(), Highlight: l.hl.list()}
+		Flows: l.flows.Refs(), FlowCount: l.flows.Count(), Exemplars: l.ex.best(), Highlight: l.hl.list()}
 	var parts []string
 	if overflow {
 		parts = append(parts, fmt.Sprintf("listen queue overflow: %s completed but never served", trPlural(oneSided, "connection", "connections")))

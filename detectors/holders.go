@@ -169,42 +169,46 @@ type scoredConn struct {
 	score float64
 }
 
-// offer keeps c when it scores higher than the lowest kept connection.
+// offer keeps c when it scores higher than the lowest kept connection
+// (c is frozen only then).
 func (e *exemplarSet) offer(c *flows.Conn, score float64) {
-	if e.wants(score) {
-		e.put(c.Freeze(), score)
+	if i, ok := e.slot(score); ok {
+		e.set(i, scoredConn{c.Freeze(), score})
 	}
 }
 
-// wants reports whether a connection with this score would be kept.
-func (e *exemplarSet) wants(score float64) bool {
+// put is offer for a connection frozen already (merging groups).
+func (e *exemplarSet) put(f flows.Frozen, score float64) {
+	if i, ok := e.slot(score); ok {
+		e.set(i, scoredConn{f, score})
+	}
+}
+
+// slot returns where a connection with this score goes: the end while
+// there is room, else the first of the lowest-scored ones if it scores
+// higher.
+func (e *exemplarSet) slot(score float64) (int, bool) {
 	if e.max <= 0 {
-		return false
+		return 0, false
 	}
-	return len(e.items) < e.max || score > e.items[e.lowest()].score
-}
-
-func (e *exemplarSet) lowest() int {
+	if len(e.items) < e.max {
+		return len(e.items), true
+	}
 	low := 0
 	for i := range e.items {
 		if e.items[i].score < e.items[low].score {
 			low = i
 		}
 	}
-	return low
+	return low, score > e.items[low].score
 }
 
-// put keeps f (a connection frozen already) when it scores high enough.
-func (e *exemplarSet) put(f flows.Frozen, score float64) {
-	switch {
-	case e.max <= 0:
-	case len(e.items) < e.max:
-		e.items = append(e.items, scoredConn{f, score})
-	default:
-		if low := e.lowest(); score > e.items[low].score {
-			e.items[low] = scoredConn{f, score}
-		}
+func (e *exemplarSet) set(i int, it scoredConn) {
+	if i == len(e.items) {
+		e.items = append(e.items, it)
+		return
 	}
+	e.items[i] = it
 }
 
 // conns returns the kept connections in ID order, keeping only those whose
@@ -220,6 +224,24 @@ func (e *exemplarSet) conns(keep func(id int64) bool) []*flows.Conn {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// best returns the kept connections best first (ties by connection ID).
+func (e *exemplarSet) best() []*flows.Conn {
+	items := append([]scoredConn(nil), e.items...)
+	sort.SliceStable(items, func(a, b int) bool {
+		if items[a].score != items[b].score {
+			return items[a].score > items[b].score
+		}
+		return items[a].f.ID() < items[b].f.ID()
+	})
+	out := make([]*flows.Conn, 0, len(items))
+	for _, it := range items {
+		if c, err := it.f.Thaw(); err == nil { // never fails: the bytes are Freeze's
+			out = append(out, c)
+		}
+	}
 	return out
 }
 

@@ -49,7 +49,7 @@ type quality struct {
 	lastC    *flows.Conn
 	lastS    *dupTracker
 	flows    FlowList
-	ex       trExemplars
+	ex       exemplarSet
 	hl       trFrames
 	first    int64
 	last     int64
@@ -57,7 +57,7 @@ type quality struct {
 
 func newQuality(cfg *Config) *quality {
 	b := newTransportBase(cfg)
-	return &quality{transportBase: b, flows: NewFlowList(b.maxFlows), ex: trExemplars{max: b.maxExemplars},
+	return &quality{transportBase: b, flows: NewFlowList(b.maxFlows), ex: exemplarSet{max: b.maxExemplars},
 		conns: newConnStates[dupTracker]()}
 }
 
@@ -213,7 +213,7 @@ func (d *quality) Finish(env *Env) []Finding {
 		return nil
 	}
 	f := Finding{Kind: KindCaptureQuality, Severity: sev, Subject: "capture", At: d.first, Until: d.last,
-		Flows: d.flows.Refs(), FlowCount: d.flows.Count(), Exemplars: d.ex.list()}
+		Flows: d.flows.Refs(), FlowCount: d.flows.Count(), Exemplars: d.ex.best()}
 	if f.At == 0 {
 		f.At, f.Until = env.Start, env.End
 	}

@@ -121,7 +121,7 @@ type rsPair struct {
 	fast, rto, probe trSeries
 
 	flows FlowList
-	ex    trExemplars
+	ex    exemplarSet
 	hl    trFrames
 	first int64
 	last  int64
@@ -167,7 +167,7 @@ func (d *retrans) newState(c *flows.Conn) *rsConn {
 	key := pairOf(c.Orig.Addr.Addr(), c.Resp.Addr.Addr())
 	pr := d.pairs[key]
 	if pr == nil {
-		pr = &rsPair{key: key, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}}
+		pr = &rsPair{key: key, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
 		d.pairs[key] = pr
 	}
 	st := &rsConn{pair: pr}
@@ -623,7 +623,7 @@ func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) 
 
 	f := Finding{Kind: KindRetransmissionStorm, Severity: sev, Subject: pr.key.String(),
 		At: pr.first, Until: pr.last, Flows: pr.flows.Refs(), FlowCount: pr.flows.Count(),
-		Exemplars: pr.ex.list(), Highlight: pr.hl.list()}
+		Exemplars: pr.ex.best(), Highlight: pr.hl.list()}
 	c := pr.counts
 	rtt := 0.0
 	if len(pr.rtts) > 0 {

@@ -83,7 +83,7 @@ type tsoLink struct {
 	near      [3]int64 // connections whose capture point is near the sender, the receiver, unknown
 
 	flows FlowList
-	ex    trExemplars
+	ex    exemplarSet
 	hl    trFrames
 	first int64
 	last  int64
@@ -198,7 +198,7 @@ func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
 	key := trLink{From: c.Endpoint(dir).Addr.Addr(), To: c.Endpoint(dir.Reverse()).Addr.Addr()}
 	l := d.links[key]
 	if l == nil {
-		l = &tsoLink{key: key, synMSS: map[int]int64{}, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}}
+		l = &tsoLink{key: key, synMSS: map[int]int64{}, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
 		d.links[key] = l
 	}
 	return l
@@ -439,7 +439,7 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 
 	vantage, vantageText := d.vantage(l)
 	f := Finding{Kind: KindTSOSuperSegments, Severity: Info, Subject: l.key.String(), At: l.first, Until: l.last,
-		Flows: l.flows.Refs(), FlowCount: l.flows.Count(), Exemplars: l.ex.list(), Highlight: l.hl.list()}
+		Flows: l.flows.Refs(), FlowCount: l.flows.Count(), Exemplars: l.ex.best(), Highlight: l.hl.list()}
 	f.Inferred.MSS = &mss
 	f.Title = fmt.Sprintf("%s: %d super-segments up to %d bytes (%s × MSS %d) in %s; %s",
 		l.key, super, l.maxSize, fmtMultiple(float64(l.maxSize)/float64(mss)), mss,

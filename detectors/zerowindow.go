@@ -55,7 +55,7 @@ type zwReceiver struct {
 	unresolved               int64
 	probeGaps                []float64
 	flows                    FlowList
-	ex                       trExemplars
+	ex                       exemplarSet
 	hl                       trFrames
 	first, last              int64
 	peers                    map[netip.Addr]int64
@@ -154,7 +154,7 @@ func (d *zeroWindow) ConnDone(c *flows.Conn) {
 		addr := c.Endpoint(dir).Addr
 		r := d.recvs[addr]
 		if r == nil {
-			r = &zwReceiver{addr: addr, flows: NewFlowList(d.maxFlows), ex: trExemplars{max: d.maxExemplars}, peers: map[netip.Addr]int64{}}
+			r = &zwReceiver{addr: addr, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}, peers: map[netip.Addr]int64{}}
 			d.recvs[addr] = r
 		}
 		r.stalls += z.stalls
@@ -207,7 +207,7 @@ func (d *zeroWindow) finding(r *zwReceiver, env *Env) Finding {
 		sev = Warning
 	}
 	f := Finding{Kind: KindZeroWindowStall, Severity: sev, Subject: r.addr.String(), At: r.first, Until: r.last,
-		Flows: r.flows.Refs(), FlowCount: r.flows.Count(), Exemplars: r.ex.list(), Highlight: r.hl.list()}
+		Flows: r.flows.Refs(), FlowCount: r.flows.Count(), Exemplars: r.ex.best(), Highlight: r.hl.list()}
 	title := fmt.Sprintf("%s advertised a zero window %s in %s; senders stalled %s in all, longest %s",
 		r.addr, trPlural(r.stalls, "time", "times"), trPlural(int64(r.flows.Count()), "connection", "connections"),
 		trDur(total), trDur(longest))

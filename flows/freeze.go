@@ -41,9 +41,6 @@ func (c *Conn) Freeze() Frozen {
 // ID is the frozen connection's ID.
 func (f Frozen) ID() int64 { return f.id }
 
-// IsZero reports whether f holds no connection.
-func (f Frozen) IsZero() bool { return f.b == nil }
-
 // Size is the encoded size in bytes.
 func (f Frozen) Size() int { return len(f.b) }
 
