@@ -321,11 +321,11 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 	for _, v := range g.overAges.vals {
 		ages.add(v)
 	}
-	for _, r := range g.overRefs.refs {
+	for _, r := range g.overRefs.list() {
 		refs.add(r)
 		in[r.ID] = true
 	}
-	refs.count += g.overRefs.count - len(g.overRefs.refs)
+	refs.count += g.overRefs.count - g.overRefs.kept()
 	if g.overTimeline != nil {
 		for k, v := range g.overTimeline.buckets {
 			tl.add(k*g.overTimeline.width, v)
@@ -460,10 +460,10 @@ func (d *closeWait) mergeClients() {
 			m.overOld += g.overOld
 			m.overYoung += g.overYoung
 			m.overClosed += g.overClosed
-			for _, r := range g.overRefs.refs {
+			for _, r := range g.overRefs.list() {
 				m.overRefs.add(r)
 			}
-			m.overRefs.count += g.overRefs.count - len(g.overRefs.refs)
+			m.overRefs.count += g.overRefs.count - g.overRefs.kept()
 			for _, v := range g.overAges.vals {
 				m.overAges.add(v)
 			}

@@ -9,7 +9,7 @@ import (
 // FlowList collects the connections of one finding: every one is counted, the
 // first max are listed (the contract's cap that protects memory on floods).
 type FlowList struct {
-	list  []FlowRef
+	list  refPack
 	count int
 	max   int
 }
@@ -20,17 +20,20 @@ func NewFlowList(max int) FlowList { return FlowList{max: max} }
 // Add counts c and lists it while there is room.
 func (l *FlowList) Add(c *flows.Conn) {
 	l.count++
-	if len(l.list) < l.max {
-		l.list = append(l.list, Ref(c))
+	if l.list.len() < l.max {
+		l.list.add(Ref(c))
 	}
 }
 
 // Count is the true number of connections added.
 func (l *FlowList) Count() int { return l.count }
 
+// kept is the number of connections listed.
+func (l *FlowList) kept() int { return l.list.len() }
+
 // Refs returns the listed connections in ID order.
 func (l *FlowList) Refs() []FlowRef {
-	out := append([]FlowRef(nil), l.list...)
+	out := l.list.all()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }

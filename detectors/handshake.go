@@ -386,7 +386,7 @@ func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Fin
 				clients[r.Client.Addr()] = true
 			}
 		}
-		fl.count += l.flows.Count() - len(l.flows.list)
+		fl.count += l.flows.Count() - l.flows.kept()
 		for _, c := range l.ex.best() {
 			ex.offer(c, float64(l.attempts))
 		}
@@ -591,8 +591,8 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 // while there is room.
 func (l *FlowList) addRef(r FlowRef) {
 	l.count++
-	if len(l.list) < l.max {
-		l.list = append(l.list, r)
+	if l.list.len() < l.max {
+		l.list.add(r)
 	}
 }
 

@@ -199,11 +199,11 @@ func (d *healthcheck) finding(key sockGroup, g *probeGroup, end int64, env *Env)
 			ages.add(Seconds(end - r.fin))
 		}
 	}
-	for _, r := range g.overRefs.refs {
+	for _, r := range g.overRefs.list() {
 		refs.add(r)
 		in[r.ID] = true
 	}
-	refs.count += g.overRefs.count - len(g.overRefs.refs)
+	refs.count += g.overRefs.count - g.overRefs.kept()
 	cad := probeCadence(g.starts, d.opt.CadenceTolerance)
 	sev := Warning
 	switch {

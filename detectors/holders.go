@@ -137,21 +137,27 @@ func groupFor[G any](m map[sockGroup]*G, key sockGroup, mk func() *G) *G {
 // a detector can decide at Finish which remembered flows belong to a
 // finding without keeping their connections.
 type refList struct {
-	refs  []FlowRef
+	refs  refPack
 	count int
 	max   int
 }
 
 func (l *refList) add(r FlowRef) {
 	l.count++
-	if len(l.refs) < l.max {
-		l.refs = append(l.refs, r)
+	if l.refs.len() < l.max {
+		l.refs.add(r)
 	}
 }
 
+// kept is the number of references kept.
+func (l *refList) kept() int { return l.refs.len() }
+
+// list returns the kept references in the order they were added.
+func (l *refList) list() []FlowRef { return l.refs.all() }
+
 // sorted returns the kept references in connection ID order.
 func (l *refList) sorted() []FlowRef {
-	out := append([]FlowRef(nil), l.refs...)
+	out := l.refs.all()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }

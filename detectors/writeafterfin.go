@@ -243,10 +243,10 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 		}
 		last = max(last, r.lastTS)
 	}
-	for _, r := range g.overRefs.refs {
+	for _, r := range g.overRefs.list() {
 		refs.add(r)
 	}
-	refs.count += g.overRefs.count - len(g.overRefs.refs)
+	refs.count += g.overRefs.count - g.overRefs.kept()
 	n := refs.count
 	ex := g.ex.conns(nil)
 	f := Finding{
