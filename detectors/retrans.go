@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
@@ -127,6 +128,7 @@ type rsPair struct {
 	last  int64
 
 	rtts        []float64 // per-connection RTT estimates, bounded
+	live        int       // connections of the pair with a state (not done yet)
 	worstRate   float64   // highest loss rate of one connection (with RetransMinCount resends)
 	worstConn   int64
 	episode     *rsEpisode
@@ -142,12 +144,26 @@ type retrans struct {
 	pairs map[trPair]*rsPair
 	lastC *flows.Conn
 	lastS *rsConn
+
+	// The pair table is bounded (see fold): pairCap is its size limit,
+	// folded the counts of the pairs folded away, foldedPairs their number.
+	pairCap     int
+	nextFold    int
+	folded      rsCounts
+	foldedPairs int
 }
+
+// rsPairCap bounds the host pairs retransmission-storm keeps in detail. A
+// capture of an internet-facing server holds a host pair per client
+// address, millions of them: without a bound the pair table would grow
+// with the capture rather than with its live connections.
+const rsPairCap = 8192
 
 func newRetrans(cfg *Config) *retrans {
 	b := newTransportBase(cfg)
 	return &retrans{transportBase: b, sub: max(ns(b.opt.RetransWindow)/rsSub, 1),
-		conns: newConnStates[rsConn](), pairs: make(map[trPair]*rsPair)}
+		conns: newConnStates[rsConn](), pairs: make(map[trPair]*rsPair),
+		pairCap: rsPairCap, nextFold: rsPairCap}
 }
 
 // lookup returns c's state, nil when it has none yet.
@@ -167,9 +183,13 @@ func (d *retrans) newState(c *flows.Conn) *rsConn {
 	key := pairOf(c.Orig.Addr.Addr(), c.Resp.Addr.Addr())
 	pr := d.pairs[key]
 	if pr == nil {
+		if len(d.pairs) >= d.nextFold {
+			d.fold()
+		}
 		pr = &rsPair{key: key, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
 		d.pairs[key] = pr
 	}
+	pr.live++
 	st := &rsConn{pair: pr}
 	d.conns.put(c, st)
 	d.lastC, d.lastS = c, st
@@ -336,6 +356,7 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 	}
 	pr := st.pair
 	pr.conns++
+	pr.live--
 	var cc rsCounts
 	for i := range st.d {
 		cc.add(st.d[i].counts)
@@ -410,9 +431,47 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 	pr.ex.offer(c, score)
 }
 
+// fold keeps the pair table bounded. When it holds nextFold pairs, the
+// pairs that cannot make a finding as they stand (fewer loss resends than
+// any finding needs, no backoff episode) and have no connection open are
+// folded away, quietest first (fewest loss resends, then the earliest last
+// loss), until half of pairCap remain: their counts stay in the
+// capture's totals, the baseline the other pairs are judged against, and
+// a pair that comes back starts again from zero. When too few can go the
+// table is allowed to grow to twice its size before the next pass, so a
+// pass costs O(1) per pair added.
+func (d *retrans) fold() {
+	minLoss := int64(min(d.opt.RetransMinCount, 10))
+	var quiet []*rsPair
+	for _, pr := range d.pairs {
+		if pr.live == 0 && pr.counts.loss() < minLoss && (pr.episode == nil || pr.episode.resends < d.opt.BackoffMinResends) {
+			quiet = append(quiet, pr)
+		}
+	}
+	sort.Slice(quiet, func(i, j int) bool {
+		a, b := quiet[i], quiet[j]
+		if la, lb := a.counts.loss(), b.counts.loss(); la != lb {
+			return la < lb
+		}
+		if a.last != b.last {
+			return a.last < b.last
+		}
+		if a.key.Lo != b.key.Lo {
+			return a.key.Lo.Less(b.key.Lo)
+		}
+		return a.key.Hi.Less(b.key.Hi)
+	})
+	for _, pr := range quiet[:min(len(quiet), max(len(d.pairs)-d.pairCap/2, 0))] {
+		d.folded.add(pr.counts)
+		d.foldedPairs++
+		delete(d.pairs, pr.key)
+	}
+	d.nextFold = max(d.pairCap, 2*len(d.pairs))
+}
+
 // Finish implements Detector.
 func (d *retrans) Finish(env *Env) []Finding {
-	var total rsCounts
+	total := d.folded
 	for _, pr := range d.pairs {
 		total.add(pr.counts)
 	}
@@ -730,6 +789,12 @@ func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) 
 		f.Evidence = append(f.Evidence, Metric{Name: "episode_end", Value: float64(len(ep.times) - 1), Note: endText})
 	}
 	f.Caveat = CaptureCaveat(env, pr.ackedUnseen, pr.notCaptured)
+	if d.foldedPairs > 0 {
+		folded := fmt.Sprintf("The capture has more host pairs than this detector keeps in detail (%d): %d quiet pairs with fewer than %d loss retransmissions "+
+			"were folded into the capture's totals, which the rates here are compared with; a pair that came back after that was judged from its return.",
+			d.pairCap, d.foldedPairs, min(o.RetransMinCount, 10))
+		f.Caveat = strings.TrimSpace(f.Caveat + " " + folded)
+	}
 	f.Charts = d.charts(pr, ep, fit, env)
 	return f, true
 }

@@ -67,6 +67,7 @@ type tsoConn struct {
 type tsoLink struct {
 	key  trLink
 	segs int64
+	live int // connections holding the link (see tso.fold)
 	// The size histogram: sizes[i] bytes, counts[i] segments. Two slices
 	// rather than one of tsoSize, so that looking a size up scans 256
 	// bytes rather than 1 KiB (it was most of Segment's time).
@@ -102,10 +103,22 @@ type tso struct {
 	links map[trLink]*tsoLink
 	lastC *flows.Conn
 	lastS *tsoConn
+
+	// The link table is bounded (see fold): linkCap is its size limit,
+	// foldedLinks the number of links folded away.
+	linkCap     int
+	nextFold    int
+	foldedLinks int
 }
 
+// tsoLinkCap bounds the links tso-super-segments keeps: one per sender and
+// receiver host, so a capture of an internet-facing server would otherwise
+// hold one per client address, each with its size histogram.
+const tsoLinkCap = 8192
+
 func newTSO(cfg *Config) *tso {
-	return &tso{transportBase: newTransportBase(cfg), conns: newConnStates[tsoConn](), links: make(map[trLink]*tsoLink)}
+	return &tso{transportBase: newTransportBase(cfg), conns: newConnStates[tsoConn](), links: make(map[trLink]*tsoLink),
+		linkCap: tsoLinkCap, nextFold: tsoLinkCap}
 }
 
 // effMSS returns the largest payload the receiver in direction dir accepts
@@ -190,6 +203,7 @@ func (d *tso) connLink(c *flows.Conn, st *tsoConn, dir flows.Dir) *tsoLink {
 	if l == nil {
 		l = d.link(c, dir)
 		st.lk[dir] = l
+		l.live++
 	}
 	return l
 }
@@ -198,6 +212,9 @@ func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
 	key := trLink{From: c.Endpoint(dir).Addr.Addr(), To: c.Endpoint(dir.Reverse()).Addr.Addr()}
 	l := d.links[key]
 	if l == nil {
+		if len(d.links) >= d.nextFold {
+			d.fold()
+		}
 		l = &tsoLink{key: key, synMSS: map[int]int64{}, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
 		d.links[key] = l
 	}
@@ -276,6 +293,41 @@ func (d *tso) ConnDone(c *flows.Conn) {
 		}
 		l.last = max(l.last, c.LastTS)
 	}
+	for _, l := range st.lk {
+		if l != nil {
+			l.live--
+		}
+	}
+}
+
+// fold keeps the link table bounded. When it holds nextFold links, the
+// links with no super-segment so far (no connection listed: they cannot
+// make a finding as they stand) and no connection open are dropped, those
+// with the fewest segments first, until half of linkCap remain. A link
+// that comes back starts a new size histogram. When too few can go the
+// table is allowed to grow to twice its size before the next pass.
+func (d *tso) fold() {
+	var quiet []*tsoLink
+	for _, l := range d.links {
+		if l.live == 0 && l.flows.Count() == 0 {
+			quiet = append(quiet, l)
+		}
+	}
+	sort.Slice(quiet, func(i, j int) bool {
+		a, b := quiet[i], quiet[j]
+		if a.segs != b.segs {
+			return a.segs < b.segs
+		}
+		if a.key.From != b.key.From {
+			return a.key.From.Less(b.key.From)
+		}
+		return a.key.To.Less(b.key.To)
+	})
+	for _, l := range quiet[:min(len(quiet), max(len(d.links)-d.linkCap/2, 0))] {
+		delete(d.links, l.key)
+		d.foldedLinks++
+	}
+	d.nextFold = max(d.linkCap, 2*len(d.links))
 }
 
 // Vantage points.
@@ -494,6 +546,11 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 	}
 	ch.Series = []Series{{Name: "segments", Points: pts}}
 	f.Charts = []Chart{ch}
+	if d.foldedLinks > 0 {
+		folded := fmt.Sprintf("The capture has more sender and receiver pairs than this detector keeps (%d): %d without super-segments were dropped "+
+			"on the way; a pair that came back after that was counted from its return.", d.linkCap, d.foldedLinks)
+		f.Caveat = strings.TrimSpace(f.Caveat + " " + folded)
+	}
 	return f, true
 }
 
