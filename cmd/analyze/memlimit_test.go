@@ -1,8 +1,11 @@
 package analyze
 
 import (
+	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 func TestParseSize(t *testing.T) {
@@ -26,16 +29,108 @@ func TestApplyMemoryLimit(t *testing.T) {
 	old := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(old)
 	t.Setenv("GOMEMLIMIT", "")
-	if lim, err := applyMemoryLimit("auto", 3); err != nil || lim != 3*perAnalysisMemory || debug.SetMemoryLimit(-1) != lim {
-		t.Errorf("auto with 3 analyses: %d, %v; runtime %d", lim, err, debug.SetMemoryLimit(-1))
+	runtime.GC() // the test binary's live heap is far below 3 × perAnalysisFloor
+	tuner, err := applyMemoryLimit("auto", 3)
+	if err != nil || tuner == nil || debug.SetMemoryLimit(-1) != 3*perAnalysisFloor {
+		t.Errorf("auto with 3 analyses: tuner %v, %v; runtime %d, want %d", tuner, err, debug.SetMemoryLimit(-1), 3*perAnalysisFloor)
 	}
-	if lim, err := applyMemoryLimit("300MiB", 3); err != nil || lim != 300<<20 || debug.SetMemoryLimit(-1) != 300<<20 {
-		t.Errorf("300MiB: %d, %v", lim, err)
+	tuner.Stop()
+	if tuner, err := applyMemoryLimit("300MiB", 3); err != nil || tuner != nil || debug.SetMemoryLimit(-1) != 300<<20 {
+		t.Errorf("300MiB: %v, %v; runtime %d", tuner, err, debug.SetMemoryLimit(-1))
 	}
-	if lim, err := applyMemoryLimit("0", 1); err != nil || lim != 0 || debug.SetMemoryLimit(-1) != 1<<63-1 {
-		t.Errorf("0: %d, %v; runtime %d", lim, err, debug.SetMemoryLimit(-1))
+	if tuner, err := applyMemoryLimit("0", 1); err != nil || tuner != nil || debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		t.Errorf("0: %v, %v; runtime %d", tuner, err, debug.SetMemoryLimit(-1))
 	}
 	if _, err := applyMemoryLimit("much", 1); err == nil {
 		t.Error("a bad size was accepted")
+	}
+	// GOMEMLIMIT (read by the runtime at start) stands: auto leaves it.
+	t.Setenv("GOMEMLIMIT", "100MiB")
+	debug.SetMemoryLimit(100 << 20)
+	if tuner, err := applyMemoryLimit("auto", 2); err != nil || tuner != nil || debug.SetMemoryLimit(-1) != 100<<20 {
+		t.Errorf("auto under GOMEMLIMIT: %v, %v; runtime %d", tuner, err, debug.SetMemoryLimit(-1))
+	}
+}
+
+func TestMemPolicyLimit(t *testing.T) {
+	const mib = 1 << 20
+	auto := autoPolicy()
+	small := memPolicy{Floor: 8 * mib, Headroom: 64 * mib}
+	for _, c := range []struct {
+		name     string
+		p        memPolicy
+		live     int64
+		parallel int
+		want     int64
+	}{
+		{"auto, nothing live: the floor", auto, 0, 1, 240 * mib},
+		{"auto, 100 MiB live: the floor", auto, 100 * mib, 1, 240 * mib},
+		{"auto, 120 MiB live: floor = twice the live heap", auto, 120 * mib, 1, 240 * mib},
+		{"auto, 176 MiB live: the live heap as headroom", auto, 176 * mib, 1, 352 * mib},
+		{"auto, 260 MiB live: the live heap as headroom", auto, 260 * mib, 1, 520 * mib},
+		{"auto, 3 analyses, 300 MiB live: 3 floors", auto, 300 * mib, 3, 720 * mib},
+		{"auto, 3 analyses, 600 MiB live: the live heap as headroom", auto, 600 * mib, 3, 1200 * mib},
+		{"auto, parallel 0 counts as 1", auto, 0, 0, 240 * mib},
+		{"auto, negative live counts as 0", auto, -1, 1, 240 * mib},
+		{"small floor, 40 MiB live: 64 MiB headroom", small, 40 * mib, 1, 104 * mib},
+		{"small floor, 2 analyses, 40 MiB live: 2 × 64 MiB headroom", small, 40 * mib, 2, 168 * mib},
+		{"small floor, 64 MiB live: live = 64 MiB", small, 64 * mib, 1, 128 * mib},
+		{"small floor, 200 MiB live: the live heap as headroom", small, 200 * mib, 1, 400 * mib},
+		{"small floor, nothing live: the headroom", small, 0, 1, 64 * mib},
+	} {
+		if got := c.p.limit(c.live, c.parallel); got != c.want {
+			t.Errorf("%s: limit(%d MiB, %d) = %d MiB, want %d MiB", c.name, c.live/mib, c.parallel, got/mib, c.want/mib)
+		}
+	}
+}
+
+// TestMemTunerFollowsLiveHeap checks that the tuner moves the runtime's
+// limit after a collection to twice the live heap, and that it stops
+// moving it after Stop. A small floor keeps the live buffer small.
+func TestMemTunerFollowsLiveHeap(t *testing.T) {
+	const mib = 1 << 20
+	old := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(old)
+	policy := memPolicy{Floor: 16 * mib, Headroom: 4 * mib}
+	runtime.GC()
+	tuner := newMemTuner(policy, 1)
+	defer tuner.Stop()
+	start := debug.SetMemoryLimit(-1)
+	if start < policy.Floor || start >= 40*mib {
+		t.Fatalf("initial limit %d MiB, want from the 16 MiB floor to 40 MiB (the test's own live heap is small)", start/mib)
+	}
+
+	buf := make([]byte, 40*mib)
+	lo, hi := int64(80*mib), 2*(40*mib+start) // 2 × (the buffer [+ what was live at the start])
+	lim := waitLimit(func(l int64) bool { return l >= lo })
+	if lim < lo || lim > hi {
+		t.Fatalf("with 40 MiB more live, the limit is %d MiB after collections; want %d-%d MiB", lim/mib, lo/mib, hi/mib)
+	}
+	runtime.KeepAlive(buf)
+
+	tuner.Stop()
+	before := debug.SetMemoryLimit(-1)
+	buf = nil // a tuner still running would now bring the limit back near the floor
+	for range 5 {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after := debug.SetMemoryLimit(-1); after != before {
+		t.Errorf("the limit moved after Stop: %d MiB → %d MiB", before/mib, after/mib)
+	}
+	runtime.KeepAlive(buf)
+}
+
+// waitLimit runs collections until the runtime's limit satisfies ok, for at
+// most 5 s, and returns the last limit seen.
+func waitLimit(ok func(int64) bool) int64 {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		lim := debug.SetMemoryLimit(-1)
+		if ok(lim) || time.Now().After(deadline) {
+			return lim
+		}
 	}
 }
