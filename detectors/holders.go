@@ -132,6 +132,26 @@ func groupFor[G any](m map[sockGroup]*G, key sockGroup, mk func() *G) *G {
 	return g
 }
 
+// foldTable bounds a table of per-host aggregates: it removes the entries
+// quiet accepts, in less order, until half of limit remain or none of them
+// is left, calling drop on each, and returns the size at which to fold
+// next: limit, or twice what remains when too few could go (so a pass
+// costs O(1) per entry added).
+func foldTable[K comparable, V any](m map[K]V, limit int, key func(V) K, quiet func(V) bool, less func(a, b V) bool, drop func(V)) int {
+	var cand []V
+	for _, v := range m {
+		if quiet(v) {
+			cand = append(cand, v)
+		}
+	}
+	sort.Slice(cand, func(i, j int) bool { return less(cand[i], cand[j]) })
+	for _, v := range cand[:min(len(cand), max(len(m)-limit/2, 0))] {
+		drop(v)
+		delete(m, key(v))
+	}
+	return max(limit, 2*len(m))
+}
+
 // refList is the flow list of a finding built from references: every flow is
 // counted and the first max are kept. Unlike FlowList it takes FlowRefs, so
 // a detector can decide at Finish which remembered flows belong to a

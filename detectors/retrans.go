@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"sort"
 	"strings"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
@@ -442,31 +441,26 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 // pass costs O(1) per pair added.
 func (d *retrans) fold() {
 	minLoss := int64(min(d.opt.RetransMinCount, 10))
-	var quiet []*rsPair
-	for _, pr := range d.pairs {
-		if pr.live == 0 && pr.counts.loss() < minLoss && (pr.episode == nil || pr.episode.resends < d.opt.BackoffMinResends) {
-			quiet = append(quiet, pr)
-		}
-	}
-	sort.Slice(quiet, func(i, j int) bool {
-		a, b := quiet[i], quiet[j]
-		if la, lb := a.counts.loss(), b.counts.loss(); la != lb {
-			return la < lb
-		}
-		if a.last != b.last {
-			return a.last < b.last
-		}
-		if a.key.Lo != b.key.Lo {
-			return a.key.Lo.Less(b.key.Lo)
-		}
-		return a.key.Hi.Less(b.key.Hi)
-	})
-	for _, pr := range quiet[:min(len(quiet), max(len(d.pairs)-d.pairCap/2, 0))] {
-		d.folded.add(pr.counts)
-		d.foldedPairs++
-		delete(d.pairs, pr.key)
-	}
-	d.nextFold = max(d.pairCap, 2*len(d.pairs))
+	d.nextFold = foldTable(d.pairs, d.pairCap, func(pr *rsPair) trPair { return pr.key },
+		func(pr *rsPair) bool {
+			return pr.live == 0 && pr.counts.loss() < minLoss && (pr.episode == nil || pr.episode.resends < d.opt.BackoffMinResends)
+		},
+		func(a, b *rsPair) bool {
+			if la, lb := a.counts.loss(), b.counts.loss(); la != lb {
+				return la < lb
+			}
+			if a.last != b.last {
+				return a.last < b.last
+			}
+			if a.key.Lo != b.key.Lo {
+				return a.key.Lo.Less(b.key.Lo)
+			}
+			return a.key.Hi.Less(b.key.Hi)
+		},
+		func(pr *rsPair) {
+			d.folded.add(pr.counts)
+			d.foldedPairs++
+		})
 }
 
 // Finish implements Detector.

@@ -307,27 +307,18 @@ func (d *tso) ConnDone(c *flows.Conn) {
 // that comes back starts a new size histogram. When too few can go the
 // table is allowed to grow to twice its size before the next pass.
 func (d *tso) fold() {
-	var quiet []*tsoLink
-	for _, l := range d.links {
-		if l.live == 0 && l.flows.Count() == 0 {
-			quiet = append(quiet, l)
-		}
-	}
-	sort.Slice(quiet, func(i, j int) bool {
-		a, b := quiet[i], quiet[j]
-		if a.segs != b.segs {
-			return a.segs < b.segs
-		}
-		if a.key.From != b.key.From {
-			return a.key.From.Less(b.key.From)
-		}
-		return a.key.To.Less(b.key.To)
-	})
-	for _, l := range quiet[:min(len(quiet), max(len(d.links)-d.linkCap/2, 0))] {
-		delete(d.links, l.key)
-		d.foldedLinks++
-	}
-	d.nextFold = max(d.linkCap, 2*len(d.links))
+	d.nextFold = foldTable(d.links, d.linkCap, func(l *tsoLink) trLink { return l.key },
+		func(l *tsoLink) bool { return l.live == 0 && l.flows.Count() == 0 },
+		func(a, b *tsoLink) bool {
+			if a.segs != b.segs {
+				return a.segs < b.segs
+			}
+			if a.key.From != b.key.From {
+				return a.key.From.Less(b.key.From)
+			}
+			return a.key.To.Less(b.key.To)
+		},
+		func(*tsoLink) { d.foldedLinks++ })
 }
 
 // Vantage points.
