@@ -72,17 +72,17 @@ func leakCauseOf(c *flows.Conn, hc halfClose, opt *TeardownOptions) leakCause {
 
 // leakRec is one half-closed socket remembered until Finish decides.
 type leakRec struct {
-	ref       FlowRef
 	peerFIN   int64
 	idleStart int64
-	closeTS   int64 // the holder's late FIN or RST (0 = open at the end)
-	quiet     bool  // the holder wrote nothing after the FIN
-	cause     leakCause
+	closeTS   int64   // the holder's late FIN or RST (0 = open at the end)
 	idle      float64 // causeIdleClose: how long the connection was idle before the peer's FIN
 	// silentSince is when the holder's silence began for a request it never
 	// answered (the request, or the TLS ClientHello): a holder that has left
 	// a request unanswered for the grace period is not about to close.
 	silentSince int64
+	ref         uint32 // in the detector's refTab
+	quiet       bool   // the holder wrote nothing after the FIN
+	cause       leakCause
 }
 
 // old reports whether the socket shows the leak on its own at capture end.
@@ -154,7 +154,7 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 	if g == nil {
 		return
 	}
-	rec := leakRec{ref: Ref(c), peerFIN: hc.PeerFIN, idleStart: hc.idleStart(), quiet: hc.LastWrite == 0,
+	rec := leakRec{peerFIN: hc.PeerFIN, idleStart: hc.idleStart(), quiet: hc.LastWrite == 0,
 		cause: leakCauseOf(c, hc, &d.opt)}
 	if rec.cause == causeIdleClose {
 		idle, _, _, _ := idleBefore(c, hc.PeerFIN)
@@ -171,10 +171,11 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 	case rec.cause == causeTLS && c.App.TLS.ClientHelloTS != 0 && c.Resp.Bytes == 0:
 		rec.silentSince = c.App.TLS.ClientHelloTS
 	}
-	if len(g.recs) < d.recCap() {
+	if d.keep(len(g.recs)) {
+		rec.ref = d.ref(c)
 		g.recs = append(g.recs, rec)
 	} else {
-		d.overflow(g, rec)
+		d.overflow(g, rec, Ref(c))
 	}
 	score := -Seconds(rec.idleStart)
 	if !rec.quiet {
@@ -205,8 +206,9 @@ func (d *closeWait) group(key sockGroup) *closeWaitGroup {
 	return g
 }
 
-// overflow classifies a socket beyond recCap with the latest time seen.
-func (d *closeWait) overflow(g *closeWaitGroup, r leakRec) {
+// overflow classifies a socket beyond what keep allows with the latest time
+// seen; ref is its flow (r.ref is not set).
+func (d *closeWait) overflow(g *closeWaitGroup, r leakRec, ref FlowRef) {
 	if g.overTimeline == nil {
 		g.overTimeline = newTimeline()
 	}
@@ -225,7 +227,7 @@ func (d *closeWait) overflow(g *closeWaitGroup, r leakRec) {
 		return
 	}
 	g.overTimeline.add(r.peerFIN, 1)
-	g.overRefs.add(r.ref)
+	g.overRefs.add(ref)
 	g.overCauses[r.cause]++
 }
 
@@ -301,8 +303,9 @@ func (d *closeWait) finding(key sockGroup, g *closeWaitGroup, end int64, env *En
 	open, closedLate := g.overOld+g.overYoung, g.overClosed
 	first, last := int64(0), int64(0)
 	for _, r := range members {
-		refs.add(r.ref)
-		in[r.ref.ID] = true
+		ref := d.tab.at(r.ref)
+		refs.add(ref)
+		in[ref.ID] = true
 		causes[r.cause]++
 		tl.add(r.peerFIN, 1)
 		if r.closeTS != 0 {
@@ -416,7 +419,7 @@ func (d *closeWait) idlePattern(young []leakRec) []leakRec {
 func (d *closeWait) probePattern(g *closeWaitGroup, young []leakRec) []leakRec {
 	var out []leakRec
 	for _, r := range young {
-		starts := g.probes[r.ref.Client.Addr()]
+		starts := g.probes[d.tab.at(r.ref).Client.Addr()]
 		if r.cause == causeProbe && len(starts) >= d.opt.MinProbes && probeCadence(starts, d.opt.CadenceTolerance).Steady {
 			out = append(out, r)
 		}
@@ -452,9 +455,9 @@ func (d *closeWait) mergeClients() {
 			delete(d.groups, k)
 			for _, r := range g.recs {
 				if len(m.recs) < d.recCap() {
-					m.recs = append(m.recs, r)
+					m.recs = append(m.recs, r) // kept already
 				} else {
-					d.overflow(m, r)
+					d.overflow(m, r, d.tab.at(r.ref))
 				}
 			}
 			m.overOld += g.overOld

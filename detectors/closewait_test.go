@@ -247,3 +247,52 @@ func TestTeardownGroupsBounded(t *testing.T) {
 		t.Errorf("idle-timeout: %d groups, want 1 (the server's listener)", len(it.groups))
 	}
 }
+
+// TestTeardownRecordBudget fills more groups than the detector-wide record
+// budget holds, each below recCap: the records stop at the budget, the rest
+// take the overflow path, every connection is still counted, and each
+// finding's flows are its own group's (the packed references resolve to
+// the right connections).
+func TestTeardownRecordBudget(t *testing.T) {
+	cfg := DefaultConfig()
+	d := newCloseWait(&cfg)
+	per := d.recCap()
+	hosts := recBudget + 2
+	id := int64(0)
+	for i := 0; i < per; i++ {
+		for h := 0; h < hosts; h++ {
+			id++
+			d.ConnDone(serverClosedConn(id, h, 10))
+		}
+	}
+	kept := 0
+	for _, g := range d.groups {
+		kept += len(g.recs)
+	}
+	if want := recBudget * per; kept != want || d.kept != want {
+		t.Fatalf("%d records kept (counter %d), want the budget %d", kept, d.kept, want)
+	}
+	env := &Env{Start: 1_700_000_000e9, End: 1_700_000_000e9 + 100e9}
+	fs := d.Finish(env)
+	if len(fs) != hosts {
+		t.Fatalf("%d findings, want %d", len(fs), hosts)
+	}
+	total := 0
+	for _, f := range fs {
+		total += f.FlowCount
+		if len(f.Flows) == 0 {
+			t.Fatalf("%s: no flows listed", f.Subject)
+		}
+		for _, r := range f.Flows {
+			if r.Client.Addr() != f.Flows[0].Client.Addr() || r.Server != netip.MustParseAddrPort("10.0.0.2:8080") || r.ID <= 0 || r.ID > id {
+				t.Fatalf("%s lists %+v next to %+v", f.Subject, r, f.Flows[0])
+			}
+		}
+		if !strings.Contains(f.Subject, f.Flows[0].Client.Addr().String()) {
+			t.Errorf("finding %q lists flows of %s", f.Subject, f.Flows[0].Client.Addr())
+		}
+	}
+	if total != int(id) {
+		t.Errorf("findings count %d connections, want %d", total, id)
+	}
+}

@@ -3,6 +3,8 @@ package detectors
 import (
 	"fmt"
 	"time"
+
+	"github.com/pcapsleuth/pcapsleuth/flows"
 )
 
 // TeardownOptions are the thresholds of the teardown detectors (issue:
@@ -132,6 +134,10 @@ type teardownBase struct {
 	maxExemplars int
 	now          int64 // latest capture time seen, for captures without an Env end
 	dropped      int   // connections left out because maxGroups was reached
+	// tab holds the flow references of the records the groups keep, and
+	// kept counts those records (across all groups: see keep).
+	tab  refTab
+	kept int
 }
 
 func newTeardownBase(cfg *Config) teardownBase {
@@ -172,6 +178,25 @@ func (b *teardownBase) caveat(env *Env) string {
 	}
 	return c
 }
+
+// recBudget is how many records one teardown detector keeps across all its
+// groups, in units of recCap: a capture with many groups, each below recCap,
+// would otherwise keep a record for every matching connection.
+const recBudget = 10
+
+// keep reports whether a group holding n records may keep one more, and
+// counts it when so. Beyond recCap per group, or recBudget × recCap in all,
+// a detector classifies what arrives at once instead (its overflow path).
+func (b *teardownBase) keep(n int) bool {
+	if n >= b.recCap() || b.kept >= recBudget*b.recCap() || !b.tab.room() {
+		return false
+	}
+	b.kept++
+	return true
+}
+
+// ref stores c's flow reference for a kept record.
+func (b *teardownBase) ref(c *flows.Conn) uint32 { return b.tab.put(Ref(c)) }
 
 // refs returns a new flow list with the configured cap.
 func (b *teardownBase) refs() refList { return refList{max: b.maxFlows} }

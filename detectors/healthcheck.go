@@ -35,9 +35,9 @@ type probeOutcome struct {
 }
 
 type probeRec struct {
-	ref     FlowRef
 	fin     int64
-	closeTS int64 // the server's late FIN or RST (0 = never)
+	closeTS int64  // the server's late FIN or RST (0 = never)
+	ref     uint32 // in the detector's refTab
 }
 
 type probeGroup struct {
@@ -115,15 +115,16 @@ func (d *healthcheck) ConnDone(c *flows.Conn) {
 		return
 	}
 	g.lost.add(start, 1)
-	rec := probeRec{ref: Ref(c), fin: fin, closeTS: srvClose}
-	if len(g.unanswered) < d.recCap() {
+	rec := probeRec{fin: fin, closeTS: srvClose}
+	if d.keep(len(g.unanswered)) {
+		rec.ref = d.ref(c)
 		g.unanswered = append(g.unanswered, rec)
 	} else {
 		g.over++
 		if rec.closeTS != 0 || d.now-rec.fin >= d.grace() {
 			g.overOld++
 		}
-		g.overRefs.add(rec.ref)
+		g.overRefs.add(Ref(c))
 	}
 	g.ex.offer(c, -Seconds(fin))
 }
@@ -182,8 +183,9 @@ func (d *healthcheck) finding(key sockGroup, g *probeGroup, end int64, env *Env)
 	var ages durSample
 	in := make(map[int64]bool)
 	for _, r := range g.unanswered {
-		refs.add(r.ref)
-		in[r.ref.ID] = true
+		ref := d.tab.at(r.ref)
+		refs.add(ref)
+		in[ref.ID] = true
 		switch {
 		case r.closeTS != 0:
 			late++

@@ -41,11 +41,11 @@ const (
 )
 
 type idleRec struct {
-	ref     FlowRef
 	idle    float64 // seconds
 	closeTS int64
-	out     idleOutcome
 	finFrm  int64
+	ref     uint32 // in the detector's refTab
+	out     idleOutcome
 }
 
 type idleGroup struct {
@@ -111,10 +111,11 @@ func (d *idleTimeout) ConnDone(c *flows.Conn) {
 		d.dropped++
 		return
 	}
-	r := idleRec{ref: Ref(c), idle: Seconds(idle), closeTS: ts, out: idleOutcomeOf(c, closer, d.grace()),
+	r := idleRec{idle: Seconds(idle), closeTS: ts, out: idleOutcomeOf(c, closer, d.grace()),
 		finFrm: c.Endpoint(closer).FINFrame}
 	g.all.add(r.idle)
-	if len(g.recs) < d.recCap() {
+	if d.keep(len(g.recs)) {
+		r.ref = d.ref(c)
 		g.recs = append(g.recs, r)
 	} else {
 		g.over.add(r.idle)
@@ -161,8 +162,9 @@ func (d *idleTimeout) finding(key sockGroup, g *idleGroup, end int64, env *Env) 
 			continue
 		}
 		in = append(in, r.idle)
-		refs.add(r.ref)
-		ids[r.ref.ID] = true
+		ref := d.tab.at(r.ref)
+		refs.add(ref)
+		ids[ref.ID] = true
 		outs[r.out]++
 		members.add(r.idle)
 		if r.out == idleLeft && end-r.closeTS >= d.grace() {

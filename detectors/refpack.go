@@ -77,3 +77,48 @@ func readAddrPort(b []byte) (netip.AddrPort, []byte, bool) {
 	}
 	return ap, b[1+n:], true
 }
+
+// refTab stores the flow references of a detector's records packed like
+// refPack, each found again by the offset put returned: a record keeps 4
+// bytes instead of FlowRef's 72 and no pointer. The ID is stored whole, not
+// as a difference, so that any reference can be read on its own.
+type refTab struct {
+	b []byte
+}
+
+// maxRefTab bounds a refTab so that its offsets fit in a uint32.
+const maxRefTab = 1<<32 - 64
+
+// room reports whether put can take another reference.
+func (t *refTab) room() bool { return len(t.b) < maxRefTab }
+
+// put appends r and returns its offset; callers check room first.
+func (t *refTab) put(r FlowRef) uint32 {
+	off := uint32(len(t.b))
+	t.b = binary.AppendVarint(t.b, r.ID)
+	t.b = appendAddrPort(t.b, r.Client)
+	t.b = appendAddrPort(t.b, r.Server)
+	return off
+}
+
+// at returns the reference put at off (the zero FlowRef for an offset put
+// never returned).
+func (t *refTab) at(off uint32) FlowRef {
+	if int64(off) >= int64(len(t.b)) {
+		return FlowRef{}
+	}
+	b := t.b[off:]
+	id, k := binary.Varint(b)
+	if k <= 0 {
+		return FlowRef{}
+	}
+	r := FlowRef{ID: id}
+	var ok bool
+	if r.Client, b, ok = readAddrPort(b[k:]); !ok {
+		return FlowRef{}
+	}
+	if r.Server, _, ok = readAddrPort(b); !ok {
+		return FlowRef{}
+	}
+	return r
+}

@@ -56,3 +56,32 @@ func refPackOf(refs []FlowRef) *refPack {
 	}
 	return &p
 }
+
+func TestRefTabReadsEachAlone(t *testing.T) {
+	refs := []FlowRef{
+		{ID: 7, Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:443")},
+		{ID: 3, Client: netip.MustParseAddrPort("[2001:db8::1]:1"), Server: netip.MustParseAddrPort("[::ffff:10.1.2.3]:80")},
+		{ID: 1 << 40, Server: netip.MustParseAddrPort("0.0.0.0:0")},
+		{ID: -5},
+	}
+	var tab refTab
+	offs := make([]uint32, len(refs))
+	for i, r := range refs {
+		if !tab.room() {
+			t.Fatal("no room in an empty table")
+		}
+		offs[i] = tab.put(r)
+	}
+	// Out of order, and one twice: every reference stands alone.
+	for _, i := range []int{2, 0, 3, 1, 2} {
+		if got := tab.at(offs[i]); got != refs[i] {
+			t.Errorf("at(%d) = %v, want %v", offs[i], got, refs[i])
+		}
+	}
+	if got := tab.at(uint32(len(tab.b))); got != (FlowRef{}) {
+		t.Errorf("an offset past the end gave %v", got)
+	}
+	if per := offs[1] - offs[0]; per > 20 {
+		t.Errorf("an IPv4 reference takes %d bytes", per)
+	}
+}

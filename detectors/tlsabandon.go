@@ -49,13 +49,13 @@ var tlsStageText = [numTLSStages]string{
 }
 
 type tlsRec struct {
-	ref      FlowRef
-	stage    tlsStage
 	closeTS  int64 // the client's FIN or RST
-	byRST    bool
-	acked    bool  // the server's kernel ACKed the FIN
 	waited   int64 // from the client's last handshake step to its close
 	helloFrm int64
+	ref      uint32 // in the detector's refTab
+	stage    tlsStage
+	byRST    bool
+	acked    bool // the server's kernel ACKed the FIN
 }
 
 type tlsGroup struct {
@@ -116,9 +116,10 @@ func (d *tlsAbandon) ConnDone(c *flows.Conn) {
 		d.dropped++
 		return
 	}
-	r := tlsRec{ref: Ref(c), stage: stage, closeTS: closeTS, byRST: byRST,
+	r := tlsRec{stage: stage, closeTS: closeTS, byRST: byRST,
 		acked: !byRST && c.Orig.FINAckedTS != 0, waited: closeTS - from, helloFrm: t.ClientHelloFrame}
-	if len(g.recs) < d.recCap() {
+	if d.keep(len(g.recs)) {
+		r.ref = d.ref(c)
 		g.recs = append(g.recs, r)
 	} else {
 		g.over++
@@ -178,7 +179,7 @@ func (d *tlsAbandon) finding(key sockGroup, g *tlsGroup, end int64, env *Env) (F
 				unacked++
 			}
 		}
-		refs.add(r.ref)
+		refs.add(d.tab.at(r.ref))
 		stages[r.stage]++
 		waited.add(Seconds(r.waited))
 		if first == 0 || r.closeTS < first {

@@ -39,12 +39,12 @@ const (
 )
 
 type upstreamRec struct {
-	ref     FlowRef
 	gap     float64 // request → close, seconds
 	closeTS int64
+	late    float64 // the client's close → the server's first response byte
+	ref     uint32  // in the detector's refTab
 	byRST   bool
 	answer  lateAnswer
-	late    float64 // the client's close → the server's first response byte
 	// expects tells the connection shows a request/response protocol: an
 	// HTTP request line, earlier responses, or a late answer.
 	expects bool
@@ -101,7 +101,7 @@ func (d *upstreamTimeout) ConnDone(c *flows.Conn) {
 		d.dropped++
 		return
 	}
-	r := upstreamRec{ref: Ref(c), gap: Seconds(gap), closeTS: ts, byRST: c.Orig.FINTS == 0 || c.Orig.RSTTS == ts}
+	r := upstreamRec{gap: Seconds(gap), closeTS: ts, byRST: c.Orig.FINTS == 0 || c.Orig.RSTTS == ts}
 	if a := &c.Resp.DataAfterPeerFIN; a.FirstTS != 0 {
 		r.late = Seconds(a.FirstTS - ts)
 		switch {
@@ -122,7 +122,8 @@ func (d *upstreamTimeout) ConnDone(c *flows.Conn) {
 		}
 	}
 	g.all.add(r.gap)
-	if len(g.recs) < d.recCap() {
+	if d.keep(len(g.recs)) {
+		r.ref = d.ref(c)
 		g.recs = append(g.recs, r)
 	} else {
 		g.over.add(r.gap)
@@ -177,8 +178,9 @@ func (d *upstreamTimeout) finding(key sockGroup, g *upstreamGroup, env *Env) (Fi
 			continue
 		}
 		gaps = append(gaps, r.gap)
-		refs.add(r.ref)
-		in[r.ref.ID] = true
+		ref := d.tab.at(r.ref)
+		refs.add(ref)
+		in[ref.ID] = true
 		outcome[r.answer]++
 		if r.answer != answerNever {
 			late.add(r.late)

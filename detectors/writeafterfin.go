@@ -48,7 +48,6 @@ silent delay as evidence.`,
 
 // wafRec is one write after the peer's FIN.
 type wafRec struct {
-	ref      FlowRef
 	delay    float64 // seconds after the peer's FIN
 	firstTS  int64
 	lastTS   int64
@@ -56,7 +55,8 @@ type wafRec struct {
 	bytes    int64
 	rstAfter float64 // RST after the write (seconds), when answered by RST
 	rto      []float64
-	closing  bool // only the writer's closing bytes, sent with its own FIN (late)
+	ref      uint32 // in the detector's refTab
+	closing  bool   // only the writer's closing bytes, sent with its own FIN (late)
 }
 
 type wafGroup struct {
@@ -114,7 +114,7 @@ func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 		d.dropped++
 		return
 	}
-	r := wafRec{ref: Ref(c), delay: Seconds(a.Delay), firstTS: a.FirstTS, lastTS: max(a.LastTS, a.FirstTS),
+	r := wafRec{delay: Seconds(a.Delay), firstTS: a.FirstTS, lastTS: max(a.LastTS, a.FirstTS),
 		retrans: a.Retransmits, bytes: a.Bytes,
 		closing: closingBytes(e, a, ns(d.opt.MinReuseGap))}
 	if bo := &e.Backoff; bo.Count > 0 && len(bo.Times) > 1 && bo.Times[len(bo.Times)-1] >= a.FirstTS {
@@ -123,19 +123,17 @@ func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 	isRST := a.RSTAfterTS != 0
 	if isRST {
 		r.rstAfter = Seconds(a.RSTAfterTS - a.FirstTS)
-		if len(g.rst) < d.recCap() {
+		if d.keep(len(g.rst)) {
+			r.ref = d.ref(c)
 			g.rst = append(g.rst, r)
-		} else {
-			if d.kind == KindWriteAfterFINReset {
-				g.overRefs.add(r.ref)
-			}
+		} else if d.kind == KindWriteAfterFINReset {
+			g.overRefs.add(Ref(c))
 		}
-	} else if len(g.silent) < d.recCap() {
+	} else if d.keep(len(g.silent)) {
+		r.ref = d.ref(c)
 		g.silent = append(g.silent, r)
-	} else {
-		if d.kind == KindWriteAfterFINBlackholed {
-			g.overRefs.add(r.ref)
-		}
+	} else if d.kind == KindWriteAfterFINBlackholed {
+		g.overRefs.add(Ref(c))
 	}
 	if isRST == (d.kind == KindWriteAfterFINReset) {
 		g.ex.offer(c, float64(r.retrans)+r.delay/1e3)
@@ -222,7 +220,7 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 		if r.closing {
 			closing++
 		}
-		refs.add(r.ref)
+		refs.add(d.tab.at(r.ref))
 		delays.add(r.delay)
 		if r.rstAfter > 0 {
 			rstAfter.add(r.rstAfter)
@@ -384,7 +382,7 @@ func (d *writeAfterFIN) chart(key sockGroup, rst, silent []wafRec, win dropWindo
 			if len(out) == sampleCap {
 				break
 			}
-			out = append(out, Point{X: roundMilli(r.delay), Y: float64(r.retrans), Label: fmt.Sprintf("connection %d", r.ref.ID)})
+			out = append(out, Point{X: roundMilli(r.delay), Y: float64(r.retrans), Label: fmt.Sprintf("connection %d", d.tab.at(r.ref).ID)})
 		}
 		return out
 	}
