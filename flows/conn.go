@@ -275,6 +275,10 @@ type Conn struct {
 	App AppInfo
 
 	slot int // index in Tracker.live
+
+	// packedLog holds Log and the tail ring's live entries of a resting
+	// connection (see packLog); Log is nil while it is set.
+	packedLog []byte
 }
 
 // MaxSlots is the number of observer slots of a Conn.

@@ -14,6 +14,13 @@ import (
 // connections.
 func trackFile(t testing.TB, path string) []*Conn {
 	t.Helper()
+	return trackFileWith(t, path, nil)
+}
+
+// trackFileWith is trackFile with a function called on every segment after
+// the tracker has handled it.
+func trackFileWith(t testing.TB, path string, each func(c *Conn)) []*Conn {
+	t.Helper()
 	r, err := decode.Open(path, decode.ReaderOptions{})
 	if err != nil {
 		t.Logf("%s: %v", path, err) // the unreadable test captures
@@ -21,7 +28,11 @@ func trackFile(t testing.TB, path string) []*Conn {
 	}
 	defer r.Close()
 	rec := &recorder{}
-	tr := NewTracker(Config{}, rec)
+	var obs Observer = rec
+	if each != nil {
+		obs = &eachSegment{rec, each}
+	}
+	tr := NewTracker(Config{}, obs)
 	dec := decode.NewDecoder()
 	var f decode.Frame
 	var p decode.Packet

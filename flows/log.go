@@ -1,6 +1,10 @@
 package flows
 
-import "github.com/pcapsleuth/pcapsleuth/decode"
+import (
+	"encoding/binary"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+)
 
 // interesting is the set of segment kinds the packet log keeps context for.
 const interesting = AnyRetransmission | SegOutOfOrder | SegZeroWindow | SegZeroWindowProbe |
@@ -11,6 +15,9 @@ const interesting = AnyRetransmission | SegOutOfOrder | SegZeroWindow | SegZeroW
 // just before an anomaly (FIN, RST, SYN, retransmission, ...) are promoted,
 // together with the few after it.
 func (c *Conn) log(index int64, p *decode.Packet, dir Dir, relSeq, relAck, win uint32, kind SegKind) {
+	if c.Log == nil {
+		c.unpackLog() // a resting connection sends again
+	}
 	le := LogEntry{Index: index, Frame: p.Frame, TS: p.TS, Dir: dir, Flags: p.Flags,
 		RelSeq: relSeq, RelAck: relAck, Len: int32(p.PayloadLen), Win: win, Kind: kind}
 	if index < logHead {
@@ -59,9 +66,117 @@ func (c *Conn) promoteTail(n int) {
 // ring, and trims the log to its length: a finished connection may be kept
 // (an exemplar of a finding) until the report is written.
 func (c *Conn) finishLog() {
+	if c.Log == nil {
+		c.unpackLog()
+	}
 	c.promoteTail(logTail)
 	c.tail = nil
 	if cap(c.Log)-len(c.Log) > 4 {
 		c.Log = append([]LogEntry(nil), c.Log...)
 	}
+}
+
+// packLog encodes the log and the tail ring's live entries (the last
+// min(tailN, logTail), all that promoteTail can read) into packedLog, each
+// field as a varint difference from the entry before, and frees both: a
+// resting connection's log costs about a third of its 48-byte entries.
+// unpackLog restores them exactly when the connection sends again or
+// finishes. Packing a packed connection does nothing.
+func (c *Conn) packLog() {
+	if c.Log == nil {
+		return
+	}
+	k := 0
+	if c.tail != nil {
+		k = min(c.tailN, logTail)
+	}
+	b := make([]byte, 0, 2+16*(len(c.Log)+k))
+	b = binary.AppendUvarint(b, uint64(len(c.Log)))
+	var prev LogEntry
+	for i := range c.Log {
+		b = appendLogEntry(b, &c.Log[i], &prev)
+	}
+	b = binary.AppendUvarint(b, uint64(k))
+	for i := c.tailN - k; i < c.tailN; i++ {
+		b = appendLogEntry(b, &c.tail[i%logTail], &prev)
+	}
+	c.packedLog = append([]byte(nil), b...)
+	c.Log, c.tail = nil, nil
+}
+
+// unpackLog undoes packLog.
+func (c *Conn) unpackLog() {
+	d := logDecoder{b: c.packedLog}
+	n := int(min(d.uvarint(), 1<<16)) // a bound for the allocation only
+	c.Log = make([]LogEntry, 0, max(n, logHead))
+	var prev LogEntry
+	for range n {
+		c.Log = append(c.Log, d.entry(&prev))
+	}
+	if k := int(min(d.uvarint(), logTail)); k > 0 && c.tailN >= k {
+		c.tail = new([logTail]LogEntry)
+		for i := c.tailN - k; i < c.tailN; i++ {
+			c.tail[i%logTail] = d.entry(&prev)
+		}
+	}
+	c.packedLog = nil
+}
+
+// appendLogEntry appends e as differences from *prev, then makes e the
+// previous entry.
+func appendLogEntry(b []byte, e, prev *LogEntry) []byte {
+	b = binary.AppendVarint(b, e.Index-prev.Index)
+	b = binary.AppendVarint(b, e.Frame-prev.Frame)
+	b = binary.AppendVarint(b, e.TS-prev.TS)
+	b = append(b, byte(e.Dir))
+	b = binary.AppendUvarint(b, uint64(e.Flags))
+	b = binary.AppendUvarint(b, uint64(e.RelSeq-prev.RelSeq))
+	b = binary.AppendUvarint(b, uint64(e.RelAck-prev.RelAck))
+	b = binary.AppendVarint(b, int64(e.Len))
+	b = binary.AppendUvarint(b, uint64(e.Win))
+	b = binary.AppendUvarint(b, uint64(e.Kind))
+	*prev = *e
+	return b
+}
+
+// logDecoder reads what packLog wrote. The bytes are the tracker's own, so
+// a short read (which cannot happen) yields zeros rather than a panic.
+type logDecoder struct{ b []byte }
+
+func (d *logDecoder) uvarint() uint64 {
+	x, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *logDecoder) varint() int64 {
+	x, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *logDecoder) entry(prev *LogEntry) LogEntry {
+	var e LogEntry
+	e.Index = prev.Index + d.varint()
+	e.Frame = prev.Frame + d.varint()
+	e.TS = prev.TS + d.varint()
+	if len(d.b) > 0 {
+		e.Dir, d.b = Dir(d.b[0]), d.b[1:]
+	}
+	e.Flags = decode.TCPFlags(d.uvarint())
+	e.RelSeq = prev.RelSeq + uint32(d.uvarint())
+	e.RelAck = prev.RelAck + uint32(d.uvarint())
+	e.Len = int32(d.varint())
+	e.Win = uint32(d.uvarint())
+	e.Kind = SegKind(d.uvarint())
+	*prev = e
+	return e
 }

@@ -155,10 +155,12 @@ func (t *Tracker) Add(p *decode.Packet) {
 
 // A connection silent for restAfter (capture time) with everything ACKed
 // both ways and no capture hole open rests: its transmission histories are
-// freed (they are reallocated if it sends again). On long captures most live
-// connections are such: leaked CLOSE_WAIT sockets, idle pooled connections.
-// The only difference it can make is the timing of a resend of data the
-// peer had ACKed more than restAfter before (SinceFirstTx unknown).
+// freed (they are reallocated if it sends again), and its packet log is
+// packed (Conn.packLog; restored exactly when it sends again or finishes).
+// On long captures most live connections are such: leaked CLOSE_WAIT
+// sockets, idle pooled connections. The only difference it can make is the
+// timing of a resend of data the peer had ACKed more than restAfter before
+// (SinceFirstTx unknown).
 const (
 	restAfter = int64(60e9)
 	// restEvery is how many segments pass between two looks at one live
@@ -183,6 +185,7 @@ func (t *Tracker) restOne() {
 	}
 	if c.Orig.settled(&c.Resp) && c.Resp.settled(&c.Orig) {
 		c.Orig.hist, c.Resp.hist = nil, nil
+		c.packLog()
 		t.stats.Rested++
 	}
 }
