@@ -110,7 +110,8 @@ func Run(opts Options) (*Result, error) {
 	engine := detectors.NewEngine(&cfg, specs)
 	timeline := flows.NewTimeline()
 	summ := newSummarizer(store)
-	tracker := flows.NewTracker(opts.Flows, fanout{engine, summ, timeline})
+	late := newOffload(summ, timeline)
+	tracker := flows.NewTracker(opts.Flows, fanout{engine, late})
 
 	env := &detectors.Env{}
 	var caps []render.Capture
@@ -121,6 +122,7 @@ func Run(opts Options) (*Result, error) {
 	for _, path := range opts.Paths {
 		capInfo, err := readOne(path, opts, dec, tracker, &frame, &pkt, env, frameBase)
 		if err != nil {
+			late.Close()
 			store.Close()
 			return nil, err
 		}
@@ -128,6 +130,7 @@ func Run(opts Options) (*Result, error) {
 		caps = append(caps, capInfo)
 	}
 	tracker.Flush()
+	late.Close()
 	ts := tracker.Stats()
 	env.TCPPackets = ts.Segments
 	env.Backwards = ts.Backwards
