@@ -14,7 +14,7 @@ import (
 
 // memLimit is how many encoded bytes the store keeps in memory before it
 // spills to a temporary file.
-const memLimit = 16 << 20
+const memLimit = 4 << 20
 
 // ConnStore keeps every connection summary of an analysis, in memory while
 // small and in a temporary file beyond memLimit, so that memory follows the

@@ -65,13 +65,13 @@ const (
 	oneConnCeiling = 64
 	// Many short connections, at most a few thousand live: closed
 	// connections are handed on and what the report keeps of them is capped
-	// (16 MiB of summaries before they spill, 50,000 groups per teardown
+	// (4 MiB of summaries before they spill, 50,000 groups per teardown
 	// detector, 10,000 flows per finding): the live heap after a collection
 	// levels off at 57, 86 and 94 MB for 70,000, 286,000 and 572,000
 	// connections.
 	manyConnCeiling = 256
 	// A 200,000-source SYN flood with --max-conns 20000: the live table holds
-	// at most 20,000 connections (a few KiB each), plus the 16 MiB of
+	// at most 20,000 connections (a few KiB each), plus the 4 MiB of
 	// summaries; memory must follow --max-conns, not the sources. When it
 	// followed the sources, 300,000 took 1.15 GB.
 	smallFloodCeiling = 256
