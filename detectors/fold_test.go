@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -196,6 +197,104 @@ func TestTSOLinkTableIsBounded(t *testing.T) {
 		got[i].Caveat = want[i].Caveat
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("finding %d differs:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// listenerTraffic runs a port scan through o (one client probing n ports of
+// one host, each refused), interleaved with n successful connections to n
+// other listeners, and one listener whose SYNs go unanswered five times.
+func listenerTraffic(n int, o *oneDetector) *Env {
+	tr := flows.NewTracker(flows.DefaultConfig(), o)
+	ts, frame := int64(1_700_000_000e9), int64(0)
+	send := func(src, dst netip.AddrPort, fl decode.TCPFlags, seq, ack uint32) {
+		frame++
+		p := &decode.Packet{Frame: frame, TS: ts, Src: src, Dst: dst, Flags: fl, Seq: seq, Ack: ack, Window: 65535}
+		p.Opts.WScale = -1
+		tr.Add(p)
+		ts += 1e6
+	}
+	scanner := netip.MustParseAddrPort("10.9.0.1:50000")
+	silent := netip.MustParseAddrPort("10.0.2.1:443")
+	for i := 0; i < n; i++ {
+		// A probe, refused.
+		port := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.5"), uint16(1+i))
+		send(scanner, port, decode.FlagSYN, 100, 0)
+		send(port, scanner, decode.FlagRST|decode.FlagACK, 0, 101)
+		// A connection that works, to a listener of its own.
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 3, byte(i >> 8), byte(i)}), 40000)
+		srv := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 80)
+		send(cli, srv, decode.FlagSYN, 1000, 0)
+		send(srv, cli, decode.FlagSYN|decode.FlagACK, 5000, 1001)
+		send(cli, srv, decode.FlagACK, 1001, 5001)
+		send(cli, srv, decode.FlagFIN|decode.FlagACK, 1001, 5001)
+		send(srv, cli, decode.FlagFIN|decode.FlagACK, 5001, 1002)
+		send(cli, srv, decode.FlagACK, 1002, 5002)
+		if i%(n/5) == 0 {
+			// Unanswered SYNs, sent three times.
+			c := netip.AddrPortFrom(netip.MustParseAddr("10.4.0.1"), uint16(30000+i))
+			for k := 0; k < 3; k++ {
+				send(c, silent, decode.FlagSYN, 7000, 0)
+				ts += 1e9
+			}
+		}
+		ts += 100e6
+	}
+	ts += 60e9
+	tr.Flush()
+	return &Env{Start: 1_700_000_000e9, End: ts, Packets: frame}
+}
+
+func TestHandshakeListenerTableIsBounded(t *testing.T) {
+	const n, listenerCap = 600, 64
+	run := func(listenerCap int) (*handshake, *oneDetector, []Finding) {
+		cfg := DefaultConfig()
+		d := newHandshake(&cfg)
+		d.listenerCap, d.nextFold = listenerCap, listenerCap
+		o := &oneDetector{d: d, size: func() int { return len(d.listeners) }}
+		env := listenerTraffic(n, o)
+		return d, o, d.Finish(env)
+	}
+	free, freeRun, want := run(1 << 30)
+	if free.foldedQuiet+free.scanFolded != 0 || freeRun.maxTable < 2*n {
+		t.Fatalf("unbounded run: %d+%d listeners folded, at most %d held", free.foldedQuiet, free.scanFolded, freeRun.maxTable)
+	}
+	if len(want) != 2 {
+		t.Fatalf("unbounded run: %d findings, want the scan and the silent listener: %+v", len(want), want)
+	}
+	bounded, boundedRun, got := run(listenerCap)
+	if boundedRun.maxTable > listenerCap {
+		t.Errorf("the listener table grew to %d with a cap of %d", boundedRun.maxTable, listenerCap)
+	}
+	if bounded.foldedQuiet < n/2 || bounded.scanFolded < n/2 {
+		t.Errorf("only %d quiet and %d scan listeners folded", bounded.foldedQuiet, bounded.scanFolded)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d findings bounded, %d unbounded", len(got), len(want))
+	}
+	for i := range got {
+		if !strings.Contains(got[i].Caveat, "more listeners than this detector keeps") || !strings.Contains(got[i].Caveat, "port scans were folded") {
+			t.Errorf("finding %d has no caveat about the folded listeners: %q", i, got[i].Caveat)
+		}
+		got[i].Caveat = want[i].Caveat
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("finding %d differs:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+	// What both runs say is right: the scan lists every probe, the silent
+	// listener its five connections.
+	for _, f := range want {
+		switch f.Subject {
+		case "10.0.0.5":
+			if f.FlowCount != n || len(f.Flows) != n || len(f.Exemplars) != 3 || !strings.Contains(f.Title, fmt.Sprintf("attempts to %d ports failed (0 unanswered, %d refused, from 1 client)", n, n)) {
+				t.Errorf("scan: %q, %d flows (%d listed), %d exemplars", f.Title, f.FlowCount, len(f.Flows), len(f.Exemplars))
+			}
+		case "10.0.2.1:443":
+			if f.FlowCount != 5 || len(f.Flows) != 5 {
+				t.Errorf("silent listener: %q, %d flows (%d listed)", f.Title, f.FlowCount, len(f.Flows))
+			}
+		default:
+			t.Errorf("unexpected finding %q", f.Title)
 		}
 	}
 }

@@ -75,6 +75,10 @@ type hsListener struct {
 	// pendConns counts the pending SYNs that kept their connection (as a
 	// possible exemplar); the others keep only what the finding needs.
 	pendConns int
+	// pendRefs counts the entries of handshake.pending that point here:
+	// such a listener is never folded.
+	pendRefs int
+	seen     int64 // the end of the last connection it saw
 }
 
 type handshake struct {
@@ -88,11 +92,25 @@ type handshake struct {
 	now     int64
 	pending []hsPending
 	head    int // pending[:head] are resolved
+
+	// The listener table is bounded (see fold): listenerCap listeners in
+	// detail, folding at nextFold. foldedQuiet counts the listeners without
+	// a failure folded away; scans holds, per host, the listeners of a port
+	// scan folded together, and scanFolded their number.
+	listenerCap int
+	nextFold    int
+	foldedQuiet int
+	scans       map[netip.Addr]*hsScan
+	scanFolded  int
 }
+
+// hsListenerCap is how many listeners handshake-failure keeps in detail.
+const hsListenerCap = 8192
 
 func newHandshake(cfg *Config) *handshake {
 	return &handshake{transportBase: newTransportBase(cfg), conns: make(map[*flows.Conn]*hsConnState),
-		listeners: make(map[netip.AddrPort]*hsListener)}
+		listeners: make(map[netip.AddrPort]*hsListener), listenerCap: hsListenerCap, nextFold: hsListenerCap,
+		scans: make(map[netip.Addr]*hsScan)}
 }
 
 // Segment implements SegmentDetector: it only records SYN and SYN-ACK times.
@@ -191,10 +209,14 @@ func (d *handshake) ConnDone(c *flows.Conn) {
 	}
 	l := d.listeners[c.Resp.Addr]
 	if l == nil {
+		if len(d.listeners) >= d.nextFold {
+			d.fold()
+		}
 		l = &hsListener{addr: c.Resp.Addr, counts: map[hsFail]int64{}, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
 		d.listeners[c.Resp.Addr] = l
 	}
 	l.attempts++
+	l.seen = max(l.seen, c.LastTS)
 	f := d.classify(c)
 	if f&hsSynUnanswered != 0 && c.Orig.SYNs == 1 && c.LastTS-c.SYNTS < ns(d.opt.SYNTimeout) {
 		// One SYN just before the connection was handed on: too soon to
@@ -241,6 +263,7 @@ func (d *handshake) ConnDone(c *flows.Conn) {
 				l.pendConns++
 			}
 			d.pending = append(d.pending, hsPending{l: l, e: e})
+			l.pendRefs++
 		}
 		return
 	}
@@ -313,6 +336,7 @@ func (d *handshake) resolveDue(end int64, final bool) {
 			p.l.synsLost++
 			d.add(p.l, p.e)
 		}
+		p.l.pendRefs--
 		*p = hsPending{}
 		d.head++
 	}
@@ -345,7 +369,7 @@ func (d *handshake) Finish(env *Env) []Finding {
 	var out []Finding
 	done := map[netip.Addr]bool{}
 	for _, k := range keys {
-		if ls := plain[k.Addr()]; len(ls) >= hsScanPorts {
+		if ls := plain[k.Addr()]; len(ls) >= hsScanPorts || d.scans[k.Addr()] != nil {
 			if !done[k.Addr()] {
 				done[k.Addr()] = true
 				out = append(out, d.scanFinding(k.Addr(), ls, env))
@@ -356,7 +380,105 @@ func (d *handshake) Finish(env *Env) []Finding {
 			out = append(out, f)
 		}
 	}
+	// Scans whose listeners were all folded.
+	for _, h := range sortedKeys(d.scans, func(a, b netip.Addr) bool { return a.Less(b) }) {
+		if !done[h] {
+			out = append(out, d.scanFinding(h, nil, env))
+		}
+	}
 	return out
+}
+
+// hsScan is what scanFinding reports of a host's listeners whose
+// attempts were all unanswered or refused: a port scan, or a host cut off.
+type hsScan struct {
+	ports                                       int
+	fl                                          FlowList
+	ex                                          exemplarSet
+	hl                                          trFrames
+	clients                                     map[netip.Addr]bool // up to 64
+	attempts, unanswered, refused, syns, au, nc int64
+	first, last                                 int64
+}
+
+func (d *handshake) newScan() *hsScan {
+	return &hsScan{fl: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}, clients: map[netip.Addr]bool{}}
+}
+
+// absorb adds listener l to the scan.
+func (s *hsScan) absorb(l *hsListener) {
+	s.ports++
+	for _, r := range l.flows.Refs() {
+		s.fl.addRef(r)
+		if len(s.clients) < 64 {
+			s.clients[r.Client.Addr()] = true
+		}
+	}
+	s.fl.count += l.flows.Count() - l.flows.kept()
+	for _, c := range l.ex.best() {
+		s.ex.offer(c, float64(l.attempts))
+	}
+	s.hl.add(l.hl.list()...)
+	s.attempts += l.attempts
+	s.unanswered += l.counts[hsSynUnanswered]
+	s.refused += l.counts[hsRefused]
+	s.syns += l.synsLost
+	s.au += l.ackedUnseen
+	s.nc += l.notCaptured
+	if s.first == 0 || (l.first != 0 && l.first < s.first) {
+		s.first = l.first
+	}
+	s.last = max(s.last, l.last)
+}
+
+// fold keeps the listener table bounded. When it holds nextFold listeners,
+// those no finding needs in detail are folded away, the longest unseen
+// first, until half of listenerCap remain:
+//   - a listener with no failed connection (nothing but attempts) is
+//     dropped; one that comes back counts its attempts from its return;
+//   - a listener whose failures were all unanswered or refused SYNs, on a
+//     host with at least hsScanPorts such listeners, is folded into the
+//     host's port scan, which is what Finish reports of them anyway.
+//
+// A listener a pending SYN points to is kept. When too few can go, the
+// table may grow to twice its size before the next pass (O(1) per
+// listener added).
+func (d *handshake) fold() {
+	plain := map[netip.Addr]int{}
+	for _, l := range d.listeners {
+		if l.pendRefs == 0 && l.flows.Count() > 0 && l.onlyRejected() {
+			plain[l.addr.Addr()]++
+		}
+	}
+	scanMember := func(l *hsListener) bool {
+		return l.pendRefs == 0 && l.flows.Count() > 0 && l.onlyRejected() &&
+			(plain[l.addr.Addr()] >= hsScanPorts || d.scans[l.addr.Addr()] != nil)
+	}
+	quiet := func(l *hsListener) bool {
+		return l.pendRefs == 0 && l.pendN == 0 && l.flows.Count() == 0 && len(l.counts) == 0
+	}
+	d.nextFold = foldTable(d.listeners, d.listenerCap,
+		func(l *hsListener) netip.AddrPort { return l.addr },
+		func(l *hsListener) bool { return quiet(l) || scanMember(l) },
+		func(a, b *hsListener) bool {
+			if a.seen != b.seen {
+				return a.seen < b.seen
+			}
+			return hsLess(a.addr, b.addr)
+		},
+		func(l *hsListener) {
+			if quiet(l) {
+				d.foldedQuiet++
+				return
+			}
+			s := d.scans[l.addr.Addr()]
+			if s == nil {
+				s = d.newScan()
+				d.scans[l.addr.Addr()] = s
+			}
+			s.absorb(l)
+			d.scanFolded++
+		})
 }
 
 // onlyRejected reports whether every problem of l is an unanswered or
@@ -373,35 +495,16 @@ func (l *hsListener) onlyRejected() bool {
 // scanFinding reports many ports of one host whose SYNs went unanswered or
 // were refused.
 func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Finding {
-	fl := NewFlowList(d.maxFlows)
-	ex := exemplarSet{max: d.maxExemplars}
-	var hl trFrames
-	var attempts, unanswered, refused, syns, au, nc int64
-	var first, last int64
-	clients := map[netip.Addr]bool{}
-	for _, l := range ls {
-		for _, r := range l.flows.Refs() {
-			fl.addRef(r)
-			if len(clients) < 64 {
-				clients[r.Client.Addr()] = true
-			}
-		}
-		fl.count += l.flows.Count() - l.flows.kept()
-		for _, c := range l.ex.best() {
-			ex.offer(c, float64(l.attempts))
-		}
-		hl.add(l.hl.list()...)
-		attempts += l.attempts
-		unanswered += l.counts[hsSynUnanswered]
-		refused += l.counts[hsRefused]
-		syns += l.synsLost
-		au += l.ackedUnseen
-		nc += l.notCaptured
-		if first == 0 || (l.first != 0 && l.first < first) {
-			first = l.first
-		}
-		last = max(last, l.last)
+	sc := d.scans[host]
+	if sc == nil {
+		sc = d.newScan()
 	}
+	for _, l := range ls {
+		sc.absorb(l)
+	}
+	clients := sc.clients
+	attempts, unanswered, refused, syns := sc.attempts, sc.unanswered, sc.refused, sc.syns
+	fl, ex, hl, first, last := &sc.fl, &sc.ex, &sc.hl, sc.first, sc.last
 	sev := Info
 	if len(clients) > 2 {
 		sev = Warning // many clients failing on many ports: the host is cut off
@@ -409,26 +512,39 @@ func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Fin
 	f := Finding{Kind: KindHandshakeFailure, Severity: sev, Subject: host.String(), At: first, Until: last,
 		Flows: fl.Refs(), FlowCount: fl.Count(), Exemplars: ex.best(), Highlight: hl.list()}
 	f.Title = fmt.Sprintf("%s: connection attempts to %d ports failed (%d unanswered, %d refused, from %s)",
-		host, len(ls), unanswered, refused, trPlural(int64(len(clients)), "client", "clients"))
+		host, sc.ports, unanswered, refused, trPlural(int64(len(clients)), "client", "clients"))
 	if sev == Info {
 		f.Explanation = fmt.Sprintf("%s tried %d ports of %s; %d attempts got no answer and %d were refused. Probing many ports, most of them closed or filtered, is a port scan (or a service discovery), not a failing service.",
-			strings.Join(sortedAddrs(clients), ", "), len(ls), host, unanswered, refused)
+			strings.Join(sortedAddrs(clients), ", "), sc.ports, host, unanswered, refused)
 		f.Actions = []string{"If the scan is unexpected, find the scanning host and why it scans; otherwise ignore this finding."}
 	} else {
 		f.Explanation = fmt.Sprintf("%d clients failed to connect to %d ports of %s: %d attempts got no answer at all and %d were refused. The host is down, unreachable, or a firewall in front of it drops or rejects new connections.",
-			len(clients), len(ls), host, unanswered, refused)
+			len(clients), sc.ports, host, unanswered, refused)
 		f.Actions = []string{"Check that the host is up and reachable, and the firewall rules and security groups in front of it."}
 	}
 	f.Evidence = []Metric{
-		trMetric("ports", float64(len(ls)), "", "listeners with failed attempts"),
+		trMetric("ports", float64(sc.ports), "", "listeners with failed attempts"),
 		trMetric("connection_attempts", float64(attempts), "", ""),
 		trMetric("syn_unanswered", float64(unanswered), "", "no SYN-ACK and no RST"),
 		trMetric("syns_lost", float64(syns), "", ""),
 		trMetric("refused", float64(refused), "", "SYN answered by RST"),
 		trMetric("clients", float64(len(clients)), "", "distinct client addresses (up to 64)"),
 	}
-	f.Caveat = CaptureCaveat(env, au, nc)
+	f.Caveat = d.foldCaveat(CaptureCaveat(env, sc.au, sc.nc))
 	return f
+}
+
+// foldCaveat adds to a finding's caveat what folding the listener table
+// may have changed.
+func (d *handshake) foldCaveat(c string) string {
+	if d.foldedQuiet > 0 {
+		c = strings.TrimSpace(c + " " + fmt.Sprintf("The capture has more listeners than this detector keeps in detail (%d): %d without any failed connection "+
+			"were dropped on the way; a listener that came back after that counted its attempts from its return.", d.listenerCap, d.foldedQuiet))
+	}
+	if d.scanFolded > 0 {
+		c = strings.TrimSpace(c + " " + fmt.Sprintf("%d listeners of port scans were folded into their host's finding on the way; a port probed again after that counts twice.", d.scanFolded))
+	}
+	return c
 }
 
 func sortedAddrs(m map[netip.Addr]bool) []string {
@@ -571,7 +687,7 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 	if retry != "" {
 		f.Evidence = append(f.Evidence, Metric{Name: "syn_retry_times", Value: float64(len(l.retries)), Note: retry})
 	}
-	f.Caveat = CaptureCaveat(env, l.ackedUnseen, l.notCaptured)
+	f.Caveat = d.foldCaveat(CaptureCaveat(env, l.ackedUnseen, l.notCaptured))
 	if len(l.retries) > 0 {
 		ch := Chart{ID: "handshake-failure-" + chartKey(l.addr.String()) + "-syn", Title: "SYN retry times, " + l.addr.String(),
 			XLabel: "SYN number", YLabel: "seconds after the first SYN", Type: ChartScatter}
