@@ -153,15 +153,8 @@ func (d *logDecoder) uvarint() uint64 {
 	return x
 }
 
-func (d *logDecoder) varint() int64 {
-	x, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
-}
+// varint reads what binary.AppendVarint wrote: a zigzag uvarint.
+func (d *logDecoder) varint() int64 { return unzigzag(d.uvarint()) }
 
 func (d *logDecoder) entry(prev *LogEntry) LogEntry {
 	var e LogEntry
