@@ -423,6 +423,7 @@ func compare(args []string) error {
 	out := fs.String("report", "html", "report pcapsleuth writes: html, json or none")
 	tsharkArgs := fs.String("tshark", "-q -z conv,tcp", "tshark arguments besides -r FILE")
 	skipTshark := fs.Bool("no-tshark", false, "measure pcapsleuth only")
+	skipLoop := fs.Bool("no-decode-loop", false, "do not time the bare decode loop (pcapgo + DecodingLayerParser)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -436,7 +437,15 @@ func compare(args []string) error {
 			return err
 		}
 		var ps, ts []result
+		var loops []float64
 		for i := 0; i < *runs; i++ {
+			if !*skipLoop {
+				secs, _, err := decodeLoop(capture)
+				if err != nil {
+					return fmt.Errorf("decode loop: %w", err)
+				}
+				loops = append(loops, secs)
+			}
 			outFile := os.DevNull
 			format := "json"
 			switch *out {
@@ -464,6 +473,12 @@ func compare(args []string) error {
 		fmt.Printf("capture %s: %.0f MB, %d packets\n", capture, mb, packets)
 		fmt.Printf("  pcapsleuth analyze (%s report): median %.2f s over %d runs, %.1f M packets/s, %.0f MB/s, peak RSS %.0f MB\n",
 			*out, p.secs, len(ps), float64(packets)/p.secs/1e6, mb/p.secs, float64(p.rssKB)/1024)
+		if len(loops) > 0 {
+			sort.Float64s(loops)
+			l := loops[len(loops)/2]
+			fmt.Printf("  bare decode loop (pcapgo + DecodingLayerParser): median %.2f s; pcapsleuth takes %.1f times as long (the issue's bound: 2)\n",
+				l, p.secs/l)
+		}
 		if len(ts) > 0 {
 			t := median(ts)
 			fmt.Printf("  tshark %s: median %.2f s, %.2f M packets/s, peak RSS %.0f MB\n",
