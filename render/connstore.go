@@ -27,8 +27,18 @@ type ConnStore struct {
 	file    *os.File
 	w       *bufio.Writer
 	size    int64
-	offsets []int64 // packed location of each record, indexed by ID-1 (-1 = missing): see packLoc
-	n       int
+	// The index: the packed location (see packLoc) of each record by ID,
+	// -1 for none. offsets holds IDs base+1 on; once the store spills,
+	// whole chunks of it (idxChunk IDs) go to the spill file as their
+	// connections age (chunks holds where), and IDs added after their
+	// chunk went are kept in late. Memory follows the connections still
+	// open, not the capture's count of connections.
+	offsets  []int64
+	base     int64
+	idxChunk int
+	chunks   []int64
+	late     map[int64]int64
+	n        int
 	end     int64
 	byConn  map[int64][]string
 	scratch []byte
@@ -38,8 +48,12 @@ type ConnStore struct {
 // NewConnStore returns an empty store whose spill file goes in dir ("" = the
 // system's temporary directory).
 func NewConnStore(dir string) (*ConnStore, error) {
-	return &ConnStore{dir: dir, spillAt: memLimit}, nil
+	return &ConnStore{dir: dir, spillAt: memLimit, idxChunk: indexChunk}, nil
 }
+
+// indexChunk is how many index entries go to the spill file at once (512
+// KiB): a chunk goes when the index in memory holds two.
+const indexChunk = 1 << 16
 
 // Add stores one summary. tw holds, per side (flows.Orig, flows.Resp), when a
 // socket that ended in TIME_WAIT entered it (0 otherwise).
@@ -50,14 +64,25 @@ func (s *ConnStore) Add(c *ConnSummary, tw [2]int64) error {
 	binary.LittleEndian.PutUint64(hdr[0:], uint64(tw[0]))
 	binary.LittleEndian.PutUint64(hdr[8:], uint64(tw[1]))
 	binary.LittleEndian.PutUint32(hdr[16:], uint32(len(b)))
-	idx := int(c.ID - 1)
-	for len(s.offsets) <= idx {
-		s.offsets = append(s.offsets, -1)
-	}
 	if s.size >= 1<<locOffBits {
 		return fmt.Errorf("spill connections: the store passed %d bytes", int64(1)<<locOffBits)
 	}
-	s.offsets[idx] = packLoc(s.size, len(b)+20)
+	if c.ID <= 0 {
+		return fmt.Errorf("connection store: connection ID %d", c.ID)
+	}
+	loc := packLoc(s.size, len(b)+20)
+	if c.ID <= s.base {
+		if s.late == nil {
+			s.late = map[int64]int64{}
+		}
+		s.late[c.ID] = loc
+	} else {
+		idx := int(c.ID - s.base - 1)
+		for len(s.offsets) <= idx {
+			s.offsets = append(s.offsets, -1)
+		}
+		s.offsets[idx] = loc
+	}
 	s.n++
 	if s.file == nil && len(s.mem)+len(b)+20 > s.spillAt {
 		if err := s.spill(); err != nil {
@@ -74,6 +99,26 @@ func (s *ConnStore) Add(c *ConnSummary, tw [2]int64) error {
 		}
 	}
 	s.size += int64(len(b)) + 20
+	if s.file != nil && len(s.offsets) >= 2*s.idxChunk {
+		return s.spillIndex()
+	}
+	return nil
+}
+
+// spillIndex writes the oldest chunk of the index to the spill file.
+func (s *ConnStore) spillIndex() error {
+	var e [8]byte
+	for _, loc := range s.offsets[:s.idxChunk] {
+		binary.LittleEndian.PutUint64(e[:], uint64(loc))
+		if _, err := s.w.Write(e[:]); err != nil {
+			return fmt.Errorf("spill connections: %w", err)
+		}
+	}
+	s.chunks = append(s.chunks, s.size)
+	s.size += int64(8 * s.idxChunk)
+	n := copy(s.offsets, s.offsets[s.idxChunk:])
+	s.offsets = s.offsets[:n]
+	s.base += int64(s.idxChunk)
 	return nil
 }
 
@@ -138,10 +183,7 @@ func (s *ConnStore) Each(f func(*ConnSummary) error) error {
 	var hdr [20]byte
 	win := readWindow{buf: s.scratch}
 	defer func() { s.scratch = win.buf }()
-	for _, loc := range s.offsets {
-		if loc < 0 {
-			continue
-		}
+	each := func(loc int64) error {
 		off, size := unpackLoc(loc)
 		var rec []byte
 		if ra == nil {
@@ -174,7 +216,36 @@ func (s *ConnStore) Each(f func(*ConnSummary) error) error {
 			c.ServerState = flows.StateClosed.String()
 		}
 		c.Findings = s.byConn[c.ID]
-		if err := f(&c); err != nil {
+		return f(&c)
+	}
+	// The chunks of the index on disk, then the rest in memory.
+	var chunk []byte
+	for k, at := range s.chunks {
+		if chunk == nil {
+			chunk = make([]byte, 8*s.idxChunk)
+		}
+		if _, err := ra.ReadAt(chunk, at); err != nil {
+			return fmt.Errorf("read spilled connections: index: %w", err)
+		}
+		for i := range s.idxChunk {
+			loc := int64(binary.LittleEndian.Uint64(chunk[8*i:]))
+			if loc < 0 {
+				late, ok := s.late[int64(k*s.idxChunk+i+1)]
+				if !ok {
+					continue
+				}
+				loc = late
+			}
+			if err := each(loc); err != nil {
+				return err
+			}
+		}
+	}
+	for _, loc := range s.offsets {
+		if loc < 0 {
+			continue
+		}
+		if err := each(loc); err != nil {
 			return err
 		}
 	}

@@ -35,17 +35,39 @@ func storeSummaries(n int) []ConnSummary {
 // TestConnStoreOrderAndSpill adds summaries in the shuffled order in which
 // connections finish and reads them back in ID order, equal to what went in,
 // from memory and from the spill file (the path large captures take).
+//
+// With a small index chunk the index goes to the spill file too, most IDs
+// arriving after their chunk went (shuffled) or a few of them (nearly in
+// order, as connections finish).
 func TestConnStoreOrderAndSpill(t *testing.T) {
-	for _, spillAt := range []int{memLimit, 64 << 10} {
-		t.Run(fmt.Sprintf("spillAt=%d", spillAt), func(t *testing.T) {
+	type variant struct {
+		spillAt, chunk int
+		nearly         bool
+	}
+	for _, v := range []variant{{memLimit, indexChunk, false}, {64 << 10, indexChunk, false}, {64 << 10, 64, false}, {64 << 10, 64, true}} {
+		t.Run(fmt.Sprintf("spillAt=%d,chunk=%d,nearly=%v", v.spillAt, v.chunk, v.nearly), func(t *testing.T) {
+			spillAt := v.spillAt
 			want := storeSummaries(3000)
 			s, err := NewConnStore(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			s.spillAt = spillAt
+			s.spillAt, s.idxChunk = spillAt, v.chunk
 			order := rand.New(rand.NewSource(1)).Perm(len(want))
+			if v.nearly {
+				// In ID order but for one in fifty, which finishes last.
+				order = order[:0]
+				var last []int
+				for i := range want {
+					if i%50 == 7 {
+						last = append(last, i)
+					} else {
+						order = append(order, i)
+					}
+				}
+				order = append(order, last...)
+			}
 			for _, i := range order {
 				// Connection 5 entered TIME_WAIT long before the end.
 				tw := [2]int64{}
@@ -60,6 +82,9 @@ func TestConnStoreOrderAndSpill(t *testing.T) {
 			s.SetCaptureEnd(1 + flows.TimeWaitDuration)
 			if spilled := s.file != nil; spilled != (spillAt < memLimit) {
 				t.Fatalf("spilled = %v with spillAt %d", spilled, spillAt)
+			}
+			if v.chunk < indexChunk && (len(s.chunks) < 10 || len(s.offsets) > 2*v.chunk || len(s.late) == 0) {
+				t.Fatalf("index: %d chunks on disk, %d entries in memory, %d late", len(s.chunks), len(s.offsets), len(s.late))
 			}
 			want[4].ClientState = flows.StateClosed.String()
 			var got []ConnSummary

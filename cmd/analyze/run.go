@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -175,6 +176,11 @@ func (r *runner) analyze(j *job, write writeFunc) (batch.Entry, error) {
 		return batch.NewErrorEntry(j.name, j.paths(), reason(err)), err
 	}
 	defer res.Close()
+	// The pass's connections are garbage now. Returning their memory to
+	// the system before the report is built keeps the report's allocations
+	// from landing in fresh pages on top of it: peak RSS is the pass's,
+	// not the pass's plus the report's (about 20 ms on a large capture).
+	debug.FreeOSMemory()
 	rep := res.Report
 	if stamp, ok := r.stamp(); ok {
 		rep.GeneratedAt = stamp
