@@ -3,6 +3,7 @@ package flows
 import (
 	"encoding/binary"
 	"net/netip"
+	"reflect"
 	"testing"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
@@ -10,7 +11,9 @@ import (
 
 // FuzzTracker feeds the tracker segments decoded from arbitrary bytes on two
 // 4-tuples (so port reuse, both directions, wraparound, time going backwards
-// and absurd flags all happen) and checks its invariants.
+// and absurd flags all happen) and checks its invariants. A second tracker
+// packs every connection's log after every segment (Conn.packLog): what it
+// hands on must be identical.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 18, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1, 16, 0, 0, 0, 0})
 	f.Add(make([]byte, 17*40))
@@ -20,6 +23,8 @@ func FuzzTracker(f *testing.F) {
 		}
 		r := &recorder{}
 		tr := NewTracker(Config{MaxConns: 3, Linger: 1e6}, r)
+		packed := &eachSegment{&recorder{}, func(c *Conn) { c.packLog() }}
+		tr2 := NewTracker(Config{MaxConns: 3, Linger: 1e6}, packed)
 		addrs := []netip.AddrPort{
 			netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"),
 			netip.MustParseAddrPort("[fd00::1]:443"), netip.MustParseAddrPort("10.0.0.1:40001"),
@@ -52,11 +57,21 @@ func FuzzTracker(f *testing.F) {
 			p.Opts.WScale = int8(b[16]>>2) - 1
 			p.Opts.MSS = uint16(b[16]) * 10
 			tr.Add(p)
+			tr2.Add(p)
 			if tr.Live() > 3 {
 				t.Fatalf("live %d > cap", tr.Live())
 			}
 		}
 		tr.Flush()
+		tr2.Flush()
+		if len(packed.done) != len(r.done) {
+			t.Fatalf("%d connections with packed logs, %d without", len(packed.done), len(r.done))
+		}
+		for i, c := range r.done {
+			if !reflect.DeepEqual(packed.done[i], c) {
+				t.Fatalf("connection %d differs when its log is packed:\n%+v\n%+v", c.ID, packed.done[i].Log, c.Log)
+			}
+		}
 		if tr.Live() != 0 {
 			t.Fatalf("live after flush = %d", tr.Live())
 		}
