@@ -39,10 +39,10 @@ type ConnStore struct {
 	chunks   []int64
 	late     map[int64]int64
 	n        int
-	end     int64
-	byConn  map[int64][]string
-	scratch []byte
-	enc     []byte
+	end      int64
+	byConn   map[int64][]string
+	scratch  []byte
+	enc      []byte
 }
 
 // NewConnStore returns an empty store whose spill file goes in dir ("" = the
