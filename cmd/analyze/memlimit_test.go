@@ -63,15 +63,16 @@ func TestMemPolicyLimit(t *testing.T) {
 		parallel int
 		want     int64
 	}{
-		{"auto, nothing live: the floor", auto, 0, 1, 240 * mib},
-		{"auto, 100 MiB live: the floor", auto, 100 * mib, 1, 240 * mib},
-		{"auto, 120 MiB live: floor = twice the live heap", auto, 120 * mib, 1, 240 * mib},
+		{"auto, nothing live: the floor", auto, 0, 1, 200 * mib},
+		{"auto, 90 MiB live: the floor", auto, 90 * mib, 1, 200 * mib},
+		{"auto, 100 MiB live: floor = twice the live heap", auto, 100 * mib, 1, 200 * mib},
+		{"auto, 120 MiB live: twice the live heap", auto, 120 * mib, 1, 240 * mib},
 		{"auto, 176 MiB live: the live heap as headroom", auto, 176 * mib, 1, 352 * mib},
 		{"auto, 260 MiB live: the live heap as headroom", auto, 260 * mib, 1, 520 * mib},
-		{"auto, 3 analyses, 300 MiB live: 3 floors", auto, 300 * mib, 3, 720 * mib},
+		{"auto, 3 analyses, 250 MiB live: 3 floors", auto, 250 * mib, 3, 600 * mib},
 		{"auto, 3 analyses, 600 MiB live: the live heap as headroom", auto, 600 * mib, 3, 1200 * mib},
-		{"auto, parallel 0 counts as 1", auto, 0, 0, 240 * mib},
-		{"auto, negative live counts as 0", auto, -1, 1, 240 * mib},
+		{"auto, parallel 0 counts as 1", auto, 0, 0, 200 * mib},
+		{"auto, negative live counts as 0", auto, -1, 1, 200 * mib},
 		{"small floor, 40 MiB live: 64 MiB headroom", small, 40 * mib, 1, 104 * mib},
 		{"small floor, 2 analyses, 40 MiB live: 2 × 64 MiB headroom", small, 40 * mib, 2, 168 * mib},
 		{"small floor, 64 MiB live: live = 64 MiB", small, 64 * mib, 1, 128 * mib},
