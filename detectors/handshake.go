@@ -502,33 +502,30 @@ func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Fin
 	for _, l := range ls {
 		sc.absorb(l)
 	}
-	clients := sc.clients
-	attempts, unanswered, refused, syns := sc.attempts, sc.unanswered, sc.refused, sc.syns
-	fl, ex, hl, first, last := &sc.fl, &sc.ex, &sc.hl, sc.first, sc.last
 	sev := Info
-	if len(clients) > 2 {
+	if len(sc.clients) > 2 {
 		sev = Warning // many clients failing on many ports: the host is cut off
 	}
-	f := Finding{Kind: KindHandshakeFailure, Severity: sev, Subject: host.String(), At: first, Until: last,
-		Flows: fl.Refs(), FlowCount: fl.Count(), Exemplars: ex.best(), Highlight: hl.list()}
+	f := Finding{Kind: KindHandshakeFailure, Severity: sev, Subject: host.String(), At: sc.first, Until: sc.last,
+		Flows: sc.fl.Refs(), FlowCount: sc.fl.Count(), Exemplars: sc.ex.best(), Highlight: sc.hl.list()}
 	f.Title = fmt.Sprintf("%s: connection attempts to %d ports failed (%d unanswered, %d refused, from %s)",
-		host, sc.ports, unanswered, refused, trPlural(int64(len(clients)), "client", "clients"))
+		host, sc.ports, sc.unanswered, sc.refused, trPlural(int64(len(sc.clients)), "client", "clients"))
 	if sev == Info {
 		f.Explanation = fmt.Sprintf("%s tried %d ports of %s; %d attempts got no answer and %d were refused. Probing many ports, most of them closed or filtered, is a port scan (or a service discovery), not a failing service.",
-			strings.Join(sortedAddrs(clients), ", "), sc.ports, host, unanswered, refused)
+			strings.Join(sortedAddrs(sc.clients), ", "), sc.ports, host, sc.unanswered, sc.refused)
 		f.Actions = []string{"If the scan is unexpected, find the scanning host and why it scans; otherwise ignore this finding."}
 	} else {
 		f.Explanation = fmt.Sprintf("%d clients failed to connect to %d ports of %s: %d attempts got no answer at all and %d were refused. The host is down, unreachable, or a firewall in front of it drops or rejects new connections.",
-			len(clients), sc.ports, host, unanswered, refused)
+			len(sc.clients), sc.ports, host, sc.unanswered, sc.refused)
 		f.Actions = []string{"Check that the host is up and reachable, and the firewall rules and security groups in front of it."}
 	}
 	f.Evidence = []Metric{
 		trMetric("ports", float64(sc.ports), "", "listeners with failed attempts"),
-		trMetric("connection_attempts", float64(attempts), "", ""),
-		trMetric("syn_unanswered", float64(unanswered), "", "no SYN-ACK and no RST"),
-		trMetric("syns_lost", float64(syns), "", ""),
-		trMetric("refused", float64(refused), "", "SYN answered by RST"),
-		trMetric("clients", float64(len(clients)), "", "distinct client addresses (up to 64)"),
+		trMetric("connection_attempts", float64(sc.attempts), "", ""),
+		trMetric("syn_unanswered", float64(sc.unanswered), "", "no SYN-ACK and no RST"),
+		trMetric("syns_lost", float64(sc.syns), "", ""),
+		trMetric("refused", float64(sc.refused), "", "SYN answered by RST"),
+		trMetric("clients", float64(len(sc.clients)), "", "distinct client addresses (up to 64)"),
 	}
 	f.Caveat = d.foldCaveat(CaptureCaveat(env, sc.au, sc.nc))
 	return f
