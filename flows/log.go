@@ -104,19 +104,22 @@ func (c *Conn) packLog() {
 	c.Log, c.tail = nil, nil
 }
 
-// unpackLog undoes packLog.
+// unpackLog undoes packLog. The bytes are the tracker's own; were they
+// damaged (which cannot happen) the log would stop short, never panic.
 func (c *Conn) unpackLog() {
-	d := logDecoder{b: c.packedLog}
+	d := thawer{b: c.packedLog}
 	n := int(min(d.uvarint(), 1<<16)) // a bound for the allocation only
 	c.Log = make([]LogEntry, 0, max(n, logHead))
 	var prev LogEntry
 	for range n {
-		c.Log = append(c.Log, d.entry(&prev))
+		if e := d.logEntry(&prev); d.err == nil {
+			c.Log = append(c.Log, e)
+		}
 	}
 	if k := int(min(d.uvarint(), logTail)); k > 0 && c.tailN >= k {
 		c.tail = new([logTail]LogEntry)
 		for i := c.tailN - k; i < c.tailN; i++ {
-			c.tail[i%logTail] = d.entry(&prev)
+			c.tail[i%logTail] = d.logEntry(&prev)
 		}
 	}
 	c.packedLog = nil
@@ -139,35 +142,20 @@ func appendLogEntry(b []byte, e, prev *LogEntry) []byte {
 	return b
 }
 
-// logDecoder reads what packLog wrote. The bytes are the tracker's own, so
-// a short read (which cannot happen) yields zeros rather than a panic.
-type logDecoder struct{ b []byte }
-
-func (d *logDecoder) uvarint() uint64 {
-	x, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
-}
-
-// varint reads what binary.AppendVarint wrote: a zigzag uvarint.
-func (d *logDecoder) varint() int64 { return unzigzag(d.uvarint()) }
-
-func (d *logDecoder) entry(prev *LogEntry) LogEntry {
+// logEntry reads what appendLogEntry wrote, then makes the entry the
+// previous one. Signed fields are binary.AppendVarint's zigzag uvarints.
+func (d *thawer) logEntry(prev *LogEntry) LogEntry {
 	var e LogEntry
-	e.Index = prev.Index + d.varint()
-	e.Frame = prev.Frame + d.varint()
-	e.TS = prev.TS + d.varint()
-	if len(d.b) > 0 {
-		e.Dir, d.b = Dir(d.b[0]), d.b[1:]
+	e.Index = prev.Index + unzigzag(d.uvarint())
+	e.Frame = prev.Frame + unzigzag(d.uvarint())
+	e.TS = prev.TS + unzigzag(d.uvarint())
+	if b := d.bytes(1); b != nil {
+		e.Dir = Dir(b[0])
 	}
 	e.Flags = decode.TCPFlags(d.uvarint())
 	e.RelSeq = prev.RelSeq + uint32(d.uvarint())
 	e.RelAck = prev.RelAck + uint32(d.uvarint())
-	e.Len = int32(d.varint())
+	e.Len = int32(unzigzag(d.uvarint()))
 	e.Win = uint32(d.uvarint())
 	e.Kind = SegKind(d.uvarint())
 	*prev = e
