@@ -35,6 +35,16 @@ func TestApplyMemoryLimit(t *testing.T) {
 		t.Errorf("auto with 3 analyses: tuner %v, %v; runtime %d, want %d", tuner, err, debug.SetMemoryLimit(-1), 3*perAnalysisFloor)
 	}
 	tuner.Stop()
+	// GOGC in the environment stands: auto follows the live heap but
+	// leaves the collector's own trigger on.
+	t.Setenv("GOGC", "150")
+	defer debug.SetGCPercent(debug.SetGCPercent(150))
+	tuner, err = applyMemoryLimit("auto", 1)
+	if gc := debug.SetGCPercent(150); err != nil || tuner == nil || gc != 150 {
+		t.Errorf("auto under GOGC=150: tuner %v, %v; GOGC now %d", tuner, err, gc)
+	}
+	tuner.Stop()
+	t.Setenv("GOGC", "")
 	if tuner, err := applyMemoryLimit("300MiB", 3); err != nil || tuner != nil || debug.SetMemoryLimit(-1) != 300<<20 {
 		t.Errorf("300MiB: %v, %v; runtime %d", tuner, err, debug.SetMemoryLimit(-1))
 	}
@@ -86,16 +96,21 @@ func TestMemPolicyLimit(t *testing.T) {
 }
 
 // TestMemTunerFollowsLiveHeap checks that the tuner moves the runtime's
-// limit after a collection to twice the live heap, and that it stops
-// moving it after Stop. A small floor keeps the live buffer small.
+// limit after a collection to twice the live heap, with GOGC's own trigger
+// off, and that after Stop it no longer moves the limit and GOGC is back. A
+// small floor keeps the live buffer small.
 func TestMemTunerFollowsLiveHeap(t *testing.T) {
 	const mib = 1 << 20
 	old := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(old)
+	defer debug.SetGCPercent(debug.SetGCPercent(77))
 	policy := memPolicy{Floor: 16 * mib, Headroom: 4 * mib}
 	runtime.GC()
-	tuner := newMemTuner(policy, 1)
+	tuner := newMemTuner(policy, 1, false)
 	defer tuner.Stop()
+	if gc := debug.SetGCPercent(-1); gc != -1 {
+		t.Errorf("GOGC is %d while the tuner runs, want off (-1)", gc)
+	}
 	start := debug.SetMemoryLimit(-1)
 	if start < policy.Floor || start >= 40*mib {
 		t.Fatalf("initial limit %d MiB, want from the 16 MiB floor to 40 MiB (the test's own live heap is small)", start/mib)
@@ -119,7 +134,31 @@ func TestMemTunerFollowsLiveHeap(t *testing.T) {
 	if after := debug.SetMemoryLimit(-1); after != before {
 		t.Errorf("the limit moved after Stop: %d MiB → %d MiB", before/mib, after/mib)
 	}
+	if gc := debug.SetGCPercent(77); gc != 77 {
+		t.Errorf("GOGC is %d after Stop, want the 77 it was before", gc)
+	}
+	tuner.Stop() // a second Stop must not restore anything again
+	if gc := debug.SetGCPercent(77); gc != 77 {
+		t.Errorf("GOGC is %d after a second Stop, want 77", gc)
+	}
 	runtime.KeepAlive(buf)
+}
+
+// TestMemTunerKeepsGOGC checks that a tuner told to keep GOGC (set in the
+// environment) leaves the collector's trigger alone.
+func TestMemTunerKeepsGOGC(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(old)
+	defer debug.SetGCPercent(debug.SetGCPercent(55))
+	tuner := newMemTuner(memPolicy{Floor: 16 << 20, Headroom: 4 << 20}, 1, true)
+	if gc := debug.SetGCPercent(55); gc != 55 {
+		t.Errorf("GOGC is %d while a keeping tuner runs, want 55", gc)
+	}
+	debug.SetGCPercent(60)
+	tuner.Stop()
+	if gc := debug.SetGCPercent(55); gc != 60 {
+		t.Errorf("GOGC is %d after Stop, want the 60 set meanwhile", gc)
+	}
 }
 
 // waitLimit runs collections until the runtime's limit satisfies ok, for at
