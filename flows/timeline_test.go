@@ -1,6 +1,9 @@
 package flows
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 // The state timeline counts each socket in its state between transitions,
 // and a clock that went backwards never makes a count negative.
@@ -38,5 +41,96 @@ func TestTimelineCountsAndBackwardsClock(t *testing.T) {
 	}
 	if !sawCloseWait {
 		t.Error("the client socket left in CLOSE_WAIT is not charted")
+	}
+}
+
+// TestTimelineBucketsNarrowAndWide checks the compact buckets against plain
+// sums of the same steps: random steps of a few sockets, on some runs steps
+// of 30,000 that take a bucket past int16, over spans that make the width
+// double several times, with the origin moved back midway on some runs.
+func TestTimelineBucketsNarrowAndWide(t *testing.T) {
+	type step struct {
+		series int
+		st     State
+		ts     int64 // as add placed it (clamped to the origin of the time)
+		delta  int32
+	}
+	for seed := range 24 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 7))
+		big := seed%3 == 0
+		tl := NewTimeline()
+		tl.origin = 1000e9
+		ss := []*tlSeries{{endpoint: "a"}, {endpoint: "b"}, {endpoint: "c"}}
+		tl.order = ss
+		var steps []step
+		span := int64(seed%6+1) * 500e9 // up to 3,000 s: past maxBuckets of 1 s
+		for n := range 4000 {
+			if seed%4 == 1 && n == 2000 {
+				tl.shift(tl.origin - 70e9)
+			}
+			st := State(1 + rng.IntN(tlStates))
+			ts := tl.origin - 5e9 + rng.Int64N(span)
+			delta := int32(1 + rng.IntN(3))
+			if big && n%50 == 0 {
+				delta = 40000
+			}
+			if rng.IntN(2) == 0 {
+				delta = -delta
+			}
+			i := rng.IntN(len(ss))
+			tl.add(ss[i], st, ts, delta)
+			steps = append(steps, step{i, st, max(ts, tl.origin), delta})
+		}
+		for i, s := range ss {
+			want := make([][NumStates]int64, s.len())
+			for _, st := range steps {
+				if st.series != i {
+					continue
+				}
+				b := int((st.ts - tl.origin) / tl.width)
+				if b >= len(want) {
+					t.Fatalf("seed %d series %d: a step at bucket %d, past the series' %d buckets", seed, i, b, len(want))
+				}
+				want[b][st.st] += int64(st.delta)
+			}
+			for b := range want {
+				got := s.bucket(b)
+				for k := range got {
+					if int64(got[k]) != want[b][k] {
+						t.Fatalf("seed %d series %d bucket %d state %v: %d, want %d", seed, i, b, State(k), got[k], want[b][k])
+					}
+				}
+			}
+			if wide := s.wide != nil; !big && wide {
+				t.Errorf("seed %d series %d: widened with steps of at most 3", seed, i)
+			} else if big && !wide {
+				t.Errorf("seed %d series %d: steps of 40,000 but still int16", seed, i)
+			}
+		}
+		if seed%6 == 5 && tl.width == 1e9 {
+			t.Errorf("seed %d: a 3,000 s span and the width never doubled", seed)
+		}
+	}
+}
+
+// TestTimelineMergeWidens: two buckets that each fit int16 but not their
+// sum widen the series when the width doubles.
+func TestTimelineMergeWidens(t *testing.T) {
+	tl := NewTimeline()
+	tl.origin = 1000e9
+	s := &tlSeries{endpoint: "a"}
+	tl.order = []*tlSeries{s}
+	tl.add(s, StateCloseWait, 1000e9, 20000)
+	tl.add(s, StateCloseWait, 1001e9, 20000)
+	tl.add(s, StateEstablished, 1001e9, -3)
+	if s.wide != nil {
+		t.Fatal("widened before any bucket left int16")
+	}
+	tl.coarsen()
+	if s.len() != 1 || s.wide == nil {
+		t.Fatalf("after doubling the width: %d buckets, wide %v; want 1, true", s.len(), s.wide != nil)
+	}
+	if b := s.bucket(0); b[StateCloseWait] != 40000 || b[StateEstablished] != -3 {
+		t.Errorf("merged bucket: CLOSE_WAIT %d, ESTABLISHED %d; want 40000, -3", b[StateCloseWait], b[StateEstablished])
 	}
 }
