@@ -96,43 +96,39 @@ func (s *tlSeries) addAt(i int, st State, delta int32) {
 
 // halve merges each two consecutive buckets into one.
 func (s *tlSeries) halve() {
-	n := (s.len() + 1) / 2
-	if s.wide == nil {
-		for i := 0; i < n; i++ {
-			for k := 0; k < tlStates; k++ {
-				v := int32(s.narrow[2*i][k])
-				if 2*i+1 < len(s.narrow) {
-					v += int32(s.narrow[2*i+1][k])
-				}
-				if v != int32(int16(v)) {
-					s.widen()
-					s.halve()
-					return
-				}
-			}
-		}
-		for i := 0; i < n; i++ {
-			m := s.narrow[2*i]
-			if 2*i+1 < len(s.narrow) {
-				for k, v := range s.narrow[2*i+1] {
-					m[k] += v
-				}
-			}
-			s.narrow[i] = m
-		}
-		s.narrow = s.narrow[:n]
+	if s.wide != nil {
+		s.wide = halveBuckets(s.wide)
 		return
 	}
+	for i := 0; i < len(s.narrow); i += 2 {
+		for k := 0; k < tlStates; k++ {
+			v := int32(s.narrow[i][k])
+			if i+1 < len(s.narrow) {
+				v += int32(s.narrow[i+1][k])
+			}
+			if v != int32(int16(v)) {
+				s.widen()
+				s.wide = halveBuckets(s.wide)
+				return
+			}
+		}
+	}
+	s.narrow = halveBuckets(s.narrow)
+}
+
+// halveBuckets merges each two consecutive buckets of b into one, in place.
+func halveBuckets[T int16 | int32](b [][tlStates]T) [][tlStates]T {
+	n := (len(b) + 1) / 2
 	for i := 0; i < n; i++ {
-		m := s.wide[2*i]
-		if 2*i+1 < len(s.wide) {
-			for k, v := range s.wide[2*i+1] {
+		m := b[2*i]
+		if 2*i+1 < len(b) {
+			for k, v := range b[2*i+1] {
 				m[k] += v
 			}
 		}
-		s.wide[i] = m
+		b[i] = m
 	}
-	s.wide = s.wide[:n]
+	return b[:n]
 }
 
 // prepend adds k empty buckets in front.
