@@ -153,6 +153,8 @@ func (t *memTuner) afterGC() {
 // Stop stops following the live heap: once it returns, the tuner no longer
 // changes the limit, and leaves the last one in force; GOGC is back to what
 // it was. Stop on a nil tuner does nothing, and a second Stop is harmless.
+// The limit and GOGC belong to the process: one tuner at a time (a run of
+// analyze has one, whatever -j).
 func (t *memTuner) Stop() {
 	if t == nil {
 		return
