@@ -200,8 +200,8 @@ parsed:
 // starts a memTuner with autoPolicy, which the caller must Stop when the
 // analyses are done, unless GOMEMLIMIT is set in the environment, which then
 // stands (a GOGC in the environment stands too: the tuner then leaves the
-// collector's own trigger on). "0" removes any limit; a size sets it. The tuner is nil but for
-// auto (Stop on nil does nothing).
+// collector's own trigger on). "0" removes any limit; a size sets it. The
+// tuner is nil but for auto (Stop on nil does nothing).
 func applyMemoryLimit(flag string, parallel int) (*memTuner, error) {
 	if flag == "" || strings.EqualFold(flag, "auto") {
 		if os.Getenv("GOMEMLIMIT") != "" {
