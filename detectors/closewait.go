@@ -49,7 +49,7 @@ func leakCauseOf(c *flows.Conn, hc halfClose, opt *TeardownOptions) leakCause {
 	switch {
 	case hc.Holder == flows.Resp && isProbe(c, ns(opt.ProbeMaxLifetime)):
 		return causeProbe
-	case c.App.TLS.Seen && !c.App.TLS.HandshakeComplete:
+	case c.App().TLS.Seen && !c.App().TLS.HandshakeComplete:
 		return causeTLS
 	case hc.LastWrite != 0:
 		return causeWroteAfter
@@ -168,8 +168,8 @@ func (d *closeWait) ConnDone(c *flows.Conn) {
 		if t, ok := lastTurnBefore(c, hc.PeerFIN); ok {
 			rec.silentSince = t.EndTS
 		}
-	case rec.cause == causeTLS && c.App.TLS.ClientHelloTS != 0 && c.Resp.Bytes == 0:
-		rec.silentSince = c.App.TLS.ClientHelloTS
+	case rec.cause == causeTLS && c.App().TLS.ClientHelloTS != 0 && c.Resp.Bytes == 0:
+		rec.silentSince = c.App().TLS.ClientHelloTS
 	}
 	if d.keep(len(g.recs)) {
 		rec.ref = d.ref(c)

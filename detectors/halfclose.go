@@ -59,7 +59,7 @@ func halfCloseOf(c *flows.Conn) (halfClose, bool) {
 		return halfClose{}, false
 	}
 	hc := halfClose{Holder: first.Reverse(), PeerFIN: peer.FINTS, PeerFINFrame: peer.FINFrame, AckTS: peer.FINAckedTS}
-	if a := &h.DataAfterPeerFIN; a.FirstTS != 0 {
+	if a := h.DataAfterPeerFIN(); a.FirstTS != 0 {
 		hc.LastWrite = max(a.LastTS, a.FirstTS)
 		hc.WriteUnacked = !a.Acked
 	}
@@ -165,6 +165,6 @@ func isProbe(c *flows.Conn, maxLife int64) bool {
 // tlsUnfinished reports whether c started a TLS handshake that never
 // finished.
 func tlsUnfinished(c *flows.Conn) bool {
-	t := &c.App.TLS
+	t := c.App().TLS
 	return t.Seen && t.ClientHelloTS != 0 && !t.HandshakeComplete
 }

@@ -69,7 +69,7 @@ func newIdleTimeout(cfg *Config) *idleTimeout {
 // idleOutcomeOf says what the other side did after side closer's close.
 func idleOutcomeOf(c *flows.Conn, closer flows.Dir, grace int64) idleOutcome {
 	other := c.Endpoint(closer.Reverse())
-	if a := &other.DataAfterPeerFIN; a.FirstTS != 0 {
+	if a := other.DataAfterPeerFIN(); a.FirstTS != 0 {
 		if a.RSTAfterTS != 0 {
 			return idleReused
 		}
@@ -95,7 +95,7 @@ func idleOutcomeOf(c *flows.Conn, closer flows.Dir, grace int64) idleOutcome {
 func (d *idleTimeout) ConnDone(c *flows.Conn) {
 	d.seen(c.LastTS)
 	closer, ts, ok := closerOf(c)
-	if !ok || (c.App.TLS.Seen && !c.App.TLS.HandshakeComplete) {
+	if !ok || (c.App().TLS.Seen && !c.App().TLS.HandshakeComplete) {
 		return // an unfinished TLS handshake times out; it is not idle (tls-handshake-abandoned)
 	}
 	idle, _, _, ok := idleBefore(c, ts)

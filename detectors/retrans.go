@@ -392,11 +392,11 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 		me := &st.d[dir]
 		pr.hl.add(me.firstRetxFrame)
 		e := c.Endpoint(dir)
-		ch := &e.Backoff
+		ch := e.Backoff()
 		if ch.Count < 2 || ch.Seq == 0 || len(ch.Times) < 2 {
 			continue
 		}
-		if a := e.DataAfterPeerFIN.FirstTS; a != 0 && ch.Times[1] >= a {
+		if a := e.DataAfterPeerFIN().FirstTS; a != 0 && ch.Times[1] >= a {
 			continue // resends of data written after the peer's FIN
 		}
 		// Copies of one packet captured twice are not resends.

@@ -53,7 +53,7 @@ func newStaleReuse(cfg *Config) *staleReuse {
 // closed it, at least gap later, and got a RST. A client's own close
 // sequence (a few bytes, then its FIN at once) is no request.
 func isStaleReuse(c *flows.Conn, gap int64) bool {
-	a := &c.Orig.DataAfterPeerFIN
+	a := c.Orig.DataAfterPeerFIN()
 	return a.FirstTS != 0 && a.RSTAfterTS != 0 && a.Delay >= gap && c.Resp.FINTS != 0 &&
 		(c.Orig.FINTS == 0 || c.Orig.FINTS >= a.FirstTS) && !closingBytes(&c.Orig, a, gap)
 }
@@ -64,7 +64,7 @@ func (d *staleReuse) ConnDone(c *flows.Conn) {
 	if !isStaleReuse(c, ns(d.opt.MinReuseGap)) {
 		return
 	}
-	a := &c.Orig.DataAfterPeerFIN
+	a := c.Orig.DataAfterPeerFIN()
 	key := groupOf(c, flows.Orig)
 	g := groupFor(d.groups, key, func() *reuseGroup {
 		return &reuseGroup{refs: d.refs(), ex: d.exemplars(), lines: make(map[string]int)}
@@ -179,7 +179,7 @@ func (d *staleReuse) finding(key sockGroup, g *reuseGroup, env *Env) Finding {
 		f.Evidence = append(f.Evidence, metric("server_idle_before_fin_p50_s", g.idle.median(), "s", "idle time after which the server closed"))
 	}
 	f.Highlight = highlights(ex, func(c *flows.Conn) []int64 {
-		return []int64{c.Resp.FINFrame, c.Orig.DataAfterPeerFIN.FirstFrame, c.Resp.RSTFrame}
+		return []int64{c.Resp.FINFrame, c.Orig.DataAfterPeerFIN().FirstFrame, c.Resp.RSTFrame}
 	})
 	if g.poolIdle.n > 0 {
 		f.Evidence = append(f.Evidence, metric("idle_when_reused_p50_s", g.poolIdle.median(), "s", "last exchange → reuse"))

@@ -79,7 +79,7 @@ func newTLSAbandon(cfg *Config) *tlsAbandon {
 // ConnDone implements Detector.
 func (d *tlsAbandon) ConnDone(c *flows.Conn) {
 	d.seen(c.LastTS)
-	t := &c.App.TLS
+	t := c.App().TLS
 	if t.Seen {
 		d.tlsConns[c.Resp.Addr]++
 	}
@@ -283,7 +283,7 @@ func (d *tlsAbandon) finding(key sockGroup, g *tlsGroup, end int64, env *Env) (F
 	}
 	f.Evidence = append(f.Evidence, secondsMetrics("age", &ages, "time since the client's FIN at the end of the capture")...)
 	f.Highlight = highlights(ex, func(c *flows.Conn) []int64 {
-		return []int64{c.App.TLS.ClientHelloFrame, c.Orig.FINFrame, c.Orig.RSTFrame}
+		return []int64{c.App().TLS.ClientHelloFrame, c.Orig.FINFrame, c.Orig.RSTFrame}
 	})
 	return f, true
 }

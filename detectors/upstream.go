@@ -82,7 +82,7 @@ func (d *upstreamTimeout) ConnDone(c *flows.Conn) {
 	if !ok || closer != flows.Orig || !c.DirKnown {
 		return
 	}
-	if c.App.TLS.Seen && !c.App.TLS.HandshakeComplete {
+	if c.App().TLS.Seen && !c.App().TLS.HandshakeComplete {
 		return // tls-handshake-abandoned
 	}
 	t, ok := lastTurnBefore(c, ts)
@@ -102,7 +102,7 @@ func (d *upstreamTimeout) ConnDone(c *flows.Conn) {
 		return
 	}
 	r := upstreamRec{gap: Seconds(gap), closeTS: ts, byRST: c.Orig.FINTS == 0 || c.Orig.RSTTS == ts}
-	if a := &c.Resp.DataAfterPeerFIN; a.FirstTS != 0 {
+	if a := c.Resp.DataAfterPeerFIN(); a.FirstTS != 0 {
 		r.late = Seconds(a.FirstTS - ts)
 		switch {
 		case a.RSTAfterTS != 0:
@@ -115,7 +115,7 @@ func (d *upstreamTimeout) ConnDone(c *flows.Conn) {
 	} else if c.Resp.LastDataTS > ts {
 		r.answer, r.late = answerOther, Seconds(c.Resp.LastDataTS-ts)
 	}
-	r.expects = t.FirstLine != "" || r.answer != answerNever || c.App.HTTP.Responses > 0
+	r.expects = t.FirstLine != "" || r.answer != answerNever || c.App().HTTP.Responses > 0
 	for _, x := range c.Turns {
 		if x.Dir == flows.Resp && x.StartTS < t.StartTS {
 			r.expects = true // the server answered earlier requests

@@ -88,7 +88,7 @@ func (d *writeAfterFIN) ConnDone(c *flows.Conn) {
 
 func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 	e, peer := c.Endpoint(dir), c.Endpoint(dir.Reverse())
-	a := &e.DataAfterPeerFIN
+	a := e.DataAfterPeerFIN()
 	if a.FirstTS == 0 || peer.FINTS == 0 {
 		return
 	}
@@ -117,7 +117,7 @@ func (d *writeAfterFIN) write(c *flows.Conn, dir flows.Dir) {
 	r := wafRec{delay: Seconds(a.Delay), firstTS: a.FirstTS, lastTS: max(a.LastTS, a.FirstTS),
 		retrans: a.Retransmits, bytes: a.Bytes,
 		closing: closingBytes(e, a, ns(d.opt.MinReuseGap))}
-	if bo := &e.Backoff; bo.Count > 0 && len(bo.Times) > 1 && bo.Times[len(bo.Times)-1] >= a.FirstTS {
+	if bo := e.Backoff(); bo.Count > 0 && len(bo.Times) > 1 && bo.Times[len(bo.Times)-1] >= a.FirstTS {
 		r.rto = rtoIntervals(bo.Times)
 	}
 	isRST := a.RSTAfterTS != 0
@@ -148,7 +148,7 @@ const goodbyeBytes = 256
 // only its own close sequence: a few bytes followed at once by its FIN (a
 // TLS close_notify answering the peer's, a protocol's "bye"). Such bytes are
 // no request and no late response.
-func closingBytes(e *flows.Endpoint, a *flows.AfterFIN, within int64) bool {
+func closingBytes(e *flows.Endpoint, a flows.AfterFIN, within int64) bool {
 	return a.Bytes <= goodbyeBytes && e.FINTS != 0 && e.FINTS >= a.FirstTS && e.FINTS-max(a.LastTS, a.FirstTS) < within
 }
 
@@ -368,7 +368,7 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 	}
 	f.Highlight = highlights(ex, func(c *flows.Conn) []int64 {
 		e, p := c.Endpoint(key.Side), c.Endpoint(key.Side.Reverse())
-		return []int64{p.FINFrame, e.DataAfterPeerFIN.FirstFrame, p.RSTFrame}
+		return []int64{p.FINFrame, e.DataAfterPeerFIN().FirstFrame, p.RSTFrame}
 	})
 	f.Charts = []Chart{d.chart(key, g.rst, silent, win)}
 	return f, true

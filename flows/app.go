@@ -183,9 +183,9 @@ func (c *Conn) runSniffers(dir Dir, ra *reassembly, p *decode.Packet) {
 	}
 	switch ra.proto {
 	case protoTLS:
-		ra.done = sniffTLS(&c.App.TLS, dir, b, p.TS, p.Frame)
+		ra.done = sniffTLS(&c.appRecord().TLS, dir, b, p.TS, p.Frame)
 	case protoHTTP:
-		ra.done = sniffHTTP(&c.App.HTTP, dir, b)
+		ra.done = sniffHTTP(&c.appRecord().HTTP, dir, b)
 	}
 }
 

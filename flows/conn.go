@@ -116,9 +116,9 @@ type Endpoint struct {
 	WScale    int8   // -1 = not seen / not negotiated
 	MSS       uint16 // from this side's SYN (0 = not seen)
 	dupAckRun int
-	// DataAfterPeerFIN describes payload this endpoint sent after it saw the
-	// peer's FIN (the write-after-close pattern).
-	DataAfterPeerFIN AfterFIN
+	// afterFIN describes payload this endpoint sent after it saw the peer's
+	// FIN (see DataAfterPeerFIN); nil until there is some.
+	afterFIN *AfterFIN
 
 	Transitions []Transition // bounded; the first and the last are always kept
 
@@ -147,14 +147,13 @@ type Endpoint struct {
 	SYNs          int // SYN segments sent (retransmitted SYNs included)
 	RSTs          int
 
-	// Backoff is the longest chain of retransmissions of one sequence number:
-	// the original transmission time followed by each resend (bounded).
-	Backoff RetransChain
+	// chains are the retransmission chains (see Backoff), allocated at the
+	// first resend: most connections never need their 80 bytes.
+	chains *retransChains
 
 	finSeq      uint32        // seq of the FIN
 	afterFINSeq uint32        // first seq of data sent after the peer's FIN
 	trBuf       [6]Transition // backing array of Transitions for a normal life
-	chain       RetransChain  // chain being built
 }
 
 // txHistory remembers recent transmissions and capture holes of one
@@ -170,6 +169,32 @@ type txHistory struct {
 type seqRange struct {
 	start, end uint32
 	pre        bool // sent before the capture began (not a gap in it)
+}
+
+// retransChains are an endpoint's chains of resends of one sequence number.
+type retransChains struct {
+	longest RetransChain // Endpoint.Backoff
+	cur     RetransChain // the chain being built
+}
+
+// DataAfterPeerFIN describes payload this endpoint sent after it saw the
+// peer's FIN (the write-after-close pattern); FirstTS is 0 when there was
+// none.
+func (e *Endpoint) DataAfterPeerFIN() AfterFIN {
+	if e.afterFIN == nil {
+		return AfterFIN{}
+	}
+	return *e.afterFIN
+}
+
+// Backoff is the longest chain of retransmissions of one sequence number:
+// the original transmission time followed by each resend (bounded). Count
+// is 0 when nothing was resent.
+func (e *Endpoint) Backoff() RetransChain {
+	if e.chains == nil {
+		return RetransChain{}
+	}
+	return e.chains.longest
 }
 
 // AfterFIN is the payload an endpoint sent after the peer's FIN.
@@ -272,7 +297,10 @@ type Conn struct {
 	FirstFrame int64
 	FirstTS    int64
 
-	App AppInfo
+	// appInfo is the application context (see App), allocated when a
+	// sniffer or an HTTP turn first has something to record: most
+	// connections of a headers-only capture never need its 224 bytes.
+	appInfo *AppInfo
 
 	slot int // index in Tracker.live
 
@@ -305,6 +333,23 @@ func (c *Conn) Endpoint(d Dir) *Endpoint {
 		return &c.Orig
 	}
 	return &c.Resp
+}
+
+// App returns the application context sniffed from the connection's first
+// bytes (the zero AppInfo when there was none).
+func (c *Conn) App() AppInfo {
+	if c.appInfo == nil {
+		return AppInfo{}
+	}
+	return *c.appInfo
+}
+
+// appRecord returns the AppInfo the sniffers write to, allocating it.
+func (c *Conn) appRecord() *AppInfo {
+	if c.appInfo == nil {
+		c.appInfo = new(AppInfo)
+	}
+	return c.appInfo
 }
 
 // Duration is the time between the connection's first and last packets,

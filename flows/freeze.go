@@ -17,10 +17,10 @@ import (
 // thousands of exemplar candidates (three per host pair, per listener...)
 // and only a few of them end up in a finding.
 //
-// Every field is kept (exported or not) except pointers and interfaces: the
-// tracker's scratch (transmission history, reassembly buffers, the log's
-// tail ring), which it drops when it finishes a connection, and the
-// observers' Slots.
+// Every field is kept (exported or not), and what its pointers point to,
+// except interfaces: the observers' Slots. The tracker's scratch
+// (transmission history, reassembly buffers, the log's tail ring) is gone
+// from a finished connection, so its nil pointers cost a byte each.
 type Frozen struct {
 	id int64
 	b  []byte
@@ -72,7 +72,8 @@ func open(v reflect.Value) reflect.Value {
 // freezer encodes a value: integers as varints (large ones, timestamps
 // mostly, as the difference from the previous large one), strings and
 // slices length-prefixed (a slice's length + 1, 0 for nil), structs and
-// arrays field by field, pointers and interfaces not at all.
+// arrays field by field, pointers as 0 (nil) or 1 and what they point to
+// (a Conn has no cycles), interfaces not at all.
 type freezer struct {
 	b    []byte
 	base int64 // the last large integer written
@@ -153,8 +154,15 @@ func (e *freezer) value(v reflect.Value) {
 		for i := range v.Len() {
 			e.value(v.Index(i))
 		}
+	case reflect.Pointer:
+		if v.IsNil() {
+			e.b = append(e.b, 0)
+			return
+		}
+		e.b = append(e.b, 1)
+		e.value(v.Elem())
 	}
-	// pointers, interfaces, maps, channels, functions: not kept
+	// interfaces, maps, channels, functions: not kept
 }
 
 // thawer decodes what freezeValue encoded; the first error sticks.
@@ -282,5 +290,17 @@ func (d *thawer) value(v reflect.Value) {
 			d.value(s.Index(i))
 		}
 		open(v).Set(s)
+	case reflect.Pointer:
+		b := d.bytes(1)
+		switch {
+		case b == nil || b[0] == 0:
+			// nil (or d.err set)
+		case b[0] == 1:
+			p := reflect.New(v.Type().Elem())
+			d.value(p.Elem())
+			open(v).Set(p)
+		default:
+			d.fail()
+		}
 	}
 }

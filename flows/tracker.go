@@ -550,18 +550,23 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 
 	// Data after the peer's FIN.
 	if plen > 0 && peer.FINTS != 0 && p.TS >= peer.FINTS {
-		a := &e.DataAfterPeerFIN
-		if kind&AnyRetransmission == 0 {
+		a := e.afterFIN
+		switch {
+		case kind&AnyRetransmission == 0:
+			if a == nil {
+				a = new(AfterFIN)
+				e.afterFIN = a
+			}
 			if a.FirstTS == 0 {
 				a.FirstTS, a.FirstFrame, a.Delay = p.TS, p.Frame, p.TS-peer.FINTS
 				e.afterFINSeq = p.Seq
 			}
 			a.Segments++
 			a.Bytes += int64(plen)
-		} else if a.FirstTS != 0 && seqLE(e.afterFINSeq, p.Seq) {
+		case a != nil && a.FirstTS != 0 && seqLE(e.afterFINSeq, p.Seq):
 			a.Retransmits++
 		}
-		if a.FirstTS != 0 {
+		if a != nil && a.FirstTS != 0 {
 			a.LastTS = p.TS
 			kind |= SegAfterPeerFIN
 		}
@@ -572,7 +577,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 			e.ackedUpTo, e.hasAcked = p.Ack, true
 			t.sampleRTT(c, peer, p)
 		}
-		if pa := &peer.DataAfterPeerFIN; pa.FirstTS != 0 && seqGT(p.Ack, peer.afterFINSeq) {
+		if pa := peer.afterFIN; pa != nil && pa.FirstTS != 0 && seqGT(p.Ack, peer.afterFINSeq) {
 			pa.Acked = true
 		}
 		if peer.FINTS != 0 && peer.FINAckedTS == 0 && seqGT(p.Ack, peer.finSeq) {
@@ -590,7 +595,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 		if e.RSTTS == 0 {
 			e.RSTTS, e.RSTFrame = p.TS, p.Frame
 		}
-		if pa := &peer.DataAfterPeerFIN; pa.FirstTS != 0 && pa.RSTAfterTS == 0 {
+		if pa := peer.afterFIN; pa != nil && pa.FirstTS != 0 && pa.RSTAfterTS == 0 {
 			pa.RSTAfterTS = p.TS
 		}
 	}
@@ -937,7 +942,10 @@ func (h *txHistory) fillHole(start, end uint32) {
 // the time since the original transmission (0 if unknown).
 func (e *Endpoint) trackChain(rel, abs uint32, ts int64) int64 {
 	orig := e.firstTx(abs)
-	ch := &e.chain
+	if e.chains == nil {
+		e.chains = new(retransChains)
+	}
+	ch, bo := &e.chains.cur, &e.chains.longest
 	if ch.Count == 0 || ch.Seq != rel {
 		ch.Seq, ch.Count = rel, 0
 		ch.Times = ch.Times[:0]
@@ -947,9 +955,9 @@ func (e *Endpoint) trackChain(rel, abs uint32, ts int64) int64 {
 	if len(ch.Times) < maxChain {
 		ch.Times = append(ch.Times, ts)
 	}
-	if ch.Count > e.Backoff.Count {
-		e.Backoff.Seq, e.Backoff.Count = ch.Seq, ch.Count
-		e.Backoff.Times = append(e.Backoff.Times[:0], ch.Times...)
+	if ch.Count > bo.Count {
+		bo.Seq, bo.Count = ch.Seq, ch.Count
+		bo.Times = append(bo.Times[:0], ch.Times...)
 	}
 	if orig == 0 {
 		return 0
@@ -1074,9 +1082,9 @@ func (c *Conn) addTurn(dir Dir, p *decode.Packet) {
 	if p.Payload != nil {
 		switch {
 		case dir == Orig && isHTTPRequest(p.Payload):
-			c.App.HTTP.Requests++
+			c.appRecord().HTTP.Requests++
 		case dir == Resp && isHTTPResponse(p.Payload):
-			c.App.HTTP.Responses++
+			c.appRecord().HTTP.Responses++
 		}
 	}
 	tr := Turn{Dir: dir, StartTS: p.TS, EndTS: p.TS, Frame: p.Frame, Bytes: int64(p.PayloadLen), Segments: 1,

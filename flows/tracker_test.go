@@ -151,7 +151,7 @@ func TestRTOBackoffChain(t *testing.T) {
 		cv.send(at, false, pshack, 1412, withSeq(base))
 	}
 	tr.Flush()
-	b := r.done[0].Resp.Backoff
+	b := r.done[0].Resp.Backoff()
 	if b.Count != 4 || len(b.Times) != 5 {
 		t.Fatalf("backoff chain = %+v, want 4 resends after the original", b)
 	}
@@ -252,11 +252,11 @@ func TestHeadersOnlyPayloadAndTLSStage(t *testing.T) {
 	if c.Orig.Bytes != int64(len(ch)) || c.Orig.Truncated != 1 {
 		t.Errorf("bytes %d truncated %d, want %d/1", c.Orig.Bytes, c.Orig.Truncated, len(ch))
 	}
-	if !c.App.TLS.Seen || c.App.TLS.ClientHelloTS != ns(0.01) || c.App.TLS.ServerHelloTS != 0 {
-		t.Errorf("tls = %+v", c.App.TLS)
+	if !c.App().TLS.Seen || c.App().TLS.ClientHelloTS != ns(0.01) || c.App().TLS.ServerHelloTS != 0 {
+		t.Errorf("tls = %+v", c.App().TLS)
 	}
-	if c.App.TLS.SNI != "" {
-		t.Errorf("SNI from a cut ClientHello: %q", c.App.TLS.SNI)
+	if c.App().TLS.SNI != "" {
+		t.Errorf("SNI from a cut ClientHello: %q", c.App().TLS.SNI)
 	}
 }
 
@@ -271,7 +271,7 @@ func TestTLSAndHTTPSniffers(t *testing.T) {
 	cv.send(0.0101, true, pshack, 0, withSeq(base), withPayload(ch[:100]))
 	cv.send(0.020, false, pshack, 0, withPayload(serverHello(0x0304)))
 	tr.Flush()
-	tls := r.done[0].App.TLS
+	tls := r.done[0].App().TLS
 	if tls.SNI != "api.example.com" || tls.ServerVersion != 0x0304 || tls.ClientHelloTS == 0 || tls.ServerHelloTS == 0 {
 		t.Errorf("tls = %+v", tls)
 	}
@@ -283,7 +283,7 @@ func TestTLSAndHTTPSniffers(t *testing.T) {
 	cv2.send(0.02, false, pshack, 0, withPayload([]byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n")))
 	cv2.send(0.03, true, pshack, 0, withPayload([]byte("GET /second HTTP/1.1\r\n\r\n")))
 	tr2.Flush()
-	h := r2.done[0].App.HTTP
+	h := r2.done[0].App().HTTP
 	if h.Method != "GET" || h.Target != "/a?b=<x>" || h.Host != "h.example" || h.Status != 503 || h.ConnHeader != "keep-alive" || h.Requests != 2 || h.Responses != 1 {
 		t.Errorf("http = %+v", h)
 	}
@@ -302,7 +302,7 @@ func TestDataAfterFINAnsweredByRST(t *testing.T) {
 	cv.send(1.012, false, rst, 0)
 	tr.Flush()
 	c := r.done[0]
-	a := c.Orig.DataAfterPeerFIN
+	a := c.Orig.DataAfterPeerFIN()
 	if a.FirstTS != ns(1.011) || a.Delay != 1.001e9 || a.Bytes != 50 || a.Acked || a.RSTAfterTS != ns(1.012) {
 		t.Errorf("after FIN = %+v", a)
 	}

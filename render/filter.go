@@ -82,10 +82,10 @@ func connFrames(c *flows.Conn) map[int64]bool {
 	for _, e := range []*flows.Endpoint{&c.Orig, &c.Resp} {
 		add(e.FINFrame)
 		add(e.RSTFrame)
-		add(e.DataAfterPeerFIN.FirstFrame)
+		add(e.DataAfterPeerFIN().FirstFrame)
 	}
-	add(c.App.TLS.ClientHelloFrame)
-	add(c.App.TLS.ServerHelloFrame)
+	add(c.App().TLS.ClientHelloFrame)
+	add(c.App().TLS.ServerHelloFrame)
 	for _, t := range c.Turns {
 		add(t.Frame)
 	}

@@ -233,8 +233,8 @@ func summarize(c *flows.Conn) ConnSummary {
 		ServerMSS:       c.Resp.MSS,
 		History:         history(c),
 		End:             c.EndState.String(),
-		TLSSNI:          c.App.TLS.SNI,
-		HTTPStatus:      c.App.HTTP.Status,
+		TLSSNI:          c.App().TLS.SNI,
+		HTTPStatus:      c.App().HTTP.Status,
 	}
 	if !c.DirKnown {
 		s.DirectionFrom = "port-heuristic"
@@ -243,10 +243,10 @@ func summarize(c *flows.Conn) ConnSummary {
 		ms := float64(c.HandshakeRTT) / 1e6
 		s.HandshakeRTTMS = &ms
 	}
-	if c.App.HTTP.Method != "" {
-		s.HTTPRequest = c.App.HTTP.Method + " " + c.App.HTTP.Target
-		if c.App.HTTP.Host != "" {
-			s.HTTPRequest += " (Host: " + c.App.HTTP.Host + ")"
+	if c.App().HTTP.Method != "" {
+		s.HTTPRequest = c.App().HTTP.Method + " " + c.App().HTTP.Target
+		if c.App().HTTP.Host != "" {
+			s.HTTPRequest += " (Host: " + c.App().HTTP.Host + ")"
 		}
 	}
 	return s
@@ -389,7 +389,7 @@ func writeAfterFINReport(t testing.TB) *Report {
 		}
 	}
 	last := silent[len(silent)-1]
-	hl := []int64{last.Resp.DataAfterPeerFIN.FirstFrame, last.Orig.FINFrame}
+	hl := []int64{last.Resp.DataAfterPeerFIN().FirstFrame, last.Orig.FINFrame}
 	blackholed := detectors.Finding{
 		Kind: detectors.KindWriteAfterFINBlackholed, Severity: detectors.Critical,
 		Title: "3 responses written 17.5–31.0 s after the load balancer's FIN were silently dropped: " +

@@ -64,11 +64,11 @@ conn idle client 10.66.0.1:40003 server 10.66.0.2:80
 func hostileReport(t testing.TB) *Report {
 	a := analyze(t, "hostile", hostileScript())
 	httpConn, tlsConn := a.byID(t, 1), a.byID(t, 2)
-	if httpConn.App.HTTP.Target != hostilePath || httpConn.App.HTTP.Host == "" {
-		t.Fatalf("HTTP sniffer kept target %q host %q", httpConn.App.HTTP.Target, httpConn.App.HTTP.Host)
+	if httpConn.App().HTTP.Target != hostilePath || httpConn.App().HTTP.Host == "" {
+		t.Fatalf("HTTP sniffer kept target %q host %q", httpConn.App().HTTP.Target, httpConn.App().HTTP.Host)
 	}
-	if tlsConn.App.TLS.SNI != hostileSNI {
-		t.Fatalf("TLS sniffer kept SNI %q", tlsConn.App.TLS.SNI)
+	if tlsConn.App().TLS.SNI != hostileSNI {
+		t.Fatalf("TLS sniffer kept SNI %q", tlsConn.App().TLS.SNI)
 	}
 	h := func(s string) string { return s + " " + hostileSNI }
 	f := detectors.Finding{

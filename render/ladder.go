@@ -87,16 +87,16 @@ func connFacts(c *flows.Conn) []string {
 		f = append(f, "no SYN seen: client guessed from the ports")
 	}
 	f = append(f, "at the end: client "+c.Orig.State.String()+", server "+c.Resp.State.String())
-	if c.App.TLS.SNI != "" {
-		f = append(f, "TLS SNI "+cleanLine(c.App.TLS.SNI, 100))
+	if c.App().TLS.SNI != "" {
+		f = append(f, "TLS SNI "+cleanLine(c.App().TLS.SNI, 100))
 	}
-	if c.App.HTTP.Seen && c.App.HTTP.Method != "" {
-		h := "HTTP " + cleanLine(c.App.HTTP.Method+" "+c.App.HTTP.Target, 120)
-		if c.App.HTTP.Host != "" {
-			h += " (Host " + cleanLine(c.App.HTTP.Host, 100) + ")"
+	if c.App().HTTP.Seen && c.App().HTTP.Method != "" {
+		h := "HTTP " + cleanLine(c.App().HTTP.Method+" "+c.App().HTTP.Target, 120)
+		if c.App().HTTP.Host != "" {
+			h += " (Host " + cleanLine(c.App().HTTP.Host, 100) + ")"
 		}
-		if c.App.HTTP.Status != 0 {
-			h += " → " + strconv.Itoa(c.App.HTTP.Status)
+		if c.App().HTTP.Status != 0 {
+			h += " → " + strconv.Itoa(c.App().HTTP.Status)
 		}
 		f = append(f, h)
 	}
@@ -237,14 +237,14 @@ func ladderRows(c *flows.Conn) []ladderRow {
 // lines (raw packet text, cleaned when drawn).
 func ladderNotes(c *flows.Conn) map[int64]string {
 	m := map[int64]string{}
-	if f := c.App.TLS.ClientHelloFrame; f > 0 {
+	if f := c.App().TLS.ClientHelloFrame; f > 0 {
 		n := "TLS ClientHello"
-		if c.App.TLS.SNI != "" {
-			n += " SNI " + c.App.TLS.SNI
+		if c.App().TLS.SNI != "" {
+			n += " SNI " + c.App().TLS.SNI
 		}
 		m[f] = n
 	}
-	if f := c.App.TLS.ServerHelloFrame; f > 0 {
+	if f := c.App().TLS.ServerHelloFrame; f > 0 {
 		m[f] = "TLS ServerHello"
 	}
 	for _, t := range c.Turns {

@@ -131,7 +131,7 @@ func Summarize(c *flows.Conn) *render.ConnSummary {
 		ClientBytes: c.Orig.Bytes, ServerBytes: c.Resp.Bytes,
 		ClientMSS: c.Orig.MSS, ServerMSS: c.Resp.MSS,
 		History: History(c), End: c.EndState.String(),
-		TLSSNI: c.App.TLS.SNI, HTTPStatus: c.App.HTTP.Status,
+		TLSSNI: c.App().TLS.SNI, HTTPStatus: c.App().HTTP.Status,
 	}
 	if !c.DirKnown {
 		s.DirectionFrom = "port-heuristic"
@@ -140,12 +140,12 @@ func Summarize(c *flows.Conn) *render.ConnSummary {
 		v := float64(c.HandshakeRTT) / 1e6
 		s.HandshakeRTTMS = &v
 	}
-	if v := c.App.TLS.ServerVersion; v != 0 {
+	if v := c.App().TLS.ServerVersion; v != 0 {
 		s.TLSVersion = tlsVersionName(v)
-	} else if v := c.App.TLS.ClientVersion; v != 0 {
+	} else if v := c.App().TLS.ClientVersion; v != 0 {
 		s.TLSVersion = tlsVersionName(v) + " (offered)"
 	}
-	if h := c.App.HTTP; h.Method != "" {
+	if h := c.App().HTTP; h.Method != "" {
 		s.HTTPRequest = h.Method + " " + h.Target
 		if h.Host != "" {
 			s.HTTPRequest += " (Host: " + h.Host + ")"
