@@ -58,7 +58,32 @@ func (f Frozen) Thaw() (*Conn, error) {
 	return c, nil
 }
 
-var addrPortType = reflect.TypeFor[netip.AddrPort]()
+var (
+	addrPortType = reflect.TypeFor[netip.AddrPort]()
+	logType      = reflect.TypeFor[[]LogEntry]()
+	endpointType = reflect.TypeFor[Endpoint]()
+	// trBufField is Endpoint.trBuf's index: the backing array of
+	// Transitions, not frozen (Transitions is) but rebuilt by rebuffer.
+	trBufField = fieldIndex(endpointType, "trBuf")
+)
+
+// fieldIndex returns the index of the field of struct type t named name.
+func fieldIndex(t reflect.Type, name string) int {
+	f, ok := t.FieldByName(name)
+	if !ok || len(f.Index) != 1 {
+		panic("flows: no field " + name + " in " + t.Name()) // a programming error, caught by any test
+	}
+	return f.Index[0]
+}
+
+// rebuffer puts thawed Transitions back in trBuf when they fit, as the
+// tracker keeps them.
+func (e *Endpoint) rebuffer() {
+	if len(e.Transitions) <= len(e.trBuf) {
+		n := copy(e.trBuf[:], e.Transitions)
+		e.Transitions = e.trBuf[:n]
+	}
+}
 
 // open returns v without the read-only mark of an unexported field (v must
 // be addressable), so that its value can be read whole and set.
@@ -139,6 +164,9 @@ func (e *freezer) value(v reflect.Value) {
 			return
 		}
 		for i := range v.NumField() {
+			if v.Type() == endpointType && i == trBufField {
+				continue // Transitions holds what counts of it
+			}
 			e.value(v.Field(i))
 		}
 	case reflect.Array:
@@ -151,6 +179,16 @@ func (e *freezer) value(v reflect.Value) {
 			return
 		}
 		e.b = binary.AppendUvarint(e.b, uint64(v.Len())+1)
+		if v.Type() == logType {
+			// most of a frozen connection: each field as the difference
+			// from the entry before, as pack does, the first TS from the
+			// last large integer
+			prev := LogEntry{TS: e.base}
+			for _, le := range open(v).Interface().([]LogEntry) {
+				e.b = appendLogEntry(e.b, &le, &prev)
+			}
+			return
+		}
 		for i := range v.Len() {
 			e.value(v.Index(i))
 		}
@@ -269,7 +307,13 @@ func (d *thawer) value(v reflect.Value) {
 			return
 		}
 		for i := range v.NumField() {
+			if v.Type() == endpointType && i == trBufField {
+				continue
+			}
 			d.value(v.Field(i))
+		}
+		if v.Type() == endpointType {
+			(*Endpoint)(v.Addr().UnsafePointer()).rebuffer()
 		}
 	case reflect.Array:
 		for i := range v.Len() {
@@ -283,6 +327,15 @@ func (d *thawer) value(v reflect.Value) {
 		n--
 		if n > uint64(len(d.b)) { // every element takes a byte at least
 			d.fail()
+			return
+		}
+		if v.Type() == logType {
+			log := make([]LogEntry, n)
+			prev := LogEntry{TS: d.base}
+			for i := range log {
+				log[i] = d.logEntry(&prev)
+			}
+			open(v).Set(reflect.ValueOf(log))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), int(n), int(n))

@@ -130,3 +130,31 @@ func BenchmarkFreeze(b *testing.B) {
 		_ = conns[i%len(conns)].Freeze()
 	}
 }
+
+// TestFreezeTransitions checks the transitions of a frozen endpoint, which
+// are frozen without their backing array: back in it when they fit, in
+// their own slice when they outgrew it.
+func TestFreezeTransitions(t *testing.T) {
+	for _, n := range []int{0, 3, 6, 7, maxTransitions} {
+		c := &Conn{ID: 1}
+		c.Orig.Transitions = c.Orig.trBuf[:0]
+		c.Resp.Transitions = c.Resp.trBuf[:0]
+		for i := range n {
+			c.Orig.Transitions = append(c.Orig.Transitions, Transition{TS: int64(i+1) * 1e9, Frame: int64(i + 1), State: State(i%5 + 1)})
+		}
+		got, err := c.Freeze().Thaw()
+		if err != nil {
+			t.Fatalf("%d transitions: %v", n, err)
+		}
+		if !reflect.DeepEqual(got.Orig.Transitions, c.Orig.Transitions) || len(got.Resp.Transitions) != 0 {
+			t.Fatalf("%d transitions: thawed %v, want %v", n, got.Orig.Transitions, c.Orig.Transitions)
+		}
+		inBuf := n > 0 && &got.Orig.Transitions[0] == &got.Orig.trBuf[0]
+		if inBuf != (n > 0 && n <= len(c.Orig.trBuf)) {
+			t.Errorf("%d transitions: in the backing array: %v", n, inBuf)
+		}
+		if n <= len(c.Orig.trBuf) && !reflect.DeepEqual(got, c) {
+			t.Errorf("%d transitions: thawed\n%+v\nwant\n%+v", n, got, c)
+		}
+	}
+}
