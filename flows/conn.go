@@ -304,9 +304,9 @@ type Conn struct {
 
 	slot int // index in Tracker.live
 
-	// packedLog holds Log and the tail ring's live entries of a resting
-	// connection (see packLog); Log is nil while it is set.
-	packedLog []byte
+	// packed holds Log, the tail ring's live entries and Turns of a resting
+	// connection (see pack); Log and Turns are nil while it is set.
+	packed []byte
 }
 
 // MaxSlots is the number of observer slots of a Conn.

@@ -12,7 +12,7 @@ import (
 // FuzzTracker feeds the tracker segments decoded from arbitrary bytes on two
 // 4-tuples (so port reuse, both directions, wraparound, time going backwards
 // and absurd flags all happen) and checks its invariants. A second tracker
-// packs every connection's log after every segment (Conn.packLog): what it
+// packs every connection's log after every segment (Conn.pack): what it
 // hands on must be identical.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 18, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1, 16, 0, 0, 0, 0})
@@ -23,7 +23,7 @@ func FuzzTracker(f *testing.F) {
 		}
 		r := &recorder{}
 		tr := NewTracker(Config{MaxConns: 3, Linger: 1e6}, r)
-		packed := &eachSegment{&recorder{}, func(c *Conn) { c.packLog() }}
+		packed := &eachSegment{&recorder{}, func(c *Conn) { c.pack() }}
 		tr2 := NewTracker(Config{MaxConns: 3, Linger: 1e6}, packed)
 		addrs := []netip.AddrPort{
 			netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"),

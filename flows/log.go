@@ -16,7 +16,7 @@ const interesting = AnyRetransmission | SegOutOfOrder | SegZeroWindow | SegZeroW
 // together with the few after it.
 func (c *Conn) log(index int64, p *decode.Packet, dir Dir, relSeq, relAck, win uint32, kind SegKind) {
 	if c.Log == nil {
-		c.unpackLog() // a resting connection sends again
+		c.unpack() // a resting connection sends again
 	}
 	le := LogEntry{Index: index, Frame: p.Frame, TS: p.TS, Dir: dir, Flags: p.Flags,
 		RelSeq: relSeq, RelAck: relAck, Len: int32(p.PayloadLen), Win: win, Kind: kind}
@@ -67,7 +67,7 @@ func (c *Conn) promoteTail(n int) {
 // (an exemplar of a finding) until the report is written.
 func (c *Conn) finishLog() {
 	if c.Log == nil {
-		c.unpackLog()
+		c.unpack()
 	}
 	c.promoteTail(logTail)
 	c.tail = nil
@@ -76,13 +76,15 @@ func (c *Conn) finishLog() {
 	}
 }
 
-// packLog encodes the log and the tail ring's live entries (the last
-// min(tailN, logTail), all that promoteTail can read) into packedLog, each
-// field as a varint difference from the entry before, and frees both: a
-// resting connection's log costs about a third of its 48-byte entries.
-// unpackLog restores them exactly when the connection sends again or
-// finishes. Packing a packed connection does nothing.
-func (c *Conn) packLog() {
+// pack encodes what a resting connection keeps of its past into packed and
+// frees it: the log and the tail ring's live entries (the last
+// min(tailN, logTail), all that promoteTail can read), each field as a
+// varint difference from the entry before, then the turns. A resting
+// connection's log costs about a third of its 48-byte entries, its turns
+// about a quarter of their 56 bytes. unpack restores them exactly when the
+// connection sends again or finishes. Packing a packed connection does
+// nothing.
+func (c *Conn) pack() {
 	if c.Log == nil {
 		return
 	}
@@ -90,7 +92,7 @@ func (c *Conn) packLog() {
 	if c.tail != nil {
 		k = min(c.tailN, logTail)
 	}
-	b := make([]byte, 0, 2+16*(len(c.Log)+k))
+	b := make([]byte, 0, 4+16*(len(c.Log)+k+len(c.Turns)))
 	b = binary.AppendUvarint(b, uint64(len(c.Log)))
 	var prev LogEntry
 	for i := range c.Log {
@@ -100,14 +102,16 @@ func (c *Conn) packLog() {
 	for i := c.tailN - k; i < c.tailN; i++ {
 		b = appendLogEntry(b, &c.tail[i%logTail], &prev)
 	}
-	c.packedLog = append([]byte(nil), b...)
-	c.Log, c.tail = nil, nil
+	b = appendTurns(b, c.Turns)
+	c.packed = append([]byte(nil), b...)
+	c.Log, c.tail, c.Turns = nil, nil, nil
 }
 
-// unpackLog undoes packLog. The bytes are the tracker's own; were they
-// damaged (which cannot happen) the log would stop short, never panic.
-func (c *Conn) unpackLog() {
-	d := thawer{b: c.packedLog}
+// unpack undoes pack; on a connection never packed it makes the log's
+// first buffer. The bytes are the tracker's own; were they damaged (which
+// cannot happen) the log would stop short, never panic.
+func (c *Conn) unpack() {
+	d := thawer{b: c.packed}
 	n := int(min(d.uvarint(), 1<<16)) // a bound for the allocation only
 	c.Log = make([]LogEntry, 0, max(n, logHead))
 	var prev LogEntry
@@ -122,7 +126,62 @@ func (c *Conn) unpackLog() {
 			c.tail[i%logTail] = d.logEntry(&prev)
 		}
 	}
-	c.packedLog = nil
+	if c.packed != nil {
+		c.Turns = d.turns()
+	}
+	c.packed = nil
+}
+
+// appendTurns appends turns: their number + 1 (0 for nil), then each turn's
+// fields, the times and frame as differences from the turn before.
+func appendTurns(b []byte, turns []Turn) []byte {
+	if turns == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(turns))+1)
+	var prev Turn
+	for i := range turns {
+		t := &turns[i]
+		b = append(b, byte(t.Dir))
+		b = binary.AppendVarint(b, t.StartTS-prev.StartTS)
+		b = binary.AppendVarint(b, t.EndTS-t.StartTS)
+		b = binary.AppendVarint(b, t.Frame-prev.Frame)
+		b = binary.AppendVarint(b, t.Bytes)
+		b = binary.AppendVarint(b, t.Segments)
+		b = binary.AppendUvarint(b, uint64(len(t.FirstLine)))
+		b = append(b, t.FirstLine...)
+		prev = *t
+	}
+	return b
+}
+
+// turns reads what appendTurns wrote, with room for the turns to come.
+func (d *thawer) turns() []Turn {
+	n := d.uvarint()
+	if n == 0 || d.err != nil {
+		return nil
+	}
+	n = min(n-1, maxTurns)
+	out := make([]Turn, 0, max(int(n), 4))
+	var prev Turn
+	for range n {
+		var t Turn
+		if b := d.bytes(1); b != nil {
+			t.Dir = Dir(b[0])
+		}
+		t.StartTS = prev.StartTS + unzigzag(d.uvarint())
+		t.EndTS = t.StartTS + unzigzag(d.uvarint())
+		t.Frame = prev.Frame + unzigzag(d.uvarint())
+		t.Bytes = unzigzag(d.uvarint())
+		t.Segments = unzigzag(d.uvarint())
+		t.FirstLine = string(d.bytes(d.uvarint()))
+		if d.err != nil {
+			break
+		}
+		out = append(out, t)
+		prev = t
+	}
+	return out
 }
 
 // appendLogEntry appends e as differences from *prev, then makes e the

@@ -34,8 +34,8 @@ func TestPackedLogRoundTrip(t *testing.T) {
 			if c.tail != nil && c.tailN > 0 {
 				ringed++
 			}
-			c.packLog()
-			if c.Log != nil || c.tail != nil || c.packedLog == nil {
+			c.pack()
+			if c.Log != nil || c.tail != nil || c.Turns != nil || c.packed == nil {
 				t.Fatalf("%s: conn %d not packed", path, c.ID)
 			}
 			packs++
@@ -60,7 +60,7 @@ func TestPackedLogRoundTrip(t *testing.T) {
 			if c.tail != nil && c.tailN > 0 {
 				ringed++
 			}
-			c.packLog()
+			c.pack()
 			packs++
 		}
 		want, got := &recorder{}, &recorder{}
@@ -90,8 +90,8 @@ func TestPackedLogIsSmaller(t *testing.T) {
 			continue
 		}
 		entries += len(c.Log)
-		c.packLog()
-		packed += len(c.packedLog)
+		c.pack()
+		packed += len(c.packed)
 	}
 	size := int(reflect.TypeFor[LogEntry]().Size())
 	if entries == 0 || packed*2 > entries*size {

@@ -156,7 +156,7 @@ func (t *Tracker) Add(p *decode.Packet) {
 // A connection silent for restAfter (capture time) with everything ACKed
 // both ways and no capture hole open rests: its transmission histories are
 // freed (they are reallocated if it sends again), and its packet log is
-// packed (Conn.packLog; restored exactly when it sends again or finishes).
+// packed (Conn.pack; restored exactly when it sends again or finishes).
 // On long captures most live connections are such: leaked CLOSE_WAIT
 // sockets, idle pooled connections. The only difference it can make is the
 // timing of a resend of data the peer had ACKed more than restAfter before
@@ -190,7 +190,7 @@ func (t *Tracker) restOne() {
 	}
 	if c.Orig.settled(&c.Resp) && c.Resp.settled(&c.Orig) {
 		c.Orig.hist, c.Resp.hist = nil, nil
-		c.packLog()
+		c.pack()
 		t.stats.Rested++
 	}
 }
@@ -1070,6 +1070,9 @@ func (e *Endpoint) StateAt(ts int64) State {
 
 // addTurn extends the current payload run or starts a new one.
 func (c *Conn) addTurn(dir Dir, p *decode.Packet) {
+	if c.packed != nil {
+		c.unpack() // a resting connection sends again
+	}
 	n := len(c.Turns)
 	if n > 0 && c.Turns[n-1].Dir == dir {
 		tr := &c.Turns[n-1]

@@ -660,8 +660,8 @@ func TestIdleConnectionRests(t *testing.T) {
 	if ci.Orig.hist != nil || ci.Resp.hist != nil || tr.Stats().Rested == 0 {
 		t.Errorf("idle, fully ACKed connection kept its histories (rested %d)", tr.Stats().Rested)
 	}
-	if ci.Log != nil || ci.packedLog == nil {
-		t.Errorf("idle connection's log not packed: %d entries, %d packed bytes", len(ci.Log), len(ci.packedLog))
+	if ci.Log != nil || ci.packed == nil {
+		t.Errorf("idle connection's log not packed: %d entries, %d packed bytes", len(ci.Log), len(ci.packed))
 	}
 	if cb.Orig.hist == nil || cb.Log == nil {
 		t.Error("connection with unACKed data lost its history or its log")
@@ -674,8 +674,8 @@ func TestIdleConnectionRests(t *testing.T) {
 	if ci.Orig.hist == nil || ci.Orig.Retransmissions != before+1 || ci.Orig.UniqueBytes != 500 {
 		t.Errorf("after waking: hist %v, retransmissions %d→%d, unique bytes %d", ci.Orig.hist != nil, before, ci.Orig.Retransmissions, ci.Orig.UniqueBytes)
 	}
-	if ci.packedLog != nil || len(ci.Log) != 8 || ci.Log[7].Index != 7 {
-		t.Errorf("after waking: log of %d entries, %d packed bytes; want the 8 packets", len(ci.Log), len(ci.packedLog))
+	if ci.packed != nil || len(ci.Log) != 8 || ci.Log[7].Index != 7 {
+		t.Errorf("after waking: log of %d entries, %d packed bytes; want the 8 packets", len(ci.Log), len(ci.packed))
 	}
 	tr.Flush()
 	if len(r.done) != 3 {
