@@ -16,7 +16,7 @@ const interesting = AnyRetransmission | SegOutOfOrder | SegZeroWindow | SegZeroW
 // together with the few after it.
 func (c *Conn) log(index int64, p *decode.Packet, dir Dir, relSeq, relAck, win uint32, kind SegKind) {
 	if c.Log == nil {
-		c.unpack() // a resting connection sends again
+		c.unpack(false) // a resting connection sends again
 	}
 	le := LogEntry{Index: index, Frame: p.Frame, TS: p.TS, Dir: dir, Flags: p.Flags,
 		RelSeq: relSeq, RelAck: relAck, Len: int32(p.PayloadLen), Win: win, Kind: kind}
@@ -67,7 +67,7 @@ func (c *Conn) promoteTail(n int) {
 // (an exemplar of a finding) until the report is written.
 func (c *Conn) finishLog() {
 	if c.Log == nil {
-		c.unpack()
+		c.unpack(true)
 	}
 	c.promoteTail(logTail)
 	c.tail = nil
@@ -94,11 +94,11 @@ func (c *Conn) pack() {
 	}
 	b := make([]byte, 0, 4+16*(len(c.Log)+k+len(c.Turns)))
 	b = binary.AppendUvarint(b, uint64(len(c.Log)))
+	b = binary.AppendUvarint(b, uint64(k))
 	var prev LogEntry
 	for i := range c.Log {
 		b = appendLogEntry(b, &c.Log[i], &prev)
 	}
-	b = binary.AppendUvarint(b, uint64(k))
 	for i := c.tailN - k; i < c.tailN; i++ {
 		b = appendLogEntry(b, &c.tail[i%logTail], &prev)
 	}
@@ -108,19 +108,26 @@ func (c *Conn) pack() {
 }
 
 // unpack undoes pack; on a connection never packed it makes the log's
-// first buffer. The bytes are the tracker's own; were they damaged (which
-// cannot happen) the log would stop short, never panic.
-func (c *Conn) unpack() {
+// first buffer. final: the connection is finishing, so the log gets room
+// for the tail ring's entries and no more. The bytes are the tracker's
+// own; were they damaged (which cannot happen) the log would stop short,
+// never panic.
+func (c *Conn) unpack(final bool) {
 	d := thawer{b: c.packed}
 	n := int(min(d.uvarint(), 1<<16)) // a bound for the allocation only
-	c.Log = make([]LogEntry, 0, max(n, logHead))
+	k := int(min(d.uvarint(), logTail))
+	room := max(n, logHead)
+	if final {
+		room = n + k
+	}
+	c.Log = make([]LogEntry, 0, room)
 	var prev LogEntry
 	for range n {
 		if e := d.logEntry(&prev); d.err == nil {
 			c.Log = append(c.Log, e)
 		}
 	}
-	if k := int(min(d.uvarint(), logTail)); k > 0 && c.tailN >= k {
+	if k > 0 && c.tailN >= k {
 		c.tail = new([logTail]LogEntry)
 		for i := c.tailN - k; i < c.tailN; i++ {
 			c.tail[i%logTail] = d.logEntry(&prev)

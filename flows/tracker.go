@@ -447,6 +447,9 @@ func (t *Tracker) finish(c *Conn, why EndReason) {
 	t.obs.Done(c)
 }
 
+// markClosed queues c, closed at ts, to linger. Its log and turns are
+// packed (Conn.pack) while it waits: on a busy capture thousands of closed
+// connections linger at once, and few of them see another packet.
 func (t *Tracker) markClosed(c *Conn, ts int64) {
 	if c.inQueue || c.closedTS != 0 {
 		return
@@ -454,6 +457,7 @@ func (t *Tracker) markClosed(c *Conn, ts int64) {
 	c.closedTS = ts
 	c.inQueue = true
 	t.closed = append(t.closed, c)
+	c.pack()
 }
 
 // update applies one segment to the connection.
@@ -1071,7 +1075,7 @@ func (e *Endpoint) StateAt(ts int64) State {
 // addTurn extends the current payload run or starts a new one.
 func (c *Conn) addTurn(dir Dir, p *decode.Packet) {
 	if c.packed != nil {
-		c.unpack() // a resting connection sends again
+		c.unpack(false) // a resting connection sends again
 	}
 	n := len(c.Turns)
 	if n > 0 && c.Turns[n-1].Dir == dir {
