@@ -42,20 +42,25 @@ type tsoSize struct {
 	Count int64
 }
 
-// tsoDir is the per-direction state of one connection.
+// tsoDir is the per-direction state of one connection. The fields are
+// ordered by size (no padding): with burstSegs a byte, tsoConn fits the
+// 144-byte size class (it was 176 bytes).
 type tsoDir struct {
-	sent   bool
 	maxEnd uint32
 	una    uint32
-	hasUna bool
 
+	burstSizes [6]int32 // the sizes of the burst's first segments
 	burstBytes int
-	burstSegs  int
-	burstSuper bool
-	burstSizes [6]int32
-
 	super      int64
 	firstFrame int64
+
+	// burstSegs counts the segments of the burst up to len(burstSizes)
+	// and stays there: the sizes kept are all that is read of it, and
+	// whether it is 0.
+	burstSegs  uint8
+	burstSuper bool
+	sent       bool
+	hasUna     bool
 }
 
 type tsoConn struct {
@@ -174,10 +179,10 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 	if !me.sent || flows.SeqDiff(me.maxEnd, end) > 0 {
 		me.maxEnd, me.sent = end, true
 	}
-	if me.burstSegs < len(me.burstSizes) {
+	if int(me.burstSegs) < len(me.burstSizes) {
 		me.burstSizes[me.burstSegs] = int32(p.PayloadLen)
+		me.burstSegs++
 	}
-	me.burstSegs++
 	me.burstBytes += p.PayloadLen
 	if p.PayloadLen > superBound(c, s.Dir) {
 		me.burstSuper = true
@@ -254,8 +259,7 @@ func (d *tso) endBurst(c *flows.Conn, st *tsoConn, dir flows.Dir) {
 		l.burstN++
 		l.burstMax = max(l.burstMax, me.burstBytes)
 		if len(l.bursts) < 4 {
-			n := min(me.burstSegs, len(me.burstSizes))
-			l.bursts = append(l.bursts, tsoBurst{Bytes: me.burstBytes, Sizes: append([]int32(nil), me.burstSizes[:n]...)})
+			l.bursts = append(l.bursts, tsoBurst{Bytes: me.burstBytes, Sizes: append([]int32(nil), me.burstSizes[:me.burstSegs]...)})
 		}
 	}
 	me.burstBytes, me.burstSegs, me.burstSuper = 0, 0, false

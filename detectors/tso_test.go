@@ -1,6 +1,8 @@
 package detectors
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -61,4 +63,25 @@ server 10.4.0.2:8080
 	if got.Severity != Info {
 		t.Errorf("severity %s, want info", got.Severity)
 	}
+}
+
+// TestTSOBurstSizes: a burst of more segments than tsoDir keeps sizes of
+// is shown by its first 6 sizes and all its bytes.
+func TestTSOBurstSizes(t *testing.T) {
+	script := "client 10.4.0.6:49200\nserver 10.4.0.3:8080\n0.000 C>S ACK\n1.000000 S>C PSH,ACK len=2824\n"
+	for i := 1; i <= 7; i++ {
+		script += fmt.Sprintf("1.0000%02d S>C PSH,ACK len=1412\n", i)
+	}
+	script += "1.020000 C>S ACK\n"
+	run := runScript(t, "tso-burst", script)
+	for _, f := range run.Findings {
+		if f.Kind == KindTSOSuperSegments {
+			want := "bursts such as 2824 + 1412 + 1412 + 1412 + 1412 + 1412 bytes (12708 bytes, 9 MSS)"
+			if !strings.Contains(f.Explanation, want) {
+				t.Errorf("explanation %q\nwant it to contain %q", f.Explanation, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no tso-super-segments finding")
 }
