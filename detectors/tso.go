@@ -70,17 +70,12 @@ type tsoConn struct {
 
 // tsoLink aggregates one sender → receiver host pair.
 type tsoLink struct {
-	key  trLink
-	segs int64
-	live int // connections holding the link (see tso.fold)
-	// The size histogram: sizes[i] bytes, counts[i] segments. Two slices
-	// rather than one of tsoSize, so that looking a size up scans 256
-	// bytes rather than 1 KiB (it was most of Segment's time).
-	sizes     []int32
-	counts    []int64
-	histOther int64
+	key       trLink
+	segs      int64
+	live      int // connections holding the link (see tso.fold)
+	sizes     tsoHist
 	maxSize   int
-	synMSS    map[int]int64 // effective MSS from the handshakes, by connections
+	synMSS    map[int]int64 // effective MSS from the handshakes, by connections (nil until one)
 	rawMSS    int
 	maxFlight int
 	bursts    []tsoBurst // a few bursts with super-segments, for the explanation
@@ -220,36 +215,102 @@ func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
 		if len(d.links) >= d.nextFold {
 			d.fold()
 		}
-		l = &tsoLink{key: key, synMSS: map[int]int64{}, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
+		l = &tsoLink{key: key, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
 		d.links[key] = l
 	}
 	return l
 }
 
-func (l *tsoLink) addSize(n int) {
-	l.maxSize = max(l.maxSize, n)
-	for i, size := range l.sizes {
-		if int(size) == n {
-			l.counts[i]++
-			return
-		}
-	}
-	if len(l.sizes) < tsoHistMax {
-		l.sizes = append(l.sizes, int32(n)) // n is an IP payload length: < 1<<31
-		l.counts = append(l.counts, 1)
-		return
-	}
-	l.histOther++
+// tsoHist is a link's size histogram: the first tsoHistMax distinct
+// segment sizes (later ones are not counted) and their segment counts.
+// Most links of a busy capture fill it, so it is kept small: 384 bytes
+// when full, not 768. Sizes are 2 bytes and counts 4, in two slices, so
+// that looking a size up scans 128 bytes (it is most of Segment's time).
+// A count that wraps around 1<<32 (a link may carry more segments than
+// that) carries into rare, and so does a size of 1<<16 bytes or more
+// (BIG TCP and IPv6 jumbograms allow them): both exact, and allocated only
+// when needed.
+type tsoHist struct {
+	sizes []uint16
+	n     []uint32 // n[i]: segments of sizes[i] modulo 1<<32
+	rare  *tsoHistRare
 }
 
-// hist returns the size histogram, in the order the sizes were first seen.
-func (l *tsoLink) hist() []tsoSize {
-	h := make([]tsoSize, len(l.sizes))
-	for i := range h {
-		h[i] = tsoSize{Size: int(l.sizes[i]), Count: l.counts[i]}
-	}
-	return h
+// tsoHistRare is the part of a tsoHist that few links need.
+type tsoHistRare struct {
+	carry [tsoHistMax]uint32 // carry[i]: the times n[i] wrapped around
+	big   []tsoSize          // sizes of 1<<16 bytes or more, counted here
 }
+
+// add counts a segment of n bytes.
+func (h *tsoHist) add(n int) {
+	if n < 1<<16 {
+		for i, size := range h.sizes {
+			if int(size) == n {
+				h.n[i]++
+				if h.n[i] == 0 {
+					h.more().carry[i]++
+				}
+				return
+			}
+		}
+	} else if h.rare != nil {
+		for i := range h.rare.big {
+			if h.rare.big[i].Size == n {
+				h.rare.big[i].Count++
+				return
+			}
+		}
+	}
+	switch {
+	case h.len() >= tsoHistMax:
+	case n < 1<<16:
+		h.sizes = append(h.sizes, uint16(n))
+		h.n = append(h.n, 1)
+	default:
+		h.more().big = append(h.more().big, tsoSize{Size: n, Count: 1})
+	}
+}
+
+func (h *tsoHist) more() *tsoHistRare {
+	if h.rare == nil {
+		h.rare = &tsoHistRare{}
+	}
+	return h.rare
+}
+
+// len is the number of distinct sizes counted.
+func (h *tsoHist) len() int {
+	n := len(h.sizes)
+	if h.rare != nil {
+		n += len(h.rare.big)
+	}
+	return n
+}
+
+// list returns the histogram: the sizes below 1<<16 bytes in the order
+// first seen, then the larger ones (no reader depends on the order).
+func (h *tsoHist) list() []tsoSize {
+	out := make([]tsoSize, len(h.sizes), h.len())
+	for i := range h.sizes {
+		out[i] = tsoSize{Size: int(h.sizes[i]), Count: int64(h.n[i])}
+		if h.rare != nil {
+			out[i].Count += int64(h.rare.carry[i]) << 32
+		}
+	}
+	if h.rare != nil {
+		out = append(out, h.rare.big...)
+	}
+	return out
+}
+
+func (l *tsoLink) addSize(n int) {
+	l.maxSize = max(l.maxSize, n)
+	l.sizes.add(n)
+}
+
+// hist returns the size histogram.
+func (l *tsoLink) hist() []tsoSize { return l.sizes.list() }
 
 // endBurst closes the burst of direction dir when the receiver's ACK moves.
 func (d *tso) endBurst(c *flows.Conn, st *tsoConn, dir flows.Dir) {
@@ -288,6 +349,9 @@ func (d *tso) ConnDone(c *flows.Conn) {
 		l.ex.offer(c, float64(me.super))
 		l.hl.add(me.firstFrame)
 		if m := effMSS(c, dir); m > 0 {
+			if l.synMSS == nil {
+				l.synMSS = map[int]int64{}
+			}
 			l.synMSS[m]++
 			l.rawMSS = int(c.Endpoint(dir.Reverse()).MSS)
 		}
