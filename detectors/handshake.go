@@ -45,12 +45,18 @@ const (
 	hsHalfOpen                         // SYN-ACK sent, the client never completed the handshake
 )
 
-// hsConnState keeps the SYN times of a connection in its handshake.
-type hsConnState struct {
-	syn    [8]int64
-	nSyn   int
-	synAck [8]int64
-	nAck   int
+// hsSyns keeps the times of the SYNs (SYN-ACKs aside) of a connection that
+// sent more than one: the first 8, and how many there were.
+type hsSyns struct {
+	syn  [8]int64
+	nSyn int
+}
+
+func (st *hsSyns) add(ts int64) {
+	if st.nSyn < len(st.syn) {
+		st.syn[st.nSyn] = ts
+	}
+	st.nSyn++
 }
 
 // hsListener aggregates one server endpoint.
@@ -83,7 +89,12 @@ type hsListener struct {
 
 type handshake struct {
 	transportBase
-	conns     map[*flows.Conn]*hsConnState
+	// The SYN times of the live connections: firstSYN holds the time of
+	// the only SYN of a connection that sent one so far (most of them, and
+	// all that matters of them: ConnDone reads the times of SYN retries
+	// only), syns those of the connections that sent more.
+	firstSYN  map[*flows.Conn]int64
+	syns      map[*flows.Conn]*hsSyns
 	listeners map[netip.AddrPort]*hsListener
 	// now is the latest packet time seen; pending holds, oldest first, the
 	// lone SYNs handed on too early to judge, until now or the capture end
@@ -108,36 +119,35 @@ type handshake struct {
 const hsListenerCap = 8192
 
 func newHandshake(cfg *Config) *handshake {
-	return &handshake{transportBase: newTransportBase(cfg), conns: make(map[*flows.Conn]*hsConnState),
+	return &handshake{transportBase: newTransportBase(cfg), firstSYN: make(map[*flows.Conn]int64),
+		syns:      make(map[*flows.Conn]*hsSyns),
 		listeners: make(map[netip.AddrPort]*hsListener), listenerCap: hsListenerCap, nextFold: hsListenerCap,
 		scans: make(map[netip.Addr]*hsScan)}
 }
 
-// Segment implements SegmentDetector: it only records SYN and SYN-ACK times.
+// Segment implements SegmentDetector: it only records SYN times.
 func (d *handshake) Segment(c *flows.Conn, s *flows.Segment) {
 	p := s.P
 	if p.TS > d.now {
 		d.now = p.TS
 	}
-	if !p.Flags.Has(decode.FlagSYN) {
+	if p.Flags&(decode.FlagSYN|decode.FlagACK) != decode.FlagSYN {
 		return
 	}
-	st := d.conns[c]
-	if st == nil {
-		st = &hsConnState{}
-		d.conns[c] = st
-	}
-	if p.Flags.Has(decode.FlagACK) {
-		if st.nAck < len(st.synAck) {
-			st.synAck[st.nAck] = p.TS
-		}
-		st.nAck++
+	if st := d.syns[c]; st != nil {
+		st.add(p.TS)
 		return
 	}
-	if st.nSyn < len(st.syn) {
-		st.syn[st.nSyn] = p.TS
+	t0, ok := d.firstSYN[c]
+	if !ok {
+		d.firstSYN[c] = p.TS
+		return
 	}
-	st.nSyn++
+	st := &hsSyns{}
+	st.add(t0)
+	st.add(p.TS)
+	d.syns[c] = st
+	delete(d.firstSYN, c)
 }
 
 // serverAck returns the highest acknowledgment (relative to the client's
@@ -202,8 +212,9 @@ func (d *handshake) classify(c *flows.Conn) hsFail {
 // ConnDone implements Detector.
 func (d *handshake) ConnDone(c *flows.Conn) {
 	d.resolveDue(d.now, false)
-	st := d.conns[c]
-	delete(d.conns, c)
+	st := d.syns[c] // nil: one SYN at most, no retry to show
+	delete(d.syns, c)
+	delete(d.firstSYN, c)
 	if !c.DirKnown || c.Orig.SYNs == 0 {
 		return
 	}
@@ -237,7 +248,7 @@ func (d *handshake) ConnDone(c *flows.Conn) {
 	if c.SYNACKTS != 0 && c.SYNTS != 0 && len(l.synAckDelays) < 4096 {
 		l.synAckDelays = append(l.synAckDelays, Seconds(c.SYNACKTS-c.SYNTS))
 	}
-	if f&(hsSynUnanswered|hsSynRetrans) != 0 && st != nil && st.nSyn > 1 && len(l.retries) < 64 {
+	if f&(hsSynUnanswered|hsSynRetrans) != 0 && st != nil && len(l.retries) < 64 {
 		n := min(st.nSyn, len(st.syn))
 		ts := make([]float64, n)
 		for i := 0; i < n; i++ {

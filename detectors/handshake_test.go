@@ -89,3 +89,38 @@ func TestHandshakeFlowCap(t *testing.T) {
 	}
 	t.Fatal("no handshake-failure finding")
 }
+
+// TestHandshakeSynRetryTimes: the SYN retry chart shows the times of each
+// connection's SYNs (SYN-ACKs aside) from its first: the first 8 of a
+// connection that sent 9, and a SYN resent after the SYN-ACK; a
+// connection with one SYN has none.
+func TestHandshakeSynRetryTimes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("conn r1 client 10.6.3.1:44000 server 10.6.3.2:80\n")
+	for _, ts := range []float64{0, 1, 3, 7, 15, 31, 63, 127, 255} {
+		fmt.Fprintf(&b, "%.3f C>S SYN seq=0 mss=1460\n", ts)
+	}
+	b.WriteString("conn r2 client 10.6.3.1:44001 server 10.6.3.2:80\n")
+	b.WriteString("0.500 C>S SYN seq=0 mss=1460\n0.600 S>C SYN,ACK seq=0 mss=1460\n1.600 S>C SYN,ACK seq=0 mss=1460\n2.500 C>S SYN seq=0 mss=1460\n2.600 S>C SYN,ACK seq=0 mss=1460\n2.700 C>S ACK\n")
+	b.WriteString("conn r3 client 10.6.3.1:44002 server 10.6.3.2:80\n2.000 C>S SYN seq=0 mss=1460\n")
+	b.WriteString("conn end client 10.6.3.9:50000 server 10.6.3.10:9\n300.000 C>S ACK\n")
+	run := runScript(t, "synretry", b.String())
+	var got []Point
+	for _, f := range run.Findings {
+		if f.Kind == KindHandshakeFailure && f.Subject == "10.6.3.2:80" {
+			for _, ch := range f.Charts {
+				for _, s := range ch.Series {
+					got = append(got, s.Points...)
+				}
+			}
+		}
+	}
+	var want []Point
+	for i, y := range []float64{0, 1, 3, 7, 15, 31, 63, 127} {
+		want = append(want, Point{X: float64(i + 1), Y: y})
+	}
+	want = append(want, Point{X: 1, Y: 0}, Point{X: 2, Y: 2})
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("SYN retry points\n got %v\nwant %v", got, want)
+	}
+}

@@ -37,7 +37,7 @@ an occasional tail loss probe (a retransmitted FIN) is normal and not reported.`
 // rsSub is the number of sub-buckets of the sliding window.
 const rsSub = 10
 
-// rsCounts counts one direction's (or a pair's) segments by kind.
+// rsCounts counts a host pair's segments by kind.
 type rsCounts struct {
 	Data, Fast, RTO, TLP, Spurious, Dup int64
 	AfterFIN                            int64 // resends of data written after the peer's FIN
@@ -59,33 +59,46 @@ func (a *rsCounts) loss() int64 { return a.Fast + a.RTO }
 // all is every retransmission except capture duplicates.
 func (a *rsCounts) all() int64 { return a.Fast + a.RTO + a.TLP + a.Spurious }
 
-// rsDir is the per-direction state of one connection.
+// rsDir is the per-direction state of one connection. Its fields are
+// ordered by size, so that the struct has no padding: with rsTally and the
+// dupTracker, a connection's rsConn fits the 192-byte size class (it was
+// 360 bytes, the 384 class).
 type rsDir struct {
-	counts rsCounts
-
-	sent   bool
-	maxEnd uint32 // highest relative sequence end sent
-
-	retxSeq  uint32 // last retransmitted relative seq
-	retxRun  int    // resends in a row of retxSeq
-	retxEnd  uint32 // end of the resent data waiting for an ACK
-	retxOpen bool
-	ackedTS  int64 // when the peer last ACKed all resent data
-
-	firstRetxFrame int64
-	firstRetxTS    int64
-
-	fbTS int64 // last ACK from the peer reporting a hole (SACK blocks or a duplicate ACK)
-
+	maxEnd  uint32 // highest relative sequence end sent
+	retxSeq uint32 // last retransmitted relative seq (valid once resent)
+	retxEnd uint32 // end of the resent data waiting for an ACK
 	tsVal   uint32 // TSval waiting for its echo, for RTT samples
-	tsValTS int64
-	tsWait  bool
-	tsRTT   int64 // smallest echo delay seen for this direction's TSvals
+
+	ackedTS        int64 // when the peer last ACKed all resent data
+	firstRetxFrame int64
+	tsValTS        int64
+	tsRTT          int64 // smallest echo delay seen for this direction's TSvals
+
+	sent     bool
+	resent   bool // a resend was seen: retxSeq holds the last one
+	retxOpen bool
+	tsWait   bool
 }
 
-// rsConn is the state of one connection.
+// rsTally counts what ConnDone judges one connection by, both directions
+// together. The counts of the host pair (rsPair.counts) are kept apart:
+// the retransmissions go there at once (they are rare), the data segments
+// when the connection is done. No one reads a pair's counts while it has
+// a connection open (fold takes only pairs without one; Finish comes
+// after every ConnDone), so they end the same as adding the connection's
+// counts in ConnDone, and the connection keeps 3 counters instead of 14.
+type rsTally struct {
+	data  int64 // segments carrying new data
+	loss  int64 // fast and RTO retransmissions
+	probe int64 // tail loss probes and spurious resends
+}
+
+// rsConn is the state of one connection. The last ACK of the peer that
+// reported a hole is dups[dir].fb: dupTracker.observe records it on
+// exactly the segments where this detector would.
 type rsConn struct {
 	pair *rsPair
+	n    rsTally
 	d    [2]rsDir
 	dups dupTracker
 }
@@ -225,9 +238,6 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 	copied := st.dups.observe(c, s)
 	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
 	if p.Flags.Has(decode.FlagACK) {
-		if p.Opts.NSACK > 0 || s.Kind.Has(flows.SegDupAck) {
-			peer.fbTS = p.TS
-		}
 		if peer.retxOpen && flows.SeqDiff(peer.retxEnd, s.RelAck) >= 0 {
 			peer.retxOpen, peer.ackedTS = false, p.TS
 		}
@@ -253,7 +263,7 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 	}
 	pr := st.pair
 	if s.Kind&flows.AnyRetransmission == 0 {
-		me.counts.Data++
+		st.n.data++
 		pr.tick(p.TS, d.sub, false)
 		if !me.sent || flows.SeqDiff(me.maxEnd, end) > 0 {
 			me.maxEnd, me.sent = end, true
@@ -261,44 +271,44 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 		return
 	}
 	if copied {
-		me.counts.Dup++ // the same packet captured twice
+		pr.counts.Dup++ // the same packet captured twice
 		return
 	}
 	if s.Kind.Has(flows.SegAfterPeerFIN) {
 		// Data written after the peer's FIN and resent: the middlebox
 		// pattern of write-after-fin-blackholed (incident 004), reported
 		// there with its backoff; not a path that loses packets.
-		me.counts.AfterFIN++
+		pr.counts.AfterFIN++
 		return
 	}
-	repeat := me.retxRun > 0 && s.RelSeq == me.retxSeq
-	if repeat {
-		me.retxRun++
-	} else {
-		me.retxSeq, me.retxRun = s.RelSeq, 1
-	}
+	repeat := me.resent && s.RelSeq == me.retxSeq
+	me.retxSeq, me.resent = s.RelSeq, true
 	switch {
 	case s.Kind.Has(flows.SegSpurious):
-		me.counts.Spurious++
+		pr.counts.Spurious++
+		st.n.probe++
 		pr.probe.add(p.TS, 1)
 		return
-	case s.Kind.Has(flows.SegFastRetransmission) || (me.fbTS != 0 && p.TS-me.fbTS <= recoveryWindow(c)):
+	case s.Kind.Has(flows.SegFastRetransmission) || (st.dups[s.Dir].fb != 0 && p.TS-st.dups[s.Dir].fb <= recoveryWindow(c)):
 		// Wireshark's fast retransmission (two duplicate ACKs within 20 ms),
 		// or a resend soon after the receiver reported a hole with SACK
 		// blocks or a duplicate ACK: loss recovery driven by the receiver
 		// (fast retransmit, SACK or RACK recovery), not by a timer.
-		me.counts.Fast++
+		pr.counts.Fast++
+		st.n.loss++
 		pr.fast.add(p.TS, 1)
 	case !repeat && me.sent && end == me.maxEnd:
 		// The first resend of the last segment sent: Linux's tail loss
 		// probe (or, with one segment outstanding, an RTO: the wire cannot
 		// tell them apart; either way one probe is no storm).
-		me.counts.TLP++
+		pr.counts.TLP++
+		st.n.probe++
 		pr.probe.add(p.TS, 1)
 		me.noteRetx(end, p)
 		return
 	default:
-		me.counts.RTO++
+		pr.counts.RTO++
+		st.n.loss++
 		pr.rto.add(p.TS, 1)
 	}
 	me.noteRetx(end, p)
@@ -312,7 +322,7 @@ func (me *rsDir) noteRetx(end uint32, p *decode.Packet) {
 	}
 	me.retxOpen = true
 	if me.firstRetxFrame == 0 {
-		me.firstRetxFrame, me.firstRetxTS = p.Frame, p.TS
+		me.firstRetxFrame = p.Frame
 	}
 }
 
@@ -356,12 +366,9 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 	pr := st.pair
 	pr.conns++
 	pr.live--
-	var cc rsCounts
-	for i := range st.d {
-		cc.add(st.d[i].counts)
-	}
-	pr.counts.add(cc)
-	if cc.loss() == 0 {
+	cc := st.n
+	pr.counts.Data += cc.data
+	if cc.loss == 0 {
 		// Tail loss probes, spurious resends and capture duplicates alone
 		// are normal: such a connection is not part of a storm.
 		return
@@ -371,7 +378,7 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 	}
 	pr.last = max(pr.last, c.LastTS)
 	pr.flows.Add(c)
-	if r := rate(cc.loss(), cc.Data); cc.loss() >= int64(d.opt.RetransMinCount) && r > pr.worstRate {
+	if r := rate(cc.loss, cc.data); cc.loss >= int64(d.opt.RetransMinCount) && r > pr.worstRate {
 		pr.worstRate, pr.worstConn = r, c.ID
 	}
 	au, nc := connLoss(c)
@@ -387,7 +394,7 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 	if rtt > 0 && len(pr.rtts) < 4096 {
 		pr.rtts = append(pr.rtts, Seconds(rtt))
 	}
-	score := float64(cc.loss()) + 0.5*float64(cc.TLP+cc.Spurious)
+	score := float64(cc.loss) + 0.5*float64(cc.probe)
 	for dir := flows.Orig; dir <= flows.Resp; dir++ {
 		me := &st.d[dir]
 		pr.hl.add(me.firstRetxFrame)

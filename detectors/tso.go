@@ -42,20 +42,25 @@ type tsoSize struct {
 	Count int64
 }
 
-// tsoDir is the per-direction state of one connection.
+// tsoDir is the per-direction state of one connection. The fields are
+// ordered by size (no padding): with burstSegs a byte, tsoConn fits the
+// 144-byte size class (it was 176 bytes).
 type tsoDir struct {
-	sent   bool
 	maxEnd uint32
 	una    uint32
-	hasUna bool
 
+	burstSizes [6]int32 // the sizes of the burst's first segments
 	burstBytes int
-	burstSegs  int
-	burstSuper bool
-	burstSizes [6]int32
-
 	super      int64
 	firstFrame int64
+
+	// burstSegs counts the segments of the burst up to len(burstSizes)
+	// and stays there: the sizes kept are all that is read of it, and
+	// whether it is 0.
+	burstSegs  uint8
+	burstSuper bool
+	sent       bool
+	hasUna     bool
 }
 
 type tsoConn struct {
@@ -65,23 +70,25 @@ type tsoConn struct {
 
 // tsoLink aggregates one sender → receiver host pair.
 type tsoLink struct {
-	key  trLink
-	segs int64
-	live int // connections holding the link (see tso.fold)
-	// The size histogram: sizes[i] bytes, counts[i] segments. Two slices
-	// rather than one of tsoSize, so that looking a size up scans 256
-	// bytes rather than 1 KiB (it was most of Segment's time).
-	sizes     []int32
-	counts    []int64
-	histOther int64
+	key       trLink
+	segs      int64
+	live      int // connections holding the link (see tso.fold)
+	sizes     tsoHist
 	maxSize   int
-	synMSS    map[int]int64 // effective MSS from the handshakes, by connections
-	rawMSS    int
 	maxFlight int
-	bursts    []tsoBurst // a few bursts with super-segments, for the explanation
-	burstN    int64
-	burstMax  int
-	near      [3]int64 // connections whose capture point is near the sender, the receiver, unknown
+	// sup is what only a link with super-segments needs, for its finding:
+	// nil until one of its connections sends one. Most links of a busy
+	// capture never do, and take 144 bytes instead of 352.
+	sup *tsoSuper
+}
+
+// tsoSuper is the part of a link that only super-segments fill.
+type tsoSuper struct {
+	synMSS   map[int]int64 // effective MSS from the handshakes, by connections
+	rawMSS   int
+	bursts   []tsoBurst // a few bursts with super-segments, for the explanation
+	burstMax int
+	near     [3]int64 // connections whose capture point is near the sender, the receiver, unknown
 
 	flows FlowList
 	ex    exemplarSet
@@ -89,6 +96,17 @@ type tsoLink struct {
 	first int64
 	last  int64
 }
+
+// super returns l's super-segment part, made on first use.
+func (d *tso) super(l *tsoLink) *tsoSuper {
+	if l.sup == nil {
+		l.sup = &tsoSuper{synMSS: map[int]int64{}, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
+	}
+	return l.sup
+}
+
+// hasFlows reports whether a connection with super-segments was done on l.
+func (l *tsoLink) hasFlows() bool { return l.sup != nil && l.sup.flows.Count() > 0 }
 
 // tsoBurst is one run of segments sent between two ACKs.
 type tsoBurst struct {
@@ -174,10 +192,10 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 	if !me.sent || flows.SeqDiff(me.maxEnd, end) > 0 {
 		me.maxEnd, me.sent = end, true
 	}
-	if me.burstSegs < len(me.burstSizes) {
+	if int(me.burstSegs) < len(me.burstSizes) {
 		me.burstSizes[me.burstSegs] = int32(p.PayloadLen)
+		me.burstSegs++
 	}
-	me.burstSegs++
 	me.burstBytes += p.PayloadLen
 	if p.PayloadLen > superBound(c, s.Dir) {
 		me.burstSuper = true
@@ -215,47 +233,111 @@ func (d *tso) link(c *flows.Conn, dir flows.Dir) *tsoLink {
 		if len(d.links) >= d.nextFold {
 			d.fold()
 		}
-		l = &tsoLink{key: key, synMSS: map[int]int64{}, flows: NewFlowList(d.maxFlows), ex: exemplarSet{max: d.maxExemplars}}
+		l = &tsoLink{key: key}
 		d.links[key] = l
 	}
 	return l
 }
 
-func (l *tsoLink) addSize(n int) {
-	l.maxSize = max(l.maxSize, n)
-	for i, size := range l.sizes {
-		if int(size) == n {
-			l.counts[i]++
-			return
-		}
-	}
-	if len(l.sizes) < tsoHistMax {
-		l.sizes = append(l.sizes, int32(n)) // n is an IP payload length: < 1<<31
-		l.counts = append(l.counts, 1)
-		return
-	}
-	l.histOther++
+// tsoHist is a link's size histogram: the first tsoHistMax distinct
+// segment sizes (later ones are not counted) and their segment counts.
+// Most links of a busy capture fill it, so it is kept small: 384 bytes
+// when full, not 768. Sizes are 2 bytes and counts 4, in two slices, so
+// that looking a size up scans 128 bytes (it is most of Segment's time).
+// A count that wraps around 1<<32 (a link may carry more segments than
+// that) carries into rare, and so does a size of 1<<16 bytes or more
+// (BIG TCP and IPv6 jumbograms allow them): both exact, and allocated only
+// when needed.
+type tsoHist struct {
+	sizes []uint16
+	n     []uint32 // n[i]: segments of sizes[i] modulo 1<<32
+	rare  *tsoHistRare
 }
 
-// hist returns the size histogram, in the order the sizes were first seen.
-func (l *tsoLink) hist() []tsoSize {
-	h := make([]tsoSize, len(l.sizes))
-	for i := range h {
-		h[i] = tsoSize{Size: int(l.sizes[i]), Count: l.counts[i]}
-	}
-	return h
+// tsoHistRare is the part of a tsoHist that few links need.
+type tsoHistRare struct {
+	carry [tsoHistMax]uint32 // carry[i]: the times n[i] wrapped around
+	big   []tsoSize          // sizes of 1<<16 bytes or more, counted here
 }
+
+// add counts a segment of n bytes.
+func (h *tsoHist) add(n int) {
+	if n < 1<<16 {
+		for i, size := range h.sizes {
+			if int(size) == n {
+				h.n[i]++
+				if h.n[i] == 0 {
+					h.more().carry[i]++
+				}
+				return
+			}
+		}
+	} else if h.rare != nil {
+		for i := range h.rare.big {
+			if h.rare.big[i].Size == n {
+				h.rare.big[i].Count++
+				return
+			}
+		}
+	}
+	switch {
+	case h.len() >= tsoHistMax:
+	case n < 1<<16:
+		h.sizes = append(h.sizes, uint16(n))
+		h.n = append(h.n, 1)
+	default:
+		h.more().big = append(h.more().big, tsoSize{Size: n, Count: 1})
+	}
+}
+
+func (h *tsoHist) more() *tsoHistRare {
+	if h.rare == nil {
+		h.rare = &tsoHistRare{}
+	}
+	return h.rare
+}
+
+// len is the number of distinct sizes counted.
+func (h *tsoHist) len() int {
+	n := len(h.sizes)
+	if h.rare != nil {
+		n += len(h.rare.big)
+	}
+	return n
+}
+
+// list returns the histogram: the sizes below 1<<16 bytes in the order
+// first seen, then the larger ones (no reader depends on the order).
+func (h *tsoHist) list() []tsoSize {
+	out := make([]tsoSize, len(h.sizes), h.len())
+	for i := range h.sizes {
+		out[i] = tsoSize{Size: int(h.sizes[i]), Count: int64(h.n[i])}
+		if h.rare != nil {
+			out[i].Count += int64(h.rare.carry[i]) << 32
+		}
+	}
+	if h.rare != nil {
+		out = append(out, h.rare.big...)
+	}
+	return out
+}
+
+func (l *tsoLink) addSize(n int) {
+	l.maxSize = max(l.maxSize, n)
+	l.sizes.add(n)
+}
+
+// hist returns the size histogram.
+func (l *tsoLink) hist() []tsoSize { return l.sizes.list() }
 
 // endBurst closes the burst of direction dir when the receiver's ACK moves.
 func (d *tso) endBurst(c *flows.Conn, st *tsoConn, dir flows.Dir) {
 	me := &st.d[dir]
 	if me.burstSuper {
-		l := d.connLink(c, st, dir)
-		l.burstN++
-		l.burstMax = max(l.burstMax, me.burstBytes)
-		if len(l.bursts) < 4 {
-			n := min(me.burstSegs, len(me.burstSizes))
-			l.bursts = append(l.bursts, tsoBurst{Bytes: me.burstBytes, Sizes: append([]int32(nil), me.burstSizes[:n]...)})
+		sup := d.super(d.connLink(c, st, dir))
+		sup.burstMax = max(sup.burstMax, me.burstBytes)
+		if len(sup.bursts) < 4 {
+			sup.bursts = append(sup.bursts, tsoBurst{Bytes: me.burstBytes, Sizes: append([]int32(nil), me.burstSizes[:me.burstSegs]...)})
 		}
 	}
 	me.burstBytes, me.burstSegs, me.burstSuper = 0, 0, false
@@ -279,19 +361,19 @@ func (d *tso) ConnDone(c *flows.Conn) {
 		if me.super == 0 {
 			continue
 		}
-		l := d.connLink(c, st, dir)
-		l.flows.Add(c)
-		l.ex.offer(c, float64(me.super))
-		l.hl.add(me.firstFrame)
+		sup := d.super(d.connLink(c, st, dir))
+		sup.flows.Add(c)
+		sup.ex.offer(c, float64(me.super))
+		sup.hl.add(me.firstFrame)
 		if m := effMSS(c, dir); m > 0 {
-			l.synMSS[m]++
-			l.rawMSS = int(c.Endpoint(dir.Reverse()).MSS)
+			sup.synMSS[m]++
+			sup.rawMSS = int(c.Endpoint(dir.Reverse()).MSS)
 		}
-		l.near[nearSide(c, dir)]++
-		if l.first == 0 || c.FirstTS < l.first {
-			l.first = c.FirstTS
+		sup.near[nearSide(c, dir)]++
+		if sup.first == 0 || c.FirstTS < sup.first {
+			sup.first = c.FirstTS
 		}
-		l.last = max(l.last, c.LastTS)
+		sup.last = max(sup.last, c.LastTS)
 	}
 	for _, l := range st.lk {
 		if l != nil {
@@ -308,7 +390,7 @@ func (d *tso) ConnDone(c *flows.Conn) {
 // table is allowed to grow to twice its size before the next pass.
 func (d *tso) fold() {
 	d.nextFold = foldTable(d.links, d.linkCap, func(l *tsoLink) trLink { return l.key },
-		func(l *tsoLink) bool { return l.live == 0 && l.flows.Count() == 0 },
+		func(l *tsoLink) bool { return l.live == 0 && !l.hasFlows() },
 		func(a, b *tsoLink) bool {
 			if a.segs != b.segs {
 				return a.segs < b.segs
@@ -430,12 +512,13 @@ func (d *tso) Finish(env *Env) []Finding {
 }
 
 func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
-	if l.flows.Count() == 0 {
+	if !l.hasFlows() {
 		return Finding{}, false
 	}
+	sup := l.sup
 	// The MSS: the handshakes' when it explains the sizes, else inferred.
 	synM, votes := 0, int64(0)
-	for m, n := range l.synMSS {
+	for m, n := range sup.synMSS {
 		if n > votes || (n == votes && m < synM) {
 			synM, votes = m, n
 		}
@@ -447,8 +530,8 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 	if synM > 0 {
 		bound = synM
 		mss, from = synM, "from the SYN's MSS option"
-		if l.rawMSS != synM {
-			from += fmt.Sprintf(" (%d, minus 12 bytes of TCP timestamps)", l.rawMSS)
+		if sup.rawMSS != synM {
+			from += fmt.Sprintf(" (%d, minus 12 bytes of TCP timestamps)", sup.rawMSS)
 		}
 	}
 	if bound == 0 {
@@ -481,19 +564,19 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 	sort.Slice(sizes, func(i, j int) bool { return sizes[i].Size < sizes[j].Size })
 
 	vantage, vantageText := d.vantage(l)
-	f := Finding{Kind: KindTSOSuperSegments, Severity: Info, Subject: l.key.String(), At: l.first, Until: l.last,
-		Flows: l.flows.Refs(), FlowCount: l.flows.Count(), Exemplars: l.ex.best(), Highlight: l.hl.list()}
+	f := Finding{Kind: KindTSOSuperSegments, Severity: Info, Subject: l.key.String(), At: sup.first, Until: sup.last,
+		Flows: sup.flows.Refs(), FlowCount: sup.flows.Count(), Exemplars: sup.ex.best(), Highlight: sup.hl.list()}
 	f.Inferred.MSS = &mss
 	f.Title = fmt.Sprintf("%s: %d super-segments up to %d bytes (%s × MSS %d) in %s; %s",
 		l.key, super, l.maxSize, fmtMultiple(float64(l.maxSize)/float64(mss)), mss,
-		trPlural(int64(l.flows.Count()), "connection", "connections"), vantage)
+		trPlural(int64(sup.flows.Count()), "connection", "connections"), vantage)
 
 	var ex strings.Builder
 	fmt.Fprintf(&ex, "%d of %d data segments from %s to %s carry more than one MSS of payload (MSS %d bytes, %s); %d of them are exact multiples of it. ",
 		super, l.segs, l.key.From, l.key.To, mss, from, multiples)
 	ex.WriteString(vantageText)
-	if len(l.bursts) > 0 {
-		b := l.bursts[0]
+	if len(sup.bursts) > 0 {
+		b := sup.bursts[0]
 		parts := make([]string, len(b.Sizes))
 		for i, s := range b.Sizes {
 			parts[i] = fmt.Sprint(s)
@@ -518,15 +601,15 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 		trMetric("max_segment", float64(l.maxSize), "bytes", fmtMultiple(float64(l.maxSize)/float64(mss))+" MSS"),
 	}
 	if synM > 0 {
-		f.Evidence = append(f.Evidence, trMetric("syn_mss", float64(l.rawMSS), "bytes", "MSS option of the receiver's SYN"))
+		f.Evidence = append(f.Evidence, trMetric("syn_mss", float64(sup.rawMSS), "bytes", "MSS option of the receiver's SYN"))
 	}
-	if l.burstMax > 0 {
-		f.Evidence = append(f.Evidence, trMetric("max_burst_mss", round3(float64(l.burstMax)/float64(mss)), "MSS", fmt.Sprintf("%d bytes between two ACKs", l.burstMax)))
+	if sup.burstMax > 0 {
+		f.Evidence = append(f.Evidence, trMetric("max_burst_mss", round3(float64(sup.burstMax)/float64(mss)), "MSS", fmt.Sprintf("%d bytes between two ACKs", sup.burstMax)))
 	}
 	if l.maxFlight > 0 {
 		f.Evidence = append(f.Evidence, trMetric("max_flight_mss", round3(float64(l.maxFlight)/float64(mss)), "MSS", "the congestion window it implies"))
 	}
-	f.Evidence = append(f.Evidence, Metric{Name: "vantage", Value: float64(l.near[nearSender] - l.near[nearReceiver]), Note: vantage})
+	f.Evidence = append(f.Evidence, Metric{Name: "vantage", Value: float64(sup.near[nearSender] - sup.near[nearReceiver]), Note: vantage})
 
 	ch := Chart{ID: "tso-super-segments-" + chartKey(l.key.String()), Title: "Segment sizes in MSS, " + l.key.String(),
 		XLabel: fmt.Sprintf("payload / MSS (%d bytes)", mss), YLabel: "segments", Type: ChartBar}
@@ -547,7 +630,7 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 
 // vantage describes the capture point from the connections' handshakes.
 func (d *tso) vantage(l *tsoLink) (short, long string) {
-	s, r, u := l.near[nearSender], l.near[nearReceiver], l.near[nearUnknown]
+	s, r, u := l.sup.near[nearSender], l.sup.near[nearReceiver], l.sup.near[nearUnknown]
 	switch {
 	case s > r && s >= u:
 		return "captured on the sender (TSO/GSO)", fmt.Sprintf("The capture was taken on the sending host %s (its SYN-ACK or ACK leaves right after the peer's packet in %d of %d connections): TCP segmentation offload or GSO cuts these chunks into MSS-sized packets after the capture point, so the wire carried MSS-sized packets.", l.key.From, s, s+r+u)

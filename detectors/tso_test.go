@@ -1,6 +1,10 @@
 package detectors
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +64,79 @@ server 10.4.0.2:8080
 	}
 	if got.Severity != Info {
 		t.Errorf("severity %s, want info", got.Severity)
+	}
+}
+
+// TestTSOBurstSizes: a burst of more segments than tsoDir keeps sizes of
+// is shown by its first 6 sizes and all its bytes.
+func TestTSOBurstSizes(t *testing.T) {
+	script := "client 10.4.0.6:49200\nserver 10.4.0.3:8080\n0.000 C>S ACK\n1.000000 S>C PSH,ACK len=2824\n"
+	for i := 1; i <= 7; i++ {
+		script += fmt.Sprintf("1.0000%02d S>C PSH,ACK len=1412\n", i)
+	}
+	script += "1.020000 C>S ACK\n"
+	run := runScript(t, "tso-burst", script)
+	for _, f := range run.Findings {
+		if f.Kind == KindTSOSuperSegments {
+			want := "bursts such as 2824 + 1412 + 1412 + 1412 + 1412 + 1412 bytes (12708 bytes, 9 MSS)"
+			if !strings.Contains(f.Explanation, want) {
+				t.Errorf("explanation %q\nwant it to contain %q", f.Explanation, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no tso-super-segments finding")
+}
+
+// TestTSOHist checks tsoHist against a plain model: the first tsoHistMax
+// distinct sizes, small and large, with exact counts, also past 1<<32.
+func TestTSOHist(t *testing.T) {
+	var h tsoHist
+	want := map[int]int64{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func() int {
+		if rng.IntN(10) == 0 {
+			return 1<<16 + rng.IntN(8)*1000 // BIG TCP sizes
+		}
+		return 256 + rng.IntN(80)*100
+	}
+	add := func(n int) {
+		h.add(n)
+		if _, ok := want[n]; ok || len(want) < tsoHistMax {
+			want[n]++
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		got := map[int]int64{}
+		for _, s := range h.list() {
+			if _, dup := got[s.Size]; dup {
+				t.Fatalf("%s: size %d listed twice", when, s.Size)
+			}
+			got[s.Size] = s.Count
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s:\n got %v\nwant %v", when, got, want)
+		}
+	}
+	for i := 0; i < 5000; i++ {
+		add(pick())
+	}
+	if len(want) != tsoHistMax || h.rare == nil || len(h.rare.big) == 0 {
+		t.Fatalf("the model should have %d sizes, some large: %d", tsoHistMax, len(want))
+	}
+	check("after random sizes")
+	// A count about to wrap around 1<<32, twice.
+	i := 3
+	size := int(h.sizes[i])
+	for round := 0; round < 2; round++ {
+		want[size] += int64(math.MaxUint32 - h.n[i])
+		h.n[i] = math.MaxUint32
+		add(size)
+		add(size)
+		check(fmt.Sprintf("after wrap %d", round+1))
+	}
+	if want[size] < 2<<32 {
+		t.Fatalf("count %d should be past 2<<32", want[size])
 	}
 }
