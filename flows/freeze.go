@@ -64,6 +64,7 @@ var (
 	endpointType = reflect.TypeFor[Endpoint]()
 	// trBufField is Endpoint.trBuf's index: the backing array of
 	// Transitions, not frozen (Transitions is) but rebuilt by rebuffer.
+	// It must come after Transitions.
 	trBufField = fieldIndex(endpointType, "trBuf")
 )
 
@@ -76,13 +77,27 @@ func fieldIndex(t reflect.Type, name string) int {
 	return f.Index[0]
 }
 
-// rebuffer puts thawed Transitions back in trBuf when they fit, as the
-// tracker keeps them.
-func (e *Endpoint) rebuffer() {
-	if len(e.Transitions) <= len(e.trBuf) {
-		n := copy(e.trBuf[:], e.Transitions)
-		e.Transitions = e.trBuf[:n]
+// inBuffer reports whether Transitions live in trBuf, as the tracker keeps
+// them until they outgrow it.
+func (e *Endpoint) inBuffer() bool {
+	return unsafe.SliceData(e.Transitions) == &e.trBuf[0]
+}
+
+// rebuffer puts thawed Transitions back in trBuf; false if they do not fit.
+func (e *Endpoint) rebuffer() bool {
+	if len(e.Transitions) > len(e.trBuf) {
+		return false
 	}
+	n := copy(e.trBuf[:], e.Transitions)
+	e.Transitions = e.trBuf[:n]
+	return true
+}
+
+func b2u8(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // open returns v without the read-only mark of an unexported field (v must
@@ -165,7 +180,10 @@ func (e *freezer) value(v reflect.Value) {
 		}
 		for i := range v.NumField() {
 			if v.Type() == endpointType && i == trBufField {
-				continue // Transitions holds what counts of it
+				// Transitions (frozen before) holds what counts of it: one
+				// byte tells whether they live in it
+				e.b = append(e.b, b2u8((*Endpoint)(v.Addr().UnsafePointer()).inBuffer()))
+				continue
 			}
 			e.value(v.Field(i))
 		}
@@ -308,12 +326,12 @@ func (d *thawer) value(v reflect.Value) {
 		}
 		for i := range v.NumField() {
 			if v.Type() == endpointType && i == trBufField {
+				if b := d.bytes(1); b != nil && b[0] == 1 && !(*Endpoint)(v.Addr().UnsafePointer()).rebuffer() {
+					d.fail()
+				}
 				continue
 			}
 			d.value(v.Field(i))
-		}
-		if v.Type() == endpointType {
-			(*Endpoint)(v.Addr().UnsafePointer()).rebuffer()
 		}
 	case reflect.Array:
 		for i := range v.Len() {

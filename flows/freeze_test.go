@@ -157,4 +157,11 @@ func TestFreezeTransitions(t *testing.T) {
 			t.Errorf("%d transitions: thawed\n%+v\nwant\n%+v", n, got, c)
 		}
 	}
+	// A Conn built by hand keeps its transitions outside the array, or none.
+	c := &Conn{ID: 2}
+	c.Orig.Transitions = []Transition{{TS: 1e9, Frame: 1, State: StateSynSent}}
+	got, err := c.Freeze().Thaw()
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Errorf("transitions outside the array: thawed %+v (%v), want %+v", got, err, c)
+	}
 }
