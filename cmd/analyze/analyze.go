@@ -118,7 +118,7 @@ Exit status: 0 when the analysis ran, 1 when --fail-on matched a finding,
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on standard error but errors (no progress bar)")
 	f.BoolVar(&opts.Merge, "merge", false, "analyze the captures as one timeline (rotated files), ordered by their first packet")
 	f.IntVarP(&opts.Jobs, "jobs", "j", opts.Jobs, "captures analyzed in parallel (memory grows with it: each analysis is bounded by --max-conns)")
-	f.StringVar(&opts.MemoryLimit, "memory-limit", "auto", "soft memory limit of the run (e.g. 512MiB; 0 = none): the garbage collector works harder near it. auto = 200MiB per analysis running at once, or twice the live heap (at least 64MiB above it per analysis) when that is more, re-evaluated after each collection, and then the limit alone paces the collector (GOGC off while the analyses run, unless GOGC is set); GOMEMLIMIT instead when set. The hard bounds are --max-conns and --max-half-open")
+	f.StringVar(&opts.MemoryLimit, "memory-limit", "auto", "soft memory limit of the run (e.g. 512MiB; 0 = none): the garbage collector works harder near it. auto = 200MiB per analysis running at once, or the live heap plus a third of it (at least 64MiB above it per analysis) when that is more, re-evaluated after each collection, and then the limit alone paces the collector (GOGC off while the analyses run, unless GOGC is set); GOMEMLIMIT instead when set. The hard bounds are --max-conns and --max-half-open")
 	f.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML of the run to this file (a test per capture and detector)")
 	f.StringVar(&opts.Summary, "summary", "", "also write a Markdown summary of the run to this file (e.g. $GITHUB_STEP_SUMMARY)")
 	opts.Settings.Bind(cmd)

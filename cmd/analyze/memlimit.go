@@ -30,17 +30,27 @@ import (
 //     cost in time: near the limit the runtime returns freed pages sooner,
 //     and the heap itself stays at GOGC's doubling, which is about 180 MiB
 //     there.
-//   - Above that, the limit is twice the live heap (GOGC's own target), and
-//     at least perAnalysisHeadroom above it. With these values that minimum
-//     never binds; it guards smaller floors.
+//   - Above that, the limit is the live heap plus a third of it
+//     (perAnalysisShare), and at least perAnalysisHeadroom above it (which
+//     binds from 136 to 192 MiB live), so that the collector never runs
+//     back to back.
 //
-// Half the live heap as headroom (like GOGC=50) was measured too: on a 1 GB
-// headers-only capture with 260 MB live it gave 400 MB of RSS against 515
-// MB, but 64 collections against 30 and about 4 s (15 %) more time, because
-// the runtime counts against the limit more than the live heap (its own
-// structures and stacks, 12-15 MB there, and the free slots of partly used
-// spans, 45-65 MB), so the heap grew by only 20-30 % between collections.
-// Speed was preferred; --memory-limit with a size trades it the other way.
+// Twice the live heap (GOGC's own target) was the policy until the eighth
+// session. Half the live heap as headroom (like GOGC=50) was measured then
+// too: on a 1 GB headers-only capture with 260 MB live it gave 400 MB of RSS
+// against 515 MB, but 64 collections against 30 and about 4 s (15 %) more
+// time, because the runtime counts against the limit more than the live
+// heap (its own structures and stacks, 12-15 MB there, and the free slots
+// of partly used spans, 45-65 MB). Once that capture's live heap was down
+// to 161-175 MB (docs/performance.md, item 12), twice it meant 336-345 MB
+// of RSS in 33-35 collections; a third, 248-249 MiB in 80 collections and
+// half, 262-265 MiB in 65. The collector's own work doubled (3.0 s against
+// 1.5 s of dedicated marking, mostly on the core the tracker leaves idle;
+// its assists stayed at 0.2 s), and the run took about 10 % longer over six
+// alternating runs (median 25.0 s against 22.7 s). The performance issue
+// asks for both; the third meets its 256 MB and costs only where the live
+// heap passes 100 MiB (below, the floor binds either way). --memory-limit
+// with a size (or 0) trades it the other way.
 //
 // While the tuner runs, GOGC's own trigger is off (unless GOGC is set in
 // the environment): the limit alone decides when to collect. Below 100 MiB
@@ -49,10 +59,11 @@ import (
 // tables fill (the bounded 1 GB headers-only capture: 87 MB live, 200 MB of
 // RSS; a tenth of it: 76 MB live, 165-170 MB). Under the limit alone both
 // use the budget, 207-212 MB, in fewer collections (46 → 28 and 14 → 3) and
-// the same time; above 100 MiB live the limit is GOGC's target anyway.
+// the same time.
 const (
 	perAnalysisFloor    = 200 << 20
 	perAnalysisHeadroom = 64 << 20
+	perAnalysisShare    = 3
 )
 
 // memPolicy decides the soft memory limit from the live heap.
@@ -61,21 +72,24 @@ type memPolicy struct {
 	Floor int64
 	// Headroom is the least room above the live heap one analysis gets.
 	Headroom int64
+	// Share: the room above the live heap is at least the live heap
+	// divided by Share (1: GOGC=100's doubling; below 1 counts as 1).
+	Share int64
 }
 
 // autoPolicy is the policy of --memory-limit auto.
 func autoPolicy() memPolicy {
-	return memPolicy{Floor: perAnalysisFloor, Headroom: perAnalysisHeadroom}
+	return memPolicy{Floor: perAnalysisFloor, Headroom: perAnalysisHeadroom, Share: perAnalysisShare}
 }
 
 // limit returns the soft memory limit for parallel analyses whose heap
 // (all of them together) held live bytes after the last collection:
-// parallel × Floor, but never below live + max(live, parallel × Headroom).
-// A parallel below 1 counts as 1.
+// parallel × Floor, but never below live + max(live / Share, parallel ×
+// Headroom). A parallel or a Share below 1 counts as 1.
 func (p memPolicy) limit(live int64, parallel int) int64 {
 	n := int64(max(parallel, 1))
 	live = max(live, 0)
-	return max(n*p.Floor, live+max(live, n*p.Headroom))
+	return max(n*p.Floor, live+max(live/max(p.Share, 1), n*p.Headroom))
 }
 
 // memTuner keeps the runtime's soft memory limit at its policy's limit for

@@ -65,7 +65,7 @@ func TestApplyMemoryLimit(t *testing.T) {
 func TestMemPolicyLimit(t *testing.T) {
 	const mib = 1 << 20
 	auto := autoPolicy()
-	small := memPolicy{Floor: 8 * mib, Headroom: 64 * mib}
+	small := memPolicy{Floor: 8 * mib, Headroom: 64 * mib, Share: 1}
 	for _, c := range []struct {
 		name     string
 		p        memPolicy
@@ -75,14 +75,16 @@ func TestMemPolicyLimit(t *testing.T) {
 	}{
 		{"auto, nothing live: the floor", auto, 0, 1, 200 * mib},
 		{"auto, 90 MiB live: the floor", auto, 90 * mib, 1, 200 * mib},
-		{"auto, 100 MiB live: floor = twice the live heap", auto, 100 * mib, 1, 200 * mib},
-		{"auto, 120 MiB live: twice the live heap", auto, 120 * mib, 1, 240 * mib},
-		{"auto, 176 MiB live: the live heap as headroom", auto, 176 * mib, 1, 352 * mib},
-		{"auto, 260 MiB live: the live heap as headroom", auto, 260 * mib, 1, 520 * mib},
+		{"auto, 136 MiB live: floor = live + 64 MiB", auto, 136 * mib, 1, 200 * mib},
+		{"auto, 150 MiB live: 64 MiB headroom", auto, 150 * mib, 1, 214 * mib},
+		{"auto, 192 MiB live: a third = 64 MiB", auto, 192 * mib, 1, 256 * mib},
+		{"auto, 300 MiB live: a third as headroom", auto, 300 * mib, 1, 400 * mib},
 		{"auto, 3 analyses, 250 MiB live: 3 floors", auto, 250 * mib, 3, 600 * mib},
-		{"auto, 3 analyses, 600 MiB live: the live heap as headroom", auto, 600 * mib, 3, 1200 * mib},
+		{"auto, 3 analyses, 500 MiB live: 3 × 64 MiB headroom", auto, 500 * mib, 3, 692 * mib},
+		{"auto, 3 analyses, 900 MiB live: a third as headroom", auto, 900 * mib, 3, 1200 * mib},
 		{"auto, parallel 0 counts as 1", auto, 0, 0, 200 * mib},
 		{"auto, negative live counts as 0", auto, -1, 1, 200 * mib},
+		{"share 0 counts as 1: the live heap as headroom", memPolicy{Floor: 8 * mib, Headroom: 4 * mib}, 100 * mib, 1, 200 * mib},
 		{"small floor, 40 MiB live: 64 MiB headroom", small, 40 * mib, 1, 104 * mib},
 		{"small floor, 2 analyses, 40 MiB live: 2 × 64 MiB headroom", small, 40 * mib, 2, 168 * mib},
 		{"small floor, 64 MiB live: live = 64 MiB", small, 64 * mib, 1, 128 * mib},
@@ -96,15 +98,15 @@ func TestMemPolicyLimit(t *testing.T) {
 }
 
 // TestMemTunerFollowsLiveHeap checks that the tuner moves the runtime's
-// limit after a collection to twice the live heap, with GOGC's own trigger
-// off, and that after Stop it no longer moves the limit and GOGC is back. A
-// small floor keeps the live buffer small.
+// limit after a collection to its policy's (here twice the live heap), with
+// GOGC's own trigger off, and that after Stop it no longer moves the limit
+// and GOGC is back. A small floor keeps the live buffer small.
 func TestMemTunerFollowsLiveHeap(t *testing.T) {
 	const mib = 1 << 20
 	old := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(old)
 	defer debug.SetGCPercent(debug.SetGCPercent(77))
-	policy := memPolicy{Floor: 16 * mib, Headroom: 4 * mib}
+	policy := memPolicy{Floor: 16 * mib, Headroom: 4 * mib, Share: 1}
 	runtime.GC()
 	tuner := newMemTuner(policy, 1, false)
 	defer tuner.Stop()
