@@ -197,16 +197,24 @@ func (t *Tracker) restOne() {
 
 // Flush hands on every live connection, in ID order; call it at the end of
 // the capture.
+//
+// A finished connection is dropped from the tracker's lists at once (the
+// closed and half-open queues hold live ones only), so that the observers
+// alone decide what stays in memory: a capture ending with tens of
+// thousands of live connections would otherwise hold all of them, logs
+// unpacked, to the end.
 func (t *Tracker) Flush() {
 	conns := append([]*Conn(nil), t.live...)
 	sortConnsByID(conns)
-	for _, c := range conns {
+	clear(t.closed)
+	t.closed = t.closed[:0]
+	t.halfQ, t.halfHead = nil, 0 // finish needs only halfN
+	for i, c := range conns {
+		conns[i] = nil
 		t.finish(c, EndCaptureEnd)
 	}
 	t.table.reset()
 	t.live = t.live[:0]
-	t.closed = t.closed[:0]
-	t.halfQ, t.halfHead = nil, 0
 }
 
 func sortConnsByID(cs []*Conn) {

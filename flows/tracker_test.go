@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
 )
@@ -729,5 +731,53 @@ func TestLingeringConnectionPacks(t *testing.T) {
 	q := r.done[1]
 	if len(q.Log) != 16 || cap(q.Log) != len(q.Log) || q.Log[15].Index != 23 || q.tail != nil {
 		t.Errorf("finished log: %d entries, capacity %d", len(q.Log), cap(q.Log))
+	}
+}
+
+// forgetful is an Observer that keeps nothing but weak pointers to the
+// connections handed on, and at the last one checks which are still alive.
+type forgetful struct {
+	gone  []weak.Pointer[Conn]
+	want  int
+	alive int
+}
+
+func (f *forgetful) Segment(*Conn, *Segment) {}
+
+func (f *forgetful) Done(c *Conn) {
+	f.gone = append(f.gone, weak.Make(c))
+	if len(f.gone) < f.want {
+		return
+	}
+	runtime.GC()
+	for _, w := range f.gone[:len(f.gone)-1] {
+		if w.Value() != nil {
+			f.alive++
+		}
+	}
+}
+
+// TestFlushReleasesFinished checks that Flush keeps no connection it has
+// handed on, lingering ones included: at the last Done, the others are
+// collectable when the observer did not keep them.
+func TestFlushReleasesFinished(t *testing.T) {
+	f := &forgetful{want: 3}
+	tr := NewTracker(Config{}, f)
+	for i, port := range []uint16{40000, 40001, 40002} {
+		cv := newConvo(t, tr, fmt.Sprintf("10.0.0.1:%d", port), "10.0.0.2:80")
+		cv.handshake(float64(i))
+		cv.send(float64(i)+0.1, true, pshack, 100)
+		if i == 1 { // closed, lingering
+			cv.send(float64(i)+0.2, true, finack, 0)
+			cv.send(float64(i)+0.3, false, finack, 0)
+			cv.send(float64(i)+0.4, true, ack, 0)
+		}
+	}
+	if len(tr.closed) != 1 {
+		t.Fatalf("%d connections lingering, want 1", len(tr.closed))
+	}
+	tr.Flush()
+	if len(f.gone) != 3 || f.alive != 0 {
+		t.Errorf("%d connections handed on; at the last, %d earlier ones still reachable", len(f.gone), f.alive)
 	}
 }
