@@ -14,12 +14,13 @@ import (
 // connections.
 func trackFile(t testing.TB, path string) []*Conn {
 	t.Helper()
-	return trackFileWith(t, path, nil)
+	return trackFileWith(t, path, nil, nil)
 }
 
 // trackFileWith is trackFile with a function called on every segment after
-// the tracker has handled it.
-func trackFileWith(t testing.TB, path string, each func(c *Conn)) []*Conn {
+// the tracker has handled it, and one called on the new tracker (either
+// may be nil).
+func trackFileWith(t testing.TB, path string, each func(c *Conn), setup func(*Tracker)) []*Conn {
 	t.Helper()
 	r, err := decode.Open(path, decode.ReaderOptions{})
 	if err != nil {
@@ -33,6 +34,9 @@ func trackFileWith(t testing.TB, path string, each func(c *Conn)) []*Conn {
 		obs = &eachSegment{rec, each}
 	}
 	tr := NewTracker(Config{}, obs)
+	if setup != nil {
+		setup(tr)
+	}
 	dec := decode.NewDecoder()
 	var f decode.Frame
 	var p decode.Packet

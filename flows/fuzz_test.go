@@ -23,7 +23,7 @@ func FuzzTracker(f *testing.F) {
 		}
 		r := &recorder{}
 		tr := NewTracker(Config{MaxConns: 3, Linger: 1e6}, r)
-		packed := &eachSegment{&recorder{}, func(c *Conn) { c.pack() }}
+		packed := &eachSegment{&recorder{}, func(c *Conn) { c.pack(nil) }}
 		tr2 := NewTracker(Config{MaxConns: 3, Linger: 1e6}, packed)
 		addrs := []netip.AddrPort{
 			netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"),

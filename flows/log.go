@@ -14,9 +14,9 @@ const interesting = AnyRetransmission | SegOutOfOrder | SegZeroWindow | SegZeroW
 // kept; later packets go through a small tail ring, from which the packets
 // just before an anomaly (FIN, RST, SYN, retransmission, ...) are promoted,
 // together with the few after it.
-func (c *Conn) log(index int64, p *decode.Packet, dir Dir, relSeq, relAck, win uint32, kind SegKind) {
+func (c *Conn) log(r *recycler, index int64, p *decode.Packet, dir Dir, relSeq, relAck, win uint32, kind SegKind) {
 	if c.Log == nil {
-		c.unpack(false) // a resting connection sends again
+		c.unpack(r, false) // a resting connection sends again
 	}
 	le := LogEntry{Index: index, Frame: p.Frame, TS: p.TS, Dir: dir, Flags: p.Flags,
 		RelSeq: relSeq, RelAck: relAck, Len: int32(p.PayloadLen), Win: win, Kind: kind}
@@ -40,7 +40,7 @@ func (c *Conn) log(index int64, p *decode.Packet, dir Dir, relSeq, relAck, win u
 		}
 	}
 	if c.tail == nil {
-		c.tail = new([logTail]LogEntry)
+		c.tail = r.tail()
 	}
 	c.tail[c.tailN%logTail] = le
 	c.tailN++
@@ -65,11 +65,12 @@ func (c *Conn) promoteTail(n int) {
 // finishLog appends the tail ring (the last packets) to the log, frees the
 // ring, and trims the log to its length: a finished connection may be kept
 // (an exemplar of a finding) until the report is written.
-func (c *Conn) finishLog() {
+func (c *Conn) finishLog(r *recycler) {
 	if c.Log == nil {
-		c.unpack(true)
+		c.unpack(r, true)
 	}
 	c.promoteTail(logTail)
+	r.putTail(c.tail)
 	c.tail = nil
 	if cap(c.Log)-len(c.Log) > 4 {
 		c.Log = append([]LogEntry(nil), c.Log...)
@@ -84,7 +85,7 @@ func (c *Conn) finishLog() {
 // about a quarter of their 56 bytes. unpack restores them exactly when the
 // connection sends again or finishes. Packing a packed connection does
 // nothing.
-func (c *Conn) pack() {
+func (c *Conn) pack(r *recycler) {
 	if c.Log == nil {
 		return
 	}
@@ -92,7 +93,7 @@ func (c *Conn) pack() {
 	if c.tail != nil {
 		k = min(c.tailN, logTail)
 	}
-	b := make([]byte, 0, 4+16*(len(c.Log)+k+len(c.Turns)))
+	b := r.scratch(4 + 24*(len(c.Log)+k+len(c.Turns)))
 	b = binary.AppendUvarint(b, uint64(len(c.Log)))
 	b = binary.AppendUvarint(b, uint64(k))
 	var prev LogEntry
@@ -104,6 +105,8 @@ func (c *Conn) pack() {
 	}
 	b = appendTurns(b, c.Turns)
 	c.packed = append([]byte(nil), b...)
+	r.putScratch(b)
+	r.putTail(c.tail)
 	c.Log, c.tail, c.Turns = nil, nil, nil
 }
 
@@ -112,7 +115,7 @@ func (c *Conn) pack() {
 // for the tail ring's entries and no more. The bytes are the tracker's
 // own; were they damaged (which cannot happen) the log would stop short,
 // never panic.
-func (c *Conn) unpack(final bool) {
+func (c *Conn) unpack(r *recycler, final bool) {
 	d := thawer{b: c.packed}
 	n := int(min(d.uvarint(), 1<<16)) // a bound for the allocation only
 	k := int(min(d.uvarint(), logTail))
@@ -128,7 +131,7 @@ func (c *Conn) unpack(final bool) {
 		}
 	}
 	if k > 0 && c.tailN >= k {
-		c.tail = new([logTail]LogEntry)
+		c.tail = r.tail()
 		for i := c.tailN - k; i < c.tailN; i++ {
 			c.tail[i%logTail] = d.logEntry(&prev)
 		}

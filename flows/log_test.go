@@ -34,12 +34,12 @@ func TestPackedLogRoundTrip(t *testing.T) {
 			if c.tail != nil && c.tailN > 0 {
 				ringed++
 			}
-			c.pack()
+			c.pack(nil)
 			if c.Log != nil || c.tail != nil || c.Turns != nil || c.packed == nil {
 				t.Fatalf("%s: conn %d not packed", path, c.ID)
 			}
 			packs++
-		})
+		}, nil)
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d connections packed, %d not", path, len(got), len(want))
 		}
@@ -60,7 +60,7 @@ func TestPackedLogRoundTrip(t *testing.T) {
 			if c.tail != nil && c.tailN > 0 {
 				ringed++
 			}
-			c.pack()
+			c.pack(nil)
 			packs++
 		}
 		want, got := &recorder{}, &recorder{}
@@ -90,7 +90,7 @@ func TestPackedLogIsSmaller(t *testing.T) {
 			continue
 		}
 		entries += len(c.Log)
-		c.pack()
+		c.pack(nil)
 		packed += len(c.packed)
 	}
 	size := int(reflect.TypeFor[LogEntry]().Size())

@@ -81,8 +81,11 @@ type Tracker struct {
 	nextID   int64
 	lastTS   int64
 	last     *Conn // the connection of the last segment, while live
-	seg      Segment
-	stats    Stats
+	// recycle keeps the scratch finished and resting connections give
+	// back (nil: allocate every time, as the tests compare).
+	recycle *recycler
+	seg     Segment
+	stats   Stats
 }
 
 // NewTracker returns a tracker that reports to obs.
@@ -101,7 +104,7 @@ func NewTracker(cfg Config, obs Observer) *Tracker {
 		cfg.MaxHalfOpen = def.MaxHalfOpen
 	}
 	cfg.MaxHalfOpen = min(cfg.MaxHalfOpen, cfg.MaxConns)
-	return &Tracker{cfg: cfg, obs: obs, table: newConnTable()}
+	return &Tracker{cfg: cfg, obs: obs, table: newConnTable(), recycle: new(recycler)}
 }
 
 // Stats returns the tracker's counters so far.
@@ -189,8 +192,10 @@ func (t *Tracker) restOne() {
 		return
 	}
 	if c.Orig.settled(&c.Resp) && c.Resp.settled(&c.Orig) {
+		t.recycle.putHist(c.Orig.hist)
+		t.recycle.putHist(c.Resp.hist)
 		c.Orig.hist, c.Resp.hist = nil, nil
-		c.pack()
+		c.pack(t.recycle)
 		t.stats.Rested++
 	}
 }
@@ -448,9 +453,11 @@ func (t *Tracker) finish(c *Conn, why EndReason) {
 		t.leaveHalfOpen(c)
 	}
 	c.EndState = why
-	c.finishLog()
+	c.finishLog(t.recycle)
 	c.app[0], c.app[1] = nil, nil
 	c.Orig.UnfilledGaps, c.Resp.UnfilledGaps = c.Orig.unfilledGaps(), c.Resp.unfilledGaps()
+	t.recycle.putHist(c.Orig.hist)
+	t.recycle.putHist(c.Resp.hist)
 	c.Orig.hist, c.Resp.hist = nil, nil
 	t.obs.Done(c)
 }
@@ -465,7 +472,7 @@ func (t *Tracker) markClosed(c *Conn, ts int64) {
 	c.closedTS = ts
 	c.inQueue = true
 	t.closed = append(t.closed, c)
-	c.pack()
+	c.pack(t.recycle)
 }
 
 // update applies one segment to the connection.
@@ -551,7 +558,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 				e.UniqueBytes--
 			}
 		}
-		e.remember(p.Seq, p.Seq+uint32(plen), p.TS)
+		e.remember(t.recycle, p.Seq, p.Seq+uint32(plen), p.TS)
 	}
 	if seqLen > 0 && seqGT(end, e.nextSeq) {
 		e.nextSeq = end
@@ -632,7 +639,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 	e.lastKind = kind
 
 	if plen > 0 && kind&(AnyRetransmission|SegKeepAlive|SegZeroWindowProbe) == 0 {
-		c.addTurn(dir, p)
+		c.addTurn(t.recycle, dir, p)
 	}
 	if plen > 0 {
 		c.sniff(dir, p, kind, t.cfg.AppBytes)
@@ -646,7 +653,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 	if kind&AnyRetransmission != 0 {
 		t.seg.SinceFirstTx = e.trackChain(p.Seq-e.ISN, p.Seq, p.TS)
 	}
-	c.log(index, p, dir, t.seg.RelSeq, t.seg.RelAck, win, kind)
+	c.log(t.recycle, index, p, dir, t.seg.RelSeq, t.seg.RelAck, win, kind)
 	t.obs.Segment(c, &t.seg)
 
 	if c.closedTS == 0 && connClosed(c) {
@@ -692,12 +699,12 @@ func (t *Tracker) classify(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen,
 		// capture began. Remember them as a hole, so that a segment filling it
 		// soon after is out-of-order rather than a retransmission (as tshark,
 		// which takes the peer's ACK as the base), without counting a loss.
-		e.addHole(peer.ackedUpTo, p.Seq, true)
+		e.addHole(t.recycle, peer.ackedUpTo, p.Seq, true)
 	}
 	if seqGT(p.Seq, e.nextSeq) && !flags.Has(decode.FlagRST) {
 		kind |= SegPrevNotCaptured
 		e.PrevNotCaptured++
-		e.addHole(e.nextSeq, p.Seq, false)
+		e.addHole(t.recycle, e.nextSeq, p.Seq, false)
 		if seqLen == 0 {
 			// A pure ACK shows where the sender's stream stands: move on, so
 			// the data that follows at this seq is not a second loss.
@@ -807,9 +814,9 @@ func (t *Tracker) sampleRTT(c *Conn, peer *Endpoint, p *decode.Packet) {
 }
 
 // remember records a transmission for later retransmission timing.
-func (e *Endpoint) remember(seq, end uint32, ts int64) {
+func (e *Endpoint) remember(r *recycler, seq, end uint32, ts int64) {
 	if e.hist == nil {
-		e.hist = new(txHistory)
+		e.hist = r.hist()
 	}
 	e.lastTx = txRecord{seq: seq, end: end, ts: ts}
 	e.hist.recs[e.txN%recentTx] = e.lastTx
@@ -835,9 +842,9 @@ func (e *Endpoint) firstTx(seq uint32) int64 {
 	return best
 }
 
-func (e *Endpoint) addHole(start, end uint32, pre bool) {
+func (e *Endpoint) addHole(r *recycler, start, end uint32, pre bool) {
 	if e.hist == nil {
-		e.hist = new(txHistory)
+		e.hist = r.hist()
 	}
 	h := e.hist
 	if h.nh == maxHoles {
@@ -1081,9 +1088,9 @@ func (e *Endpoint) StateAt(ts int64) State {
 }
 
 // addTurn extends the current payload run or starts a new one.
-func (c *Conn) addTurn(dir Dir, p *decode.Packet) {
+func (c *Conn) addTurn(r *recycler, dir Dir, p *decode.Packet) {
 	if c.packed != nil {
-		c.unpack(false) // a resting connection sends again
+		c.unpack(r, false) // a resting connection sends again
 	}
 	n := len(c.Turns)
 	if n > 0 && c.Turns[n-1].Dir == dir {
