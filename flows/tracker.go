@@ -462,9 +462,10 @@ func (t *Tracker) finish(c *Conn, why EndReason) {
 	t.obs.Done(c)
 }
 
-// markClosed queues c, closed at ts, to linger. Its log and turns are
-// packed (Conn.pack) while it waits: on a busy capture thousands of closed
-// connections linger at once, and few of them see another packet.
+// markClosed queues c, closed at ts, to linger. Its log is not packed
+// while it waits: on h1g that saved 11 MB for the 8,192 connections
+// lingering at once, but packing every closed connection and unpacking it
+// when it finished cost 8-10 % of the tracker's time.
 func (t *Tracker) markClosed(c *Conn, ts int64) {
 	if c.inQueue || c.closedTS != 0 {
 		return
@@ -472,7 +473,6 @@ func (t *Tracker) markClosed(c *Conn, ts int64) {
 	c.closedTS = ts
 	c.inQueue = true
 	t.closed = append(t.closed, c)
-	c.pack(t.recycle)
 }
 
 // update applies one segment to the connection.

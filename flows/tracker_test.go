@@ -685,55 +685,6 @@ func TestIdleConnectionRests(t *testing.T) {
 	}
 }
 
-// TestLingeringConnectionPacks checks that a closed connection's log and
-// turns are packed while it lingers, that a late packet is logged after
-// them, and that the finished connection's log has no spare room.
-// (TestPackedLogRoundTrip checks that packing changes nothing.)
-func TestLingeringConnectionPacks(t *testing.T) {
-	play := func(tr *Tracker) *Conn {
-		cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
-		cv.handshake(0)
-		cv.send(0.1, true, pshack, 300)
-		cv.send(0.2, false, pshack, 1000)
-		cv.send(0.3, true, finack, 0)
-		cv.send(0.4, false, finack, 0)
-		cv.send(0.5, true, ack, 0)
-		c := tr.table.get(mustAP("10.0.0.1", 40000), mustAP("10.0.0.2", 80))
-		if c == nil || c.closedTS == 0 {
-			t.Fatal("connection not closed")
-		}
-		if c.Log != nil || c.Turns != nil || c.packed == nil {
-			t.Fatalf("closed connection not packed: %d log entries, %d turns", len(c.Log), len(c.Turns))
-		}
-		cv.send(1.5, false, finack, 0, withSeq(cv.seq[1]-1)) // the server's FIN again
-		if c.packed != nil || len(c.Log) != 9 || c.Log[8].Index != 8 || len(c.Turns) != 2 {
-			t.Fatalf("after a late FIN: %d log entries, %d turns, packed %v", len(c.Log), len(c.Turns), c.packed != nil)
-		}
-		return c
-	}
-	tr, r := newTestTracker(Config{})
-	c := play(tr)
-	quiet := newConvo(t, tr, "10.0.0.3:40000", "10.0.0.2:80")
-	quiet.handshake(2)
-	for i := range 20 {
-		quiet.send(2.1+float64(i)/10, i%2 == 0, pshack, 100)
-	}
-	quiet.send(5, true, rstack, 0)
-	tr.Flush()
-	if len(r.done) != 2 || r.done[0] != c {
-		t.Fatalf("%d connections handed on", len(r.done))
-	}
-	if c.Orig.State != StateTimeWait || c.Resp.Retransmissions != 1 {
-		t.Errorf("states %v/%v, server resends %d", c.Orig.State, c.Resp.State, c.Resp.Retransmissions)
-	}
-	// finished while packed: the log (the head, the three packets before
-	// the RST, the RST) is unpacked at its length
-	q := r.done[1]
-	if len(q.Log) != 16 || cap(q.Log) != len(q.Log) || q.Log[15].Index != 23 || q.tail != nil {
-		t.Errorf("finished log: %d entries, capacity %d", len(q.Log), cap(q.Log))
-	}
-}
-
 // forgetful is an Observer that keeps nothing but weak pointers to the
 // connections handed on, and at the last one checks which are still alive.
 type forgetful struct {
