@@ -12,7 +12,7 @@ import (
 
 // Frozen is a finished connection encoded compactly: what a detector keeps
 // of an exemplar connection until the report is written. A Conn costs about
-// 2 KiB plus its packet log and turns, mostly zeros and small numbers; its
+// 1.5 KiB plus its packet log and turns, mostly zeros and small numbers; its
 // frozen form is a few hundred bytes. A busy capture leaves tens of
 // thousands of exemplar candidates (three per host pair, per listener...)
 // and only a few of them end up in a finding.
