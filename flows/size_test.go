@@ -1,0 +1,29 @@
+package flows
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestPerConnectionSizes guards what a live connection costs: h1g, the
+// headers-only benchmark capture, holds 44,000 connections at once, and its
+// peak RSS stays under the performance issue's 256 MB with little to spare
+// (docs/performance.md, item 12). A Conn must stay in the 1,536-byte size
+// class of Go's allocator and a transmission history in the 576-byte one;
+// a field that pushes either over costs 256 or 64 bytes per connection.
+// Move rarely used fields behind a pointer (as App, DataAfterPeerFIN and
+// Backoff) rather than raising these bounds.
+func TestPerConnectionSizes(t *testing.T) {
+	for _, c := range []struct {
+		typ reflect.Type
+		max uintptr
+	}{
+		{reflect.TypeFor[Conn](), 1536},
+		{reflect.TypeFor[txHistory](), 576},
+		{reflect.TypeFor[[logTail]LogEntry](), 576},
+	} {
+		if got := c.typ.Size(); got > c.max {
+			t.Errorf("%s takes %d bytes, over its size class of %d", c.typ, got, c.max)
+		}
+	}
+}
