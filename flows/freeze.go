@@ -201,9 +201,9 @@ func (e *freezer) value(v reflect.Value) {
 			// most of a frozen connection: each field as the difference
 			// from the entry before, as pack does, the first TS from the
 			// last large integer
-			prev := LogEntry{TS: e.base}
+			x := logDelta{prev: LogEntry{TS: e.base}}
 			for _, le := range open(v).Interface().([]LogEntry) {
-				e.b = appendLogEntry(e.b, &le, &prev)
+				e.b = x.append(e.b, &le)
 			}
 			return
 		}
@@ -349,9 +349,9 @@ func (d *thawer) value(v reflect.Value) {
 		}
 		if v.Type() == logType {
 			log := make([]LogEntry, n)
-			prev := LogEntry{TS: d.base}
+			x := logDelta{prev: LogEntry{TS: d.base}}
 			for i := range log {
-				log[i] = d.logEntry(&prev)
+				log[i] = d.logEntry(&x)
 			}
 			open(v).Set(reflect.ValueOf(log))
 			return

@@ -96,12 +96,12 @@ func (c *Conn) pack(r *recycler) {
 	b := r.scratch(4 + 24*(len(c.Log)+k+len(c.Turns)))
 	b = binary.AppendUvarint(b, uint64(len(c.Log)))
 	b = binary.AppendUvarint(b, uint64(k))
-	var prev LogEntry
+	var x logDelta
 	for i := range c.Log {
-		b = appendLogEntry(b, &c.Log[i], &prev)
+		b = x.append(b, &c.Log[i])
 	}
 	for i := c.tailN - k; i < c.tailN; i++ {
-		b = appendLogEntry(b, &c.tail[i%logTail], &prev)
+		b = x.append(b, &c.tail[i%logTail])
 	}
 	b = appendTurns(b, c.Turns)
 	c.packed = append([]byte(nil), b...)
@@ -124,16 +124,16 @@ func (c *Conn) unpack(r *recycler, final bool) {
 		room = n + k
 	}
 	c.Log = make([]LogEntry, 0, room)
-	var prev LogEntry
+	var x logDelta
 	for range n {
-		if e := d.logEntry(&prev); d.err == nil {
+		if e := d.logEntry(&x); d.err == nil {
 			c.Log = append(c.Log, e)
 		}
 	}
 	if k > 0 && c.tailN >= k {
 		c.tail = r.tail()
 		for i := c.tailN - k; i < c.tailN; i++ {
-			c.tail[i%logTail] = d.logEntry(&prev)
+			c.tail[i%logTail] = d.logEntry(&x)
 		}
 	}
 	if c.packed != nil {
@@ -194,39 +194,48 @@ func (d *thawer) turns() []Turn {
 	return out
 }
 
-// appendLogEntry appends e as differences from *prev, then makes e the
-// previous entry.
-func appendLogEntry(b []byte, e, prev *LogEntry) []byte {
-	b = binary.AppendVarint(b, e.Index-prev.Index)
-	b = binary.AppendVarint(b, e.Frame-prev.Frame)
-	b = binary.AppendVarint(b, e.TS-prev.TS)
-	b = append(b, byte(e.Dir))
-	b = binary.AppendUvarint(b, uint64(e.Flags))
-	b = binary.AppendUvarint(b, uint64(e.RelSeq-prev.RelSeq))
-	b = binary.AppendUvarint(b, uint64(e.RelAck-prev.RelAck))
+// logDelta is the state of the log's difference coding: the entry before
+// (index, frame and time move with every packet) and the entry before in
+// each direction (sequence, ACK and window numbers move per direction, so
+// most of their differences take a byte). A LogEntry's Dir is Orig or Resp.
+type logDelta struct {
+	prev  LogEntry
+	byDir [2]LogEntry
+}
+
+// append appends e as differences from the entries before, then makes it
+// the entry before.
+func (x *logDelta) append(b []byte, e *LogEntry) []byte {
+	d := &x.byDir[e.Dir&1]
+	b = binary.AppendVarint(b, e.Index-x.prev.Index)
+	b = binary.AppendVarint(b, e.Frame-x.prev.Frame)
+	b = binary.AppendVarint(b, e.TS-x.prev.TS)
+	b = binary.AppendUvarint(b, uint64(e.Flags)<<1|uint64(e.Dir&1))
+	b = binary.AppendVarint(b, int64(int32(e.RelSeq-d.RelSeq)))
+	b = binary.AppendVarint(b, int64(int32(e.RelAck-d.RelAck)))
 	b = binary.AppendVarint(b, int64(e.Len))
-	b = binary.AppendUvarint(b, uint64(e.Win))
+	b = binary.AppendVarint(b, int64(int32(e.Win-d.Win)))
 	b = binary.AppendUvarint(b, uint64(e.Kind))
-	*prev = *e
+	x.prev, *d = *e, *e
 	return b
 }
 
-// logEntry reads what appendLogEntry wrote, then makes the entry the
-// previous one. Signed fields are binary.AppendVarint's zigzag uvarints.
-func (d *thawer) logEntry(prev *LogEntry) LogEntry {
+// logEntry reads what logDelta.append wrote, then makes the entry the one
+// before. Signed fields are binary.AppendVarint's zigzag uvarints; the
+// 32-bit ones wrap as they were subtracted.
+func (d *thawer) logEntry(x *logDelta) LogEntry {
 	var e LogEntry
-	e.Index = prev.Index + unzigzag(d.uvarint())
-	e.Frame = prev.Frame + unzigzag(d.uvarint())
-	e.TS = prev.TS + unzigzag(d.uvarint())
-	if b := d.bytes(1); b != nil {
-		e.Dir = Dir(b[0])
-	}
-	e.Flags = decode.TCPFlags(d.uvarint())
-	e.RelSeq = prev.RelSeq + uint32(d.uvarint())
-	e.RelAck = prev.RelAck + uint32(d.uvarint())
+	e.Index = x.prev.Index + unzigzag(d.uvarint())
+	e.Frame = x.prev.Frame + unzigzag(d.uvarint())
+	e.TS = x.prev.TS + unzigzag(d.uvarint())
+	fd := d.uvarint()
+	e.Dir, e.Flags = Dir(fd&1), decode.TCPFlags(fd>>1)
+	p := &x.byDir[e.Dir]
+	e.RelSeq = p.RelSeq + uint32(unzigzag(d.uvarint()))
+	e.RelAck = p.RelAck + uint32(unzigzag(d.uvarint()))
 	e.Len = int32(unzigzag(d.uvarint()))
-	e.Win = uint32(d.uvarint())
+	e.Win = p.Win + uint32(unzigzag(d.uvarint()))
 	e.Kind = SegKind(d.uvarint())
-	*prev = e
+	x.prev, *p = e, e
 	return e
 }
