@@ -1,8 +1,8 @@
 package detectors
 
 import (
-	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // TestPerConnectionStateSizes guards the per-connection states the
@@ -11,15 +11,10 @@ import (
 // performance issue's 256 MB with little to spare: docs/performance.md,
 // item 12): each must stay in its size class of Go's allocator.
 func TestPerConnectionStateSizes(t *testing.T) {
-	for _, c := range []struct {
-		typ reflect.Type
-		max uintptr
-	}{
-		{reflect.TypeFor[rsConn](), 192},
-		{reflect.TypeFor[tsoConn](), 144},
-	} {
-		if got := c.typ.Size(); got > c.max {
-			t.Errorf("%s takes %d bytes, over its size class of %d", c.typ, got, c.max)
-		}
+	if n := unsafe.Sizeof(rsConn{}); n > 192 {
+		t.Errorf("retransmission-storm's rsConn takes %d bytes, over its size class of 192", n)
+	}
+	if n := unsafe.Sizeof(tsoConn{}); n > 144 {
+		t.Errorf("tso-super-segments' tsoConn takes %d bytes, over its size class of 144", n)
 	}
 }
