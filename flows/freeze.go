@@ -178,8 +178,9 @@ func (e *freezer) value(v reflect.Value) {
 			e.b = append(e.b, m...)
 			return
 		}
+		ep := v.Type() == endpointType
 		for i := range v.NumField() {
-			if v.Type() == endpointType && i == trBufField {
+			if ep && i == trBufField {
 				// Transitions (frozen before) holds what counts of it: one
 				// byte tells whether they live in it
 				e.b = append(e.b, b2u8((*Endpoint)(v.Addr().UnsafePointer()).inBuffer()))
@@ -324,9 +325,10 @@ func (d *thawer) value(v reflect.Value) {
 			open(v).Set(reflect.ValueOf(ap))
 			return
 		}
+		ep := v.Type() == endpointType
 		for i := range v.NumField() {
-			if v.Type() == endpointType && i == trBufField {
-				if b := d.bytes(1); b != nil && b[0] == 1 && !(*Endpoint)(v.Addr().UnsafePointer()).rebuffer() {
+			if ep && i == trBufField {
+				if b := d.bytes(1); b != nil && (b[0] > 1 || b[0] == 1 && !(*Endpoint)(v.Addr().UnsafePointer()).rebuffer()) {
 					d.fail()
 				}
 				continue

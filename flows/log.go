@@ -79,8 +79,8 @@ func (c *Conn) finishLog(r *recycler) {
 
 // pack encodes what a resting connection keeps of its past into packed and
 // frees it: the log and the tail ring's live entries (the last
-// min(tailN, logTail), all that promoteTail can read), each field as a
-// varint difference from the entry before, then the turns. A resting
+// min(tailN, logTail), all that promoteTail can read) as differences (see
+// logDelta), then the turns. A resting
 // connection's log costs about a third of its 48-byte entries, its turns
 // about a quarter of their 56 bytes. unpack restores them exactly when the
 // connection sends again or finishes. Packing a packed connection does

@@ -192,9 +192,7 @@ func (t *Tracker) restOne() {
 		return
 	}
 	if c.Orig.settled(&c.Resp) && c.Resp.settled(&c.Orig) {
-		t.recycle.putHist(c.Orig.hist)
-		t.recycle.putHist(c.Resp.hist)
-		c.Orig.hist, c.Resp.hist = nil, nil
+		t.dropHistories(c)
 		c.pack(t.recycle)
 		t.stats.Rested++
 	}
@@ -456,10 +454,15 @@ func (t *Tracker) finish(c *Conn, why EndReason) {
 	c.finishLog(t.recycle)
 	c.app[0], c.app[1] = nil, nil
 	c.Orig.UnfilledGaps, c.Resp.UnfilledGaps = c.Orig.unfilledGaps(), c.Resp.unfilledGaps()
+	t.dropHistories(c)
+	t.obs.Done(c)
+}
+
+// dropHistories gives c's transmission histories back to the recycler.
+func (t *Tracker) dropHistories(c *Conn) {
 	t.recycle.putHist(c.Orig.hist)
 	t.recycle.putHist(c.Resp.hist)
 	c.Orig.hist, c.Resp.hist = nil, nil
-	t.obs.Done(c)
 }
 
 // markClosed queues c, closed at ts, to linger. Its log is not packed
