@@ -333,11 +333,14 @@ func trEnd(env *Env, last int64) int64 {
 
 // rttOf returns the best round-trip estimate of c at the capture point: the
 // handshake RTT, else the smallest data→ACK sample (0 when unknown).
-func rttOf(c *flows.Conn) int64 {
-	if c.HandshakeRTT > 0 {
-		return c.HandshakeRTT
+func rttOf(c *flows.Conn) int64 { return viewRTT(c.View()) }
+
+// viewRTT is rttOf for a segment's view of its connection (Segment.View).
+func viewRTT(v flows.ConnView) int64 {
+	if v.HandshakeRTT > 0 {
+		return v.HandshakeRTT
 	}
-	return c.RTTMin
+	return v.RTTMin
 }
 
 // dupTracker recognises the same packet captured twice (a mirror port that
@@ -365,7 +368,7 @@ func dupSees(s *flows.Segment) bool {
 }
 
 // observe updates the tracker with s and reports whether s is a copy.
-func (t *dupTracker) observe(c *flows.Conn, s *flows.Segment) bool {
+func (t *dupTracker) observe(s *flows.Segment) bool {
 	p := s.P
 	if p.Flags.Has(decode.FlagACK) && (p.Opts.NSACK > 0 || s.Kind.Has(flows.SegDupAck)) {
 		t[s.Dir.Reverse()].fb = p.TS
@@ -380,7 +383,7 @@ func (t *dupTracker) observe(c *flows.Conn, s *flows.Segment) bool {
 	me := &t[s.Dir]
 	copied := false
 	if s.Kind&flows.AnyRetransmission != 0 && !s.Kind.Has(flows.SegFastRetransmission) {
-		win := dupWindow(c)
+		win := dupWindow(s.View)
 		switch {
 		case s.SinceFirstTx > 0 && s.SinceFirstTx < win:
 			copied = me.fb < p.TS-s.SinceFirstTx
@@ -395,10 +398,10 @@ func (t *dupTracker) observe(c *flows.Conn, s *flows.Segment) bool {
 // dupWindow is how soon after the original a copy counts as the same packet:
 // half the round trip, between 1 and 5 ms. The handshake RTT is trusted
 // first; data→ACK samples may be tiny on a capture that holds copies.
-func dupWindow(c *flows.Conn) int64 {
-	r := c.HandshakeRTT
-	if r == 0 || c.Orig.SYNs > 1 {
-		r = c.RTTMin
+func dupWindow(v flows.ConnView) int64 {
+	r := v.HandshakeRTT
+	if r == 0 || v.SYNs[flows.Orig] > 1 {
+		r = v.RTTMin
 	}
 	return min(max(r/2, 1e6), 5e6)
 }

@@ -78,7 +78,7 @@ func (d *quality) Segment(c *flows.Conn, s *flows.Segment) {
 		}
 		d.lastC, d.lastS = c, st
 	}
-	if st.observe(c, s) {
+	if st.observe(s) {
 		d.dups++
 		d.dupFrames.add(s.P.Frame)
 		if d.lastDupC != c {

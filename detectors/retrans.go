@@ -211,8 +211,8 @@ func (d *retrans) newState(c *flows.Conn) *rsConn {
 // recoveryWindow is how long after the receiver reported a hole a resend
 // still counts as receiver-driven recovery: two RTTs (at least 20 ms), or
 // 200 ms when the RTT is unknown.
-func recoveryWindow(c *flows.Conn) int64 {
-	if r := rttOf(c); r > 0 {
+func recoveryWindow(v flows.ConnView) int64 {
+	if r := viewRTT(v); r > 0 {
 		return max(2*r, 20e6)
 	}
 	return 200e6
@@ -235,7 +235,7 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 	if st == nil {
 		st = d.newState(c)
 	}
-	copied := st.dups.observe(c, s)
+	copied := st.dups.observe(s)
 	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
 	if p.Flags.Has(decode.FlagACK) {
 		if peer.retxOpen && flows.SeqDiff(peer.retxEnd, s.RelAck) >= 0 {
@@ -289,7 +289,7 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 		st.n.probe++
 		pr.probe.add(p.TS, 1)
 		return
-	case s.Kind.Has(flows.SegFastRetransmission) || (st.dups[s.Dir].fb != 0 && p.TS-st.dups[s.Dir].fb <= recoveryWindow(c)):
+	case s.Kind.Has(flows.SegFastRetransmission) || (st.dups[s.Dir].fb != 0 && p.TS-st.dups[s.Dir].fb <= recoveryWindow(s.View)):
 		// Wireshark's fast retransmission (two duplicate ACKs within 20 ms),
 		// or a resend soon after the receiver reported a hole with SACK
 		// blocks or a duplicate ACK: loss recovery driven by the receiver
@@ -408,7 +408,7 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 		}
 		// Copies of one packet captured twice are not resends.
 		times := []int64{ch.Times[0]}
-		win := dupWindow(c)
+		win := dupWindow(c.View())
 		for _, t := range ch.Times[1:] {
 			if prev := times[len(times)-1]; prev != 0 && t-prev < win {
 				continue

@@ -142,12 +142,12 @@ func newTSO(cfg *Config) *tso {
 // effMSS returns the largest payload the receiver in direction dir accepts
 // per segment, from the handshake (0 when unknown): its MSS option, minus
 // the timestamp option when both sides negotiated it.
-func effMSS(c *flows.Conn, dir flows.Dir) int {
-	m := int(c.Endpoint(dir.Reverse()).MSS)
+func effMSS(v flows.ConnView, dir flows.Dir) int {
+	m := int(v.MSS[dir.Reverse()])
 	if m == 0 {
 		return 0
 	}
-	if c.Orig.Timestamps && c.Resp.Timestamps {
+	if v.Timestamps[flows.Orig] && v.Timestamps[flows.Resp] {
 		m -= 12
 	}
 	return m
@@ -156,8 +156,8 @@ func effMSS(c *flows.Conn, dir flows.Dir) int {
 // superBound is the payload above which a segment is surely a super-segment
 // while the capture runs: the MSS when the handshake gave it, else the
 // Ethernet maximum (Finish re-judges with the inferred MSS).
-func superBound(c *flows.Conn, dir flows.Dir) int {
-	if m := effMSS(c, dir); m > 0 {
+func superBound(v flows.ConnView, dir flows.Dir) int {
+	if m := effMSS(v, dir); m > 0 {
 		return m
 	}
 	return 1460
@@ -197,7 +197,7 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 		me.burstSegs++
 	}
 	me.burstBytes += p.PayloadLen
-	if p.PayloadLen > superBound(c, s.Dir) {
+	if p.PayloadLen > superBound(s.View, s.Dir) {
 		me.burstSuper = true
 		me.super++
 		if me.firstFrame == 0 {
@@ -365,7 +365,7 @@ func (d *tso) ConnDone(c *flows.Conn) {
 		sup.flows.Add(c)
 		sup.ex.offer(c, float64(me.super))
 		sup.hl.add(me.firstFrame)
-		if m := effMSS(c, dir); m > 0 {
+		if m := effMSS(c.View(), dir); m > 0 {
 			sup.synMSS[m]++
 			sup.rawMSS = int(c.Endpoint(dir.Reverse()).MSS)
 		}

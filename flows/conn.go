@@ -67,6 +67,35 @@ type Segment struct {
 	// SinceFirstTx is, for a retransmission, the time since the original
 	// transmission of the same sequence number (0 when unknown).
 	SinceFirstTx int64
+	// View is what of the connection's changing state an observer may read
+	// about this segment: the values right after it. An observer that
+	// handles segments later than the tracker (on another goroutine) must
+	// read these, not the Conn's fields, which go on changing; of the Conn
+	// it may read only what never changes (ID, addresses, Slots).
+	View ConnView
+}
+
+// ConnView is the part of a connection's changing state that per-segment
+// observers read (Segment.View): round-trip times, and what the SYNs
+// announced. The tracker keeps a copy up to date in the Conn, where the
+// segment's own cache lines are, so handing it over costs no cache miss.
+type ConnView struct {
+	HandshakeRTT int64     // Conn.HandshakeRTT
+	RTTMin       int64     // Conn.RTTMin
+	MSS          [2]uint16 // Endpoint.MSS of Orig and Resp
+	SYNs         [2]uint8  // Endpoint.SYNs of Orig and Resp, at most 255
+	Timestamps   [2]bool   // Endpoint.Timestamps of Orig and Resp
+}
+
+// View returns c's ConnView computed from its fields now: for observers
+// that have the Conn to themselves (Done), and to check Segment.View.
+func (c *Conn) View() ConnView {
+	return ConnView{
+		HandshakeRTT: c.HandshakeRTT, RTTMin: c.RTTMin,
+		MSS:        [2]uint16{c.Orig.MSS, c.Resp.MSS},
+		SYNs:       [2]uint8{uint8(min(c.Orig.SYNs, 255)), uint8(min(c.Resp.SYNs, 255))},
+		Timestamps: [2]bool{c.Orig.Timestamps, c.Resp.Timestamps},
+	}
 }
 
 // Endpoint is everything known about one side of a connection. Counters count
@@ -284,6 +313,9 @@ type Conn struct {
 	EstablishedTS int64 // ACK completing the handshake
 	HandshakeRTT  int64 // SYN→ACK as seen at the capture point (0 = unknown)
 	RTTMin        int64 // smallest data→ACK sample, ns (0 = none)
+	// view is View() kept up to date where its fields change (rarely), so
+	// that every Segment.View is a copy from a line the segment touches.
+	view ConnView
 
 	app [2]*reassembly
 

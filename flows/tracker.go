@@ -517,6 +517,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 		if e.WScale >= 0 && peer.WScale >= 0 {
 			e.winScale, peer.winScale = uint8(min(e.WScale, 14)), uint8(min(peer.WScale, 14))
 		}
+		c.view = c.View()
 	}
 	if !e.hasNext {
 		// First segment of a side whose SYN we did not see.
@@ -609,6 +610,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 			c.EstablishedTS = p.TS
 			if c.SYNTS != 0 {
 				c.HandshakeRTT = p.TS - c.SYNTS
+				c.view.HandshakeRTT = c.HandshakeRTT
 			}
 		}
 	}
@@ -649,7 +651,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 	}
 	t.advanceState(c, dir, e, peer, p)
 
-	t.seg = Segment{P: p, Dir: dir, Kind: kind, RelSeq: p.Seq - e.ISN, RelAck: 0, SinceFirstTx: 0}
+	t.seg = Segment{P: p, Dir: dir, Kind: kind, RelSeq: p.Seq - e.ISN, RelAck: 0, SinceFirstTx: 0, View: c.view}
 	if ack && peer.hasNext {
 		t.seg.RelAck = p.Ack - peer.ISN
 	}
@@ -811,6 +813,7 @@ func (t *Tracker) sampleRTT(c *Conn, peer *Endpoint, p *decode.Packet) {
 		s := p.TS - last.ts
 		if c.RTTMin == 0 || s < c.RTTMin {
 			c.RTTMin = s
+			c.view.RTTMin = s
 		}
 		last.ts = -last.ts // sample once
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"weak"
@@ -731,4 +732,73 @@ func TestFlushReleasesFinished(t *testing.T) {
 	if len(f.gone) != 3 || f.alive != 0 {
 		t.Errorf("%d connections handed on; at the last, %d earlier ones still reachable", len(f.gone), f.alive)
 	}
+}
+
+// viewChecker checks, at every segment, that Segment.View is what the
+// connection's fields say right then, and counts the views that had each
+// of its values set, so the test knows the captures exercised them.
+type viewChecker struct {
+	t                                 testing.TB
+	path                              string
+	segs, rtt, rttMin, mss, ts, synRe int
+}
+
+func (v *viewChecker) Segment(c *Conn, s *Segment) {
+	if want := c.View(); s.View != want {
+		v.t.Fatalf("%s: conn %d, frame %d: Segment.View %+v, the connection says %+v", v.path, c.ID, s.P.Frame, s.View, want)
+	}
+	v.segs++
+	w := s.View
+	if w.HandshakeRTT > 0 {
+		v.rtt++
+	}
+	if w.RTTMin > 0 {
+		v.rttMin++
+	}
+	if w.MSS[Orig] > 0 && w.MSS[Resp] > 0 {
+		v.mss++
+	}
+	if w.Timestamps[Orig] && w.Timestamps[Resp] {
+		v.ts++
+	}
+	if w.SYNs[Orig] > 1 {
+		v.synRe++
+	}
+}
+
+func (v *viewChecker) Done(*Conn) {}
+
+// TestSegmentViewMatchesConn checks that the view the tracker keeps in
+// step (Segment.View, which observers running behind the tracker read
+// instead of the Conn) never differs from the connection's own fields, on
+// every segment of the test captures.
+func TestSegmentViewMatchesConn(t *testing.T) {
+	paths, _ := filepath.Glob("../testdata/captures/*.pcap*")
+	if len(paths) < 10 {
+		t.Fatalf("only %d test captures", len(paths))
+	}
+	v := &viewChecker{t: t}
+	for _, path := range paths {
+		r, err := decode.Open(path, decode.ReaderOptions{})
+		if err != nil {
+			continue // the unreadable test captures
+		}
+		v.path = path
+		tr := NewTracker(Config{}, v)
+		dec := decode.NewDecoder()
+		var f decode.Frame
+		var p decode.Packet
+		for r.Next(&f) == nil {
+			if dec.Decode(&f, &p) {
+				tr.Add(&p)
+			}
+		}
+		tr.Flush()
+		r.Close()
+	}
+	if v.rtt == 0 || v.rttMin == 0 || v.mss == 0 || v.ts == 0 || v.synRe == 0 {
+		t.Fatalf("the captures left a view field untested: %+v", *v)
+	}
+	t.Logf("%d segments; views with a handshake RTT %d, an RTT sample %d, both MSS %d, timestamps %d, a resent SYN %d",
+		v.segs, v.rtt, v.rttMin, v.mss, v.ts, v.synRe)
 }

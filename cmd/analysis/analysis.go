@@ -8,6 +8,12 @@
 //	    → flows.Observer fan-out: detectors.Engine, the connection store, the state timeline
 //	→ Tracker.Flush → Engine.Finish → render.Report
 //
+// Reading and decoding, tracking, and the observers each run on a goroutine
+// of their own, over batches of packets (see pipeline.go); the connection
+// store and the state timeline on a fourth (offload.go). The observers see
+// the same calls in the same order as in a sequential run, so the results
+// do not depend on the scheduling.
+//
 // Several input files form one timeline when Options.Paths holds more than
 // one (rotated captures, --merge): they are read in order into one tracker.
 package analysis
@@ -49,6 +55,10 @@ type Options struct {
 	Version string
 	// StatesBucket is the width of the state timeline buckets (0 = automatic).
 	StatesBucket time.Duration
+	// inlineObservers runs the detectors on the tracking goroutine, called
+	// by the tracker itself, as before the pipeline had its third stage:
+	// tests compare the two.
+	inlineObservers bool
 }
 
 // InputError reports an input that could not be read at all (missing, not a
@@ -111,7 +121,17 @@ func Run(opts Options) (*Result, error) {
 	timeline := flows.NewTimeline()
 	summ := newSummarizer(store)
 	late := newOffload(summ, timeline)
-	tracker := flows.NewTracker(opts.Flows, fanout{engine, late})
+	keep := opts.Flows.AppBytes
+	if keep <= 0 {
+		keep = flows.DefaultConfig().AppBytes
+	}
+	obs := fanout{engine, late}
+	pl := newPipeline(keep, obs, opts.inlineObservers)
+	var trackerObs flows.Observer = pl
+	if opts.inlineObservers {
+		trackerObs = obs
+	}
+	tracker := flows.NewTracker(opts.Flows, trackerObs)
 
 	env := &detectors.Env{}
 	var caps []render.Capture
@@ -120,8 +140,9 @@ func Run(opts Options) (*Result, error) {
 	dec := decode.NewDecoder()
 	var frameBase int64
 	for _, path := range opts.Paths {
-		capInfo, err := readOne(path, opts, dec, tracker, &frame, &pkt, env, frameBase)
+		capInfo, err := readOne(path, opts, dec, tracker, pl, &frame, &pkt, env, frameBase)
 		if err != nil {
+			pl.close()
 			late.Close()
 			store.Close()
 			return nil, err
@@ -130,6 +151,7 @@ func Run(opts Options) (*Result, error) {
 		caps = append(caps, capInfo)
 	}
 	tracker.Flush()
+	pl.close()
 	late.Close()
 	ts := tracker.Stats()
 	env.TCPPackets = ts.Segments
@@ -155,48 +177,8 @@ func Run(opts Options) (*Result, error) {
 	return &Result{Report: rep, store: store}, nil
 }
 
-// batch is a run of decoded packets handed from the reading goroutine to the
-// tracking one. Payloads are copied into the batch's arena (at most keep
-// bytes each: all the tracker's sniffers ever look at), since a Packet's
-// Payload aliases the reader's buffer.
-type batch struct {
-	pkts  [512]decode.Packet
-	n     int
-	arena []byte
-	keep  int
-}
-
-func newBatch(keep int) *batch {
-	return &batch{arena: make([]byte, 0, 512*min(keep, 2048)), keep: keep}
-}
-
-// keepPayload moves p.Payload into the arena.
-func (b *batch) keepPayload(p *decode.Packet) {
-	if len(p.Payload) == 0 {
-		p.Payload = nil
-		return
-	}
-	pl := p.Payload
-	if len(pl) > b.keep {
-		pl = pl[:b.keep]
-	}
-	if len(b.arena)+len(pl) > cap(b.arena) {
-		// Arena full: this packet gets its own copy (rare: large payloads).
-		p.Payload = append([]byte(nil), pl...)
-		return
-	}
-	start := len(b.arena)
-	b.arena = append(b.arena, pl...)
-	p.Payload = b.arena[start:len(b.arena):len(b.arena)]
-}
-
-func (b *batch) reset() {
-	b.n = 0
-	b.arena = b.arena[:0]
-}
-
 // readOne reads one capture file into the tracker.
-func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Tracker,
+func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Tracker, pl *pipeline,
 	frame *decode.Frame, pkt *decode.Packet, env *detectors.Env, frameBase int64) (render.Capture, error) {
 	var r *decode.Reader
 	var err error
@@ -212,24 +194,15 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 	before := dec.Stats
 	var frames, tcp int64
 	var first, last int64
-	keep := opts.Flows.AppBytes
-	if keep <= 0 {
-		keep = flows.DefaultConfig().AppBytes
-	}
-	// Two stages, one core each: this goroutine tracks; the reader decodes
-	// into batches it hands over and gets back for reuse. A single consumer
-	// keeps the results identical to a sequential run.
-	full := make(chan *batch, 4)
-	free := make(chan *batch, 4)
-	for i := 0; i < cap(free); i++ {
-		free <- newBatch(keep)
-	}
+	// This goroutine tracks; the reader decodes into batches it hands over,
+	// and the observers get them next (see pipeline).
+	full := make(chan *batch, batchesInFlight/2)
 	var readErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer close(full)
-		b := <-free
+		b := <-pl.free
 		for {
 			err := r.Next(frame)
 			if err == io.EOF {
@@ -251,14 +224,15 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 			b.keepPayload(p)
 			if b.n++; b.n == len(b.pkts) {
 				full <- b
-				b = <-free
+				b = <-pl.free
 			}
 		}
-		if b.n > 0 {
-			full <- b
-		}
+		// The last batch goes over even when empty: the tracker passes
+		// every batch on, and this one must come back to the free list.
+		full <- b
 	}()
 	for b := range full {
+		pl.tracking(b)
 		for i := 0; i < b.n; i++ {
 			p := &b.pkts[i]
 			if first == 0 || p.TS < first {
@@ -273,8 +247,7 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 			tcp++
 			tracker.Add(p)
 		}
-		b.reset()
-		free <- b
+		pl.pass()
 	}
 	<-done
 	if opts.Progress != nil {

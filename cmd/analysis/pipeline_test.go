@@ -1,0 +1,131 @@
+package analysis
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
+	"github.com/pcapsleuth/pcapsleuth/flows"
+	"github.com/pcapsleuth/pcapsleuth/render"
+)
+
+// callRecorder records the callbacks it gets: a segment as its packet's
+// frame, a finished connection as minus its ID.
+type callRecorder struct{ calls []int64 }
+
+func (r *callRecorder) Segment(_ *flows.Conn, s *flows.Segment) { r.calls = append(r.calls, s.P.Frame) }
+func (r *callRecorder) Done(c *flows.Conn)                      { r.calls = append(r.calls, -c.ID) }
+
+// TestPipelineReplaysInOrder records segments in batches, then many more
+// finished connections than a batch holds outside any batch (as Flush
+// does): the observer sees every call, in order, and every batch comes
+// back to the free list.
+func TestPipelineReplaysInOrder(t *testing.T) {
+	rec := &callRecorder{}
+	pl := newPipeline(64, rec, false)
+	var want []int64
+	frame := int64(0)
+	for range 3 * batchesInFlight { // more batches than go round
+		b := <-pl.free
+		pl.tracking(b)
+		for i := range 100 {
+			frame++
+			b.pkts[i].Frame = frame
+			pl.Segment(nil, &flows.Segment{P: &b.pkts[i]})
+			want = append(want, frame)
+			if i%10 == 0 {
+				pl.Done(&flows.Conn{ID: frame})
+				want = append(want, -frame)
+			}
+		}
+		b.n = 100
+		pl.pass()
+	}
+	for i := range 3*flushEvents + 5 {
+		pl.Done(&flows.Conn{ID: int64(i + 1)})
+		want = append(want, -int64(i+1))
+	}
+	pl.close()
+	if len(rec.calls) != len(want) {
+		t.Fatalf("the observer got %d calls, want %d", len(rec.calls), len(want))
+	}
+	for i := range want {
+		if rec.calls[i] != want[i] {
+			t.Fatalf("call %d is %d, want %d", i, rec.calls[i], want[i])
+		}
+	}
+	if len(pl.free) != batchesInFlight {
+		t.Fatalf("%d batches came back, want %d", len(pl.free), batchesInFlight)
+	}
+	for range batchesInFlight {
+		if b := <-pl.free; b.n != 0 || len(b.ev) != 0 || len(b.arena) != 0 {
+			t.Fatalf("a batch came back with %d packets, %d events", b.n, len(b.ev))
+		}
+	}
+}
+
+// reportJSON runs the analysis of paths and returns its JSON report.
+func reportJSON(t *testing.T, paths []string, inline bool) []byte {
+	t.Helper()
+	done := make(chan struct{})
+	var res *Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = Run(Options{Paths: paths, Version: "test", TempDir: t.TempDir(), inlineObservers: inline})
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("%v: the analysis did not end (inline %v)", paths, inline)
+	}
+	if err != nil {
+		t.Fatalf("%v: %v", paths, err)
+	}
+	defer res.Close()
+	var buf bytes.Buffer
+	if err := render.WriteJSON(&buf, res.Report); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestObservingStageChangesNothing runs every test capture (and, when
+// ../shared is present, every scenario) with the detectors on their own
+// goroutine, behind the tracker, and with the tracker calling them itself:
+// the reports must be byte-identical. A detector that read, on a segment,
+// connection state the tracker changes later would differ here (and be a
+// data race, which `go test -race` reports). A merge of more files than
+// there are batches in flight checks that every file gives its batches
+// back.
+func TestObservingStageChangesNothing(t *testing.T) {
+	paths, _ := filepath.Glob("../../testdata/captures/*.pcap*")
+	if len(paths) < 10 {
+		t.Fatalf("only %d test captures", len(paths))
+	}
+	scen, _ := filepath.Glob("../../../shared/scenarios/*.pcap*")
+	if len(scen) == 0 {
+		t.Log("../shared/scenarios is absent: the scenarios are not compared")
+	}
+	var runs [][]string
+	for _, p := range append(paths, scen...) {
+		if _, err := decode.Open(p, decode.ReaderOptions{}); err != nil {
+			continue // the unreadable test captures
+		}
+		runs = append(runs, []string{p})
+	}
+	merged := []string{}
+	for range 2 * batchesInFlight {
+		merged = append(merged, "../../testdata/captures/demo.pcap")
+	}
+	runs = append(runs, merged)
+	for _, ps := range runs {
+		got, want := reportJSON(t, ps, false), reportJSON(t, ps, true)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%v: the report differs when the detectors run behind the tracker (%d against %d bytes)", ps[0], len(got), len(want))
+		}
+	}
+	t.Logf("%d runs identical (%d scenarios)", len(runs), len(scen))
+}
