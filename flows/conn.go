@@ -285,11 +285,6 @@ type Conn struct {
 	Packets int64
 	LastTS  int64
 
-	// Slots hold per-connection state of observers (detectors) that asked
-	// for a slot, so they need no map lookup per segment. The tracker never
-	// reads them.
-	Slots [MaxSlots]any
-
 	// Log is the bounded packet log for ladder diagrams: the first and last
 	// packets, and those around every FIN, RST and anomaly. Index is the
 	// packet's position in the connection, so gaps show what was elided.
@@ -308,7 +303,15 @@ type Conn struct {
 	Turns     []Turn
 	TurnCount int
 
-	SYNTS         int64 // first SYN
+	SYNTS int64 // first SYN
+
+	// Slots hold per-connection state of observers (detectors) that asked
+	// for a slot, so they need no map lookup per segment. The tracker never
+	// reads them. They fill a cache line of their own (bytes 128 to 191),
+	// which the tracker never writes: the detectors read them on another
+	// core, and a line both cores wrote would go back and forth.
+	Slots [MaxSlots]any
+
 	SYNACKTS      int64 // first SYN-ACK
 	EstablishedTS int64 // ACK completing the handshake
 	HandshakeRTT  int64 // SYN→ACK as seen at the capture point (0 = unknown)
