@@ -129,3 +129,34 @@ func TestObservingStageChangesNothing(t *testing.T) {
 	}
 	t.Logf("%d runs identical (%d scenarios)", len(runs), len(scen))
 }
+
+// nopObserver does nothing with the callbacks.
+type nopObserver struct{}
+
+func (nopObserver) Segment(*flows.Conn, *flows.Segment) {}
+func (nopObserver) Done(*flows.Conn)                    {}
+
+// BenchmarkPipelineSteadyState costs one segment recorded by the tracking
+// goroutine and replayed on the observing one (to an observer that does
+// nothing): it must not allocate once the batches' event arrays have grown
+// (bench/smoke.sh).
+func BenchmarkPipelineSteadyState(b *testing.B) {
+	pl := newPipeline(64, nopObserver{}, false)
+	c := &flows.Conn{ID: 1}
+	bt := <-pl.free
+	pl.tracking(bt)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if bt.n == len(bt.pkts) {
+			pl.pass()
+			bt = <-pl.free
+			pl.tracking(bt)
+		}
+		p := &bt.pkts[bt.n]
+		p.Frame = int64(i + 1)
+		bt.n++
+		pl.Segment(c, &flows.Segment{P: p})
+	}
+	pl.close()
+}
