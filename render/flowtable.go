@@ -3,6 +3,7 @@ package render
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/netip"
 	"slices"
@@ -104,11 +105,14 @@ func buildFlowTable(r *Report, kindAnchors map[string]string, ladders map[int64]
 	var row [len(flowColumns)]int64
 	if r.Conns != nil {
 		err := r.Conns.Each(func(c *ConnSummary) error {
-			t.Total++
-			if t.Total > maxTableRows {
-				t.Omitted++
-				return nil
+			if t.Total == maxTableRows {
+				// The table is full: the rest are only counted, and
+				// Len counts them without reading them back (on a
+				// capture of 320,000 connections that read took half
+				// the table's time).
+				return errTableFull
 			}
+			t.Total++
 			ch, cp := splitAddr(c.Client)
 			sh, sp := splitAddr(c.Server)
 			row[0] = c.ID
@@ -169,6 +173,9 @@ func buildFlowTable(r *Report, kindAnchors map[string]string, ladders map[int64]
 			rows = append(rows, ']')
 			return nil
 		})
+		if errors.Is(err, errTableFull) {
+			t.Total, t.Omitted, err = r.Conns.Len(), r.Conns.Len()-maxTableRows, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -257,6 +264,10 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// errTableFull stops buildFlowTable's walk over the connections once the
+// table holds maxTableRows.
+var errTableFull = errors.New("flow table full")
 
 func connLen(r *Report) int {
 	if r.Conns == nil {
