@@ -64,9 +64,9 @@ import (
 // 240 MiB, a third, at least 64 MiB) went to 237-249 MiB, up to 261
 // decimal megabytes: the collector now shares its core with the detectors,
 // and more is allocated while it marks. A target of 232 MiB and a quarter
-// of the live heap, at least 48 MiB, gave 224 MiB (229 MB of RSS in KB, 235
-// decimal megabytes) in the same time within the noise (alternating runs:
-// 17.1 and 17.7 s against 18.6 and 16.0 s).
+// of the live heap, at least 48 MiB, gave 224-230 MiB (235-241 decimal
+// megabytes), and took less time, not more (five alternating runs each:
+// 15.6-18.8 s against 16.0-21.8 s).
 //
 // While the tuner runs, GOGC's own trigger is off (unless GOGC is set in
 // the environment): the limit alone decides when to collect. Below 100 MiB
