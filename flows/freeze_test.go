@@ -22,12 +22,6 @@ func trackFile(t testing.TB, path string) []*Conn {
 // may be nil).
 func trackFileWith(t testing.TB, path string, each func(c *Conn), setup func(*Tracker)) []*Conn {
 	t.Helper()
-	r, err := decode.Open(path, decode.ReaderOptions{})
-	if err != nil {
-		t.Logf("%s: %v", path, err) // the unreadable test captures
-		return nil
-	}
-	defer r.Close()
 	rec := &recorder{}
 	var obs Observer = rec
 	if each != nil {
@@ -37,6 +31,21 @@ func trackFileWith(t testing.TB, path string, each func(c *Conn), setup func(*Tr
 	if setup != nil {
 		setup(tr)
 	}
+	trackInto(t, path, tr)
+	return rec.done
+}
+
+// trackInto feeds every segment of the capture at path to tr, then flushes
+// it. It reports false, having fed nothing, for an unreadable capture (the
+// test captures include some).
+func trackInto(t testing.TB, path string, tr *Tracker) bool {
+	t.Helper()
+	r, err := decode.Open(path, decode.ReaderOptions{})
+	if err != nil {
+		t.Logf("%s: %v", path, err)
+		return false
+	}
+	defer r.Close()
 	dec := decode.NewDecoder()
 	var f decode.Frame
 	var p decode.Packet
@@ -52,7 +61,7 @@ func trackFileWith(t testing.TB, path string, each func(c *Conn), setup func(*Tr
 		}
 	}
 	tr.Flush()
-	return rec.done
+	return true
 }
 
 // TestFreezeRoundTrip freezes and thaws every connection of the project's

@@ -779,22 +779,8 @@ func TestSegmentViewMatchesConn(t *testing.T) {
 	}
 	v := &viewChecker{t: t}
 	for _, path := range paths {
-		r, err := decode.Open(path, decode.ReaderOptions{})
-		if err != nil {
-			continue // the unreadable test captures
-		}
 		v.path = path
-		tr := NewTracker(Config{}, v)
-		dec := decode.NewDecoder()
-		var f decode.Frame
-		var p decode.Packet
-		for r.Next(&f) == nil {
-			if dec.Decode(&f, &p) {
-				tr.Add(&p)
-			}
-		}
-		tr.Flush()
-		r.Close()
+		trackInto(t, path, NewTracker(Config{}, v))
 	}
 	if v.rtt == 0 || v.rttMin == 0 || v.mss == 0 || v.ts == 0 || v.synRe == 0 {
 		t.Fatalf("the captures left a view field untested: %+v", *v)
