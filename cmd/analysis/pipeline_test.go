@@ -2,7 +2,10 @@ package analysis
 
 import (
 	"bytes"
+	"errors"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,4 +162,33 @@ func BenchmarkPipelineSteadyState(b *testing.B) {
 		pl.Segment(c, &flows.Segment{P: p})
 	}
 	pl.close()
+}
+
+// TestPipelineClosesOnInputError: when a later file of a timeline cannot
+// be opened, Run returns the InputError and leaves no goroutine behind
+// (the observing and offload goroutines are stopped, not left waiting for
+// batches that never come).
+func TestPipelineClosesOnInputError(t *testing.T) {
+	before := runtime.NumGoroutine()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(Options{Paths: []string{"../../testdata/captures/demo.pcap", filepath.Join(t.TempDir(), "missing.pcap")},
+			TempDir: t.TempDir()})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.HasSuffix(ie.Path, "missing.pcap") {
+			t.Fatalf("got %v, want an InputError for the missing file", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return")
+	}
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines before Run, %d after it returned", before, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
