@@ -62,9 +62,11 @@ func (c *Conn) promoteTail(n int) {
 	c.tailN = 0
 }
 
-// finishLog appends the tail ring (the last packets) to the log, frees the
-// ring, and trims the log to its length: a finished connection may be kept
-// (an exemplar of a finding) until the report is written.
+// finishLog appends the tail ring (the last packets) to the log and frees
+// the ring. The log is not trimmed to its length: nearly every finished
+// connection is dropped once the observers had it (the exemplars they keep
+// are frozen copies), and the trimming copy was a twelfth of all an
+// analysis allocated.
 func (c *Conn) finishLog(r *recycler) {
 	if c.Log == nil {
 		c.unpack(r, true)
@@ -72,9 +74,6 @@ func (c *Conn) finishLog(r *recycler) {
 	c.promoteTail(logTail)
 	r.putTail(c.tail)
 	c.tail = nil
-	if cap(c.Log)-len(c.Log) > 4 {
-		c.Log = append([]LogEntry(nil), c.Log...)
-	}
 }
 
 // pack encodes what a resting connection keeps of its past into packed and
