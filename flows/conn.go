@@ -255,6 +255,8 @@ const (
 	maxHoles = 512
 	maxChain = 16
 	maxTurns = 16
+	// turnsFirst is the capacity of a connection's first Turns buffer.
+	turnsFirst = 4
 )
 
 type txRecord struct {
@@ -294,9 +296,10 @@ type Conn struct {
 	tailN    int
 	after    int // packets still to log after an anomaly
 	closedTS int64
-	inQueue  bool
-	halfOpen bool  // nothing seen but the client's SYNs (see Tracker.halfQ)
+	inQueue  bool  // Tracker.closed holds it
+	halfOpen bool  // nothing seen but the client's SYNs (see Tracker.halfHead)
 	appFlags uint8 // bit d set: direction d was fully sniffed
+	reusable bool  // finished, and no queue holds it (see ConnPool)
 
 	// Turns are the payload runs; the first and last are kept when there are
 	// more than maxTurns, and TurnCount counts them all.
@@ -338,6 +341,9 @@ type Conn struct {
 	appInfo *AppInfo
 
 	slot int // index in Tracker.live
+
+	// halfPrev and halfNext link the half-open connections (Tracker.halfHead).
+	halfPrev, halfNext *Conn
 
 	// packed holds Log, the tail ring's live entries and Turns of a resting
 	// connection (see pack); Log and Turns are nil while it is set.

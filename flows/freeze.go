@@ -66,6 +66,12 @@ var (
 	// Transitions, not frozen (Transitions is) but rebuilt by rebuffer.
 	// It must come after Transitions.
 	trBufField = fieldIndex(endpointType, "trBuf")
+	// Conn's links to its neighbours on the tracker's half-open list are
+	// not frozen: nil on a finished connection, they would otherwise lead
+	// Freeze through the live ones.
+	connType      = reflect.TypeFor[Conn]()
+	halfPrevField = fieldIndex(connType, "halfPrev")
+	halfNextField = fieldIndex(connType, "halfNext")
 )
 
 // fieldIndex returns the index of the field of struct type t named name.
@@ -178,8 +184,11 @@ func (e *freezer) value(v reflect.Value) {
 			e.b = append(e.b, m...)
 			return
 		}
-		ep := v.Type() == endpointType
+		ep, cn := v.Type() == endpointType, v.Type() == connType
 		for i := range v.NumField() {
+			if cn && (i == halfPrevField || i == halfNextField) {
+				continue
+			}
 			if ep && i == trBufField {
 				// Transitions (frozen before) holds what counts of it: one
 				// byte tells whether they live in it
@@ -325,8 +334,11 @@ func (d *thawer) value(v reflect.Value) {
 			open(v).Set(reflect.ValueOf(ap))
 			return
 		}
-		ep := v.Type() == endpointType
+		ep, cn := v.Type() == endpointType, v.Type() == connType
 		for i := range v.NumField() {
+			if cn && (i == halfPrevField || i == halfNextField) {
+				continue
+			}
 			if ep && i == trBufField {
 				if b := d.bytes(1); b != nil && (b[0] > 1 || b[0] == 1 && !(*Endpoint)(v.Addr().UnsafePointer()).rebuffer()) {
 					d.fail()

@@ -14,7 +14,9 @@ type Observer interface {
 	Segment(c *Conn, s *Segment)
 	// Done is called exactly once per connection, when the tracker hands it
 	// on: closed and lingered, evicted, reused by a new SYN, or at Flush.
-	// c is never modified afterwards; the observer may keep it.
+	// c is never modified afterwards; the observer may keep it, unless the
+	// tracker has a ConnPool (see SetPool): then c may be reused once
+	// every observer is done with it.
 	Done(c *Conn)
 }
 
@@ -72,20 +74,23 @@ type Tracker struct {
 	// restCursor is the live connection restOne looked at last.
 	restCursor int
 	closed     []*Conn
-	// halfQ holds the connections opened by a client's SYN, oldest first;
-	// those no longer half-open are skipped when met. halfN counts the
-	// half-open ones.
-	halfQ    []*Conn
-	halfHead int // halfQ[:halfHead] are gone
-	halfN    int
-	nextID   int64
-	lastTS   int64
-	last     *Conn // the connection of the last segment, while live
+	// halfHead and halfTail are the ends of the list of half-open
+	// connections (Conn.halfPrev, halfNext), oldest first; halfN counts
+	// them.
+	halfHead, halfTail *Conn
+	halfN              int
+	nextID             int64
+	lastTS             int64
+	last               *Conn // the connection of the last segment, while live
 	// recycle keeps the scratch finished and resting connections give
 	// back (nil: allocate every time, as the tests compare).
 	recycle *recycler
-	seg     Segment
-	stats   Stats
+	// pool, when set, gives back finished connections to reuse; spare
+	// holds those taken from it (see newConn).
+	pool  *ConnPool
+	spare []*Conn
+	seg   Segment
+	stats Stats
 }
 
 // NewTracker returns a tracker that reports to obs.
@@ -211,7 +216,6 @@ func (t *Tracker) Flush() {
 	sortConnsByID(conns)
 	clear(t.closed)
 	t.closed = t.closed[:0]
-	t.halfQ, t.halfHead = nil, 0 // finish needs only halfN
 	for i, c := range conns {
 		conns[i] = nil
 		t.finish(c, EndCaptureEnd)
@@ -251,7 +255,8 @@ func startsNewConn(c *Conn, p *decode.Packet) bool {
 func (t *Tracker) open(p *decode.Packet) *Conn {
 	t.nextID++
 	t.stats.Conns++
-	c := &Conn{ID: t.nextID, FirstFrame: p.Frame, FirstTS: p.TS, LastTS: p.TS}
+	c := t.newConn()
+	c.ID, c.FirstFrame, c.FirstTS, c.LastTS = t.nextID, p.Frame, p.TS, p.TS
 	client, server := p.Src, p.Dst
 	switch {
 	case p.Flags.Has(decode.FlagSYN) && !p.Flags.Has(decode.FlagACK):
@@ -268,7 +273,9 @@ func (t *Tracker) open(p *decode.Packet) *Conn {
 	c.Orig.WScale, c.Resp.WScale = -1, -1
 	c.Orig.Transitions = c.Orig.trBuf[:0]
 	c.Resp.Transitions = c.Resp.trBuf[:0]
-	c.Log = make([]LogEntry, 0, logHead)
+	if c.Log == nil {
+		c.Log = make([]LogEntry, 0, logHead)
+	}
 	if !c.DirKnown {
 		// A capture that starts mid-connection: both sides are established.
 		c.Orig.setState(p.TS, 0, StateEstablished)
@@ -295,51 +302,42 @@ func (t *Tracker) open(p *decode.Packet) *Conn {
 }
 
 // leaveHalfOpen records that c is no longer half-open (answered, or
-// handed on); its entry in halfQ stays until met.
+// handed on) and takes it off the half-open list.
 func (t *Tracker) leaveHalfOpen(c *Conn) {
 	c.halfOpen = false
 	t.halfN--
+	if c.halfPrev != nil {
+		c.halfPrev.halfNext = c.halfNext
+	} else {
+		t.halfHead = c.halfNext
+	}
+	if c.halfNext != nil {
+		c.halfNext.halfPrev = c.halfPrev
+	} else {
+		t.halfTail = c.halfPrev
+	}
+	c.halfPrev, c.halfNext = nil, nil
 }
 
 // evictHalfOpen hands on the oldest half-open connection but keep (the
 // newest).
 func (t *Tracker) evictHalfOpen(keep *Conn) {
-	for t.halfHead < len(t.halfQ) {
-		c := t.halfQ[t.halfHead]
-		if c == keep {
-			return
-		}
-		t.halfQ[t.halfHead] = nil
-		t.halfHead++
-		if c.halfOpen {
-			t.stats.Evicted++
-			t.stats.HalfOpenEvicted++
-			t.finish(c, EndEvicted)
-			return
-		}
+	if c := t.halfHead; c != nil && c != keep {
+		t.stats.Evicted++
+		t.stats.HalfOpenEvicted++
+		t.finish(c, EndEvicted)
 	}
 }
 
-// queueHalfOpen appends c to halfQ, dropping the entries no longer
-// half-open once they dominate (amortized O(1): they keep no finished
-// connection alive for long).
+// queueHalfOpen appends c, half-open, to the half-open list.
 func (t *Tracker) queueHalfOpen(c *Conn) {
-	if t.halfHead > 1024 && 2*t.halfHead > len(t.halfQ) {
-		n := copy(t.halfQ, t.halfQ[t.halfHead:])
-		clear(t.halfQ[n:])
-		t.halfQ, t.halfHead = t.halfQ[:n], 0
+	c.halfPrev = t.halfTail
+	if t.halfTail != nil {
+		t.halfTail.halfNext = c
+	} else {
+		t.halfHead = c
 	}
-	if len(t.halfQ)-t.halfHead > 2*t.halfN+1024 {
-		kept := t.halfQ[:0]
-		for _, q := range t.halfQ[t.halfHead:] {
-			if q.halfOpen {
-				kept = append(kept, q)
-			}
-		}
-		clear(t.halfQ[len(kept):])
-		t.halfQ, t.halfHead = kept, 0
-	}
-	t.halfQ = append(t.halfQ, c)
+	t.halfTail = c
 }
 
 // ephemeralFirst reports whether port a looks like the client's (ephemeral)
@@ -384,8 +382,11 @@ func (t *Tracker) evictOne(keep *Conn) {
 	for len(t.closed) > 0 {
 		c := t.closed[0]
 		t.closed = t.closed[1:]
+		if !t.table.holds(c) {
+			continue // finished already: the observers' now, not to be written
+		}
 		c.inQueue = false
-		if c != keep && t.table.holds(c) {
+		if c != keep {
 			t.finish(c, EndClosed)
 			return
 		}
@@ -422,10 +423,10 @@ func (t *Tracker) sweep() {
 		}
 		t.closed[0] = nil
 		t.closed = t.closed[1:]
-		c.inQueue = false
 		if !t.table.holds(c) {
-			continue
+			continue // finished already: the observers' now, not to be written
 		}
+		c.inQueue = false
 		if c.LastTS+t.cfg.Linger > t.lastTS && len(t.closed) < maxLingering {
 			// Active again since it closed (late retransmissions, a SYN
 			// with the same ISN): linger from its last packet.
@@ -451,6 +452,9 @@ func (t *Tracker) finish(c *Conn, why EndReason) {
 		t.leaveHalfOpen(c)
 	}
 	c.EndState = why
+	// Reusable unless the closed queue still names it (an entry met later
+	// would take the connection reusing c for c).
+	c.reusable = !c.inQueue
 	c.finishLog(t.recycle)
 	c.app[0], c.app[1] = nil, nil
 	c.Orig.UnfilledGaps, c.Resp.UnfilledGaps = c.Orig.unfilledGaps(), c.Resp.unfilledGaps()
@@ -1123,7 +1127,7 @@ func (c *Conn) addTurn(r *recycler, dir Dir, p *decode.Packet) {
 		return
 	}
 	if c.Turns == nil {
-		c.Turns = make([]Turn, 0, 4)
+		c.Turns = make([]Turn, 0, turnsFirst)
 	}
 	c.Turns = append(c.Turns, tr)
 }
