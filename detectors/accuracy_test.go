@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,10 @@ type runObserver struct {
 	eng  *Engine
 	run  *captureRun
 	keep bool
+	// scribble overwrites every connection once the engine had it (and
+	// keeps none), as a tracker reusing connections may.
+	scribble bool
+	pool     *flows.ConnPool // given each connection, to scribble it and reuse it
 }
 
 func (o *runObserver) Segment(c *flows.Conn, s *flows.Segment) {
@@ -68,8 +73,29 @@ func (o *runObserver) Segment(c *flows.Conn, s *flows.Segment) {
 }
 
 func (o *runObserver) Done(c *flows.Conn) {
+	if o.scribble {
+		o.eng.Done(c)
+		if o.pool != nil {
+			o.pool.Put([]*flows.Conn{c}) // which scribbles it
+		} else {
+			scribbleConn(c)
+		}
+		return
+	}
 	o.run.Conns = append(o.run.Conns, c)
 	o.eng.Done(c)
+}
+
+// scribbleConn overwrites c with a connection that never was.
+func scribbleConn(c *flows.Conn) {
+	bad := netip.MustParseAddrPort("[2001:db8::dead]:9")
+	*c = flows.Conn{ID: 1 << 40, Packets: 1 << 40, LastTS: 1, FirstTS: 1, FirstFrame: 1 << 40,
+		SYNTS: 1, DirKnown: true, EndState: flows.EndEvicted,
+		Log: []flows.LogEntry{{Index: -1, Frame: -1, TS: -1, Len: -1}}}
+	for _, e := range []*flows.Endpoint{&c.Orig, &c.Resp} {
+		*e = flows.Endpoint{Addr: bad, State: flows.StateCloseWait, Packets: 1 << 40, FINTS: 1, RSTTS: 1,
+			SYNs: 9, Transitions: []flows.Transition{{TS: 1, State: flows.StateCloseWait}}}
+	}
 }
 
 // runCapture analyzes the capture at path with cfg (DefaultConfig when nil)
@@ -79,6 +105,24 @@ func (o *runObserver) Done(c *flows.Conn) {
 // with the error in Env.ReadErrors, as cmd does.
 func runCapture(tb testing.TB, path string, cfg *Config, keepFrames bool, specs ...*Spec) *captureRun {
 	tb.Helper()
+	return runCaptureWith(tb, path, cfg, runOptions{keepFrames: keepFrames}, specs...)
+}
+
+// runOptions are runCaptureWith's.
+type runOptions struct {
+	keepFrames bool
+	// scribble overwrites every connection once the engine had it (see
+	// runObserver); reuse also gives it back to the tracker for its next
+	// connection (flows.ConnPool). run.Conns stays empty with either.
+	scribble, reuse bool
+	// tracker is the tracker's configuration (zero: flows.DefaultConfig).
+	tracker flows.Config
+}
+
+// runCaptureWith is runCapture with more options.
+func runCaptureWith(tb testing.TB, path string, cfg *Config, o runOptions, specs ...*Spec) *captureRun {
+	tb.Helper()
+	keepFrames := o.keepFrames
 	if cfg == nil {
 		c := DefaultConfig()
 		cfg = &c
@@ -96,8 +140,16 @@ func runCapture(tb testing.TB, path string, cfg *Config, keepFrames bool, specs 
 		run.FrameKinds = make(map[int64]flows.SegKind)
 	}
 	eng := NewEngine(cfg, specs)
-	obs := &runObserver{eng: eng, run: run, keep: keepFrames}
-	tr := flows.NewTracker(flows.DefaultConfig(), obs)
+	obs := &runObserver{eng: eng, run: run, keep: keepFrames, scribble: o.scribble || o.reuse}
+	if o.tracker == (flows.Config{}) {
+		o.tracker = flows.DefaultConfig()
+	}
+	tr := flows.NewTracker(o.tracker, obs)
+	if o.reuse {
+		obs.pool = new(flows.ConnPool)
+		obs.pool.OnPut(scribbleConn)
+		tr.SetPool(obs.pool)
+	}
 	dec := decode.NewDecoder()
 	var f decode.Frame
 	var p decode.Packet

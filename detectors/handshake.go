@@ -268,11 +268,11 @@ func (d *handshake) ConnDone(c *flows.Conn) {
 		}
 		if f&hsPendingSYN != 0 {
 			e := hsEntryOf(c, hsSynUnanswered)
-			if l.pendConns >= d.maxExemplars {
-				e.conn = nil
-			} else {
+			if l.pendConns < d.maxExemplars {
 				l.pendConns++
+				e.frozen = c.Freeze()
 			}
+			e.conn = nil
 			d.pending = append(d.pending, hsPending{l: l, e: e})
 			l.pendRefs++
 		}
@@ -299,6 +299,9 @@ type hsEntry struct {
 	ackedUnseen, notCaptured int64
 	score                    float64     // as an exemplar
 	conn                     *flows.Conn // nil: not kept (never an exemplar)
+	// frozen is the connection of an entry that waits (hsPending): the
+	// connection itself may be reused once ConnDone returns.
+	frozen flows.Frozen
 }
 
 func hsEntryOf(c *flows.Conn, f hsFail) hsEntry {
@@ -316,6 +319,8 @@ func (d *handshake) add(l *hsListener, e hsEntry) {
 	l.flows.addRef(e.ref)
 	if e.conn != nil {
 		l.ex.offer(e.conn, e.score)
+	} else if e.frozen.Size() > 0 {
+		l.ex.put(e.frozen, e.score)
 	}
 	l.hl.add(e.firstFrame)
 	if e.rstFrame != 0 {

@@ -94,6 +94,10 @@ func (d *quality) ConnDone(c *flows.Conn) {
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}
+	dup := d.lastDupC == c
+	if dup {
+		d.lastDupC = nil // c may be reused for another connection
+	}
 	d.nconns++
 	if !c.DirKnown {
 		d.midstream++
@@ -114,7 +118,6 @@ func (d *quality) ConnDone(c *flows.Conn) {
 		d.truncSegs += tr
 		d.truncConns++
 	}
-	dup := d.lastDupC == c
 	if au+nc == 0 && !dup {
 		return
 	}
