@@ -59,6 +59,14 @@ type Options struct {
 	// by the tracker itself, as before the pipeline had its third stage:
 	// tests compare the two.
 	inlineObservers bool
+	// noConnReuse: the tracker allocates every connection (tests compare
+	// that with reuse, see flows.ConnPool); onReuse, when set, is called
+	// with each connection given back for reuse (tests overwrite it).
+	noConnReuse bool
+	onReuse     func(*flows.Conn)
+	// inlineOffload calls the offloaded observers from Done itself, so
+	// that a connection is given back as soon as it finished (tests).
+	inlineOffload bool
 }
 
 // InputError reports an input that could not be read at all (missing, not a
@@ -121,6 +129,16 @@ func Run(opts Options) (*Result, error) {
 	timeline := flows.NewTimeline()
 	summ := newSummarizer(store)
 	late := newOffload(summ, timeline)
+	var pool *flows.ConnPool
+	if !opts.noConnReuse {
+		// The offloaded observers see a connection last: they give it back.
+		pool = new(flows.ConnPool)
+		if opts.onReuse != nil {
+			pool.OnPut(opts.onReuse)
+		}
+		late.pool = pool
+	}
+	late.inline = opts.inlineOffload
 	keep := opts.Flows.AppBytes
 	if keep <= 0 {
 		keep = flows.DefaultConfig().AppBytes
@@ -132,6 +150,9 @@ func Run(opts Options) (*Result, error) {
 		trackerObs = obs
 	}
 	tracker := flows.NewTracker(opts.Flows, trackerObs)
+	if pool != nil {
+		tracker.SetPool(pool)
+	}
 
 	env := &detectors.Env{}
 	var caps []render.Capture

@@ -12,12 +12,19 @@ import "github.com/pcapsleuth/pcapsleuth/flows"
 // A finished connection no longer changes (flows.Observer), so reading it
 // on another goroutine is safe; the other observers of the fanout come
 // first and are done with it when offload takes it.
+//
+// When pool is set, the connections go back to it once the observers had
+// them: every other observer is done with a connection by then.
 type offload struct {
 	obs  []flows.Observer
-	cur  []*flows.Conn
-	full chan []*flows.Conn
-	free chan []*flows.Conn
-	done chan struct{}
+	pool *flows.ConnPool
+	// inline: Done calls the observers itself and gives the connection
+	// back at once (tests: the most reuse there can be).
+	inline bool
+	cur    []*flows.Conn
+	full   chan []*flows.Conn
+	free   chan []*flows.Conn
+	done   chan struct{}
 }
 
 // offloadBatch is how many connections go over at once, and offloadDepth
@@ -43,12 +50,15 @@ func newOffload(obs ...flows.Observer) *offload {
 func (o *offload) run() {
 	defer close(o.done)
 	for b := range o.full {
-		for i, c := range b {
+		for _, c := range b {
 			for _, ob := range o.obs {
 				ob.Done(c)
 			}
-			b[i] = nil
 		}
+		if o.pool != nil {
+			o.pool.Put(b)
+		}
+		clear(b)
 		o.free <- b[:0]
 	}
 }
@@ -58,6 +68,15 @@ func (o *offload) Segment(*flows.Conn, *flows.Segment) {}
 
 // Done implements flows.Observer.
 func (o *offload) Done(c *flows.Conn) {
+	if o.inline {
+		for _, ob := range o.obs {
+			ob.Done(c)
+		}
+		if o.pool != nil {
+			o.pool.Put([]*flows.Conn{c})
+		}
+		return
+	}
 	o.cur = append(o.cur, c)
 	if len(o.cur) == offloadBatch {
 		o.full <- o.cur

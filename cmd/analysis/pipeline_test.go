@@ -3,6 +3,7 @@ package analysis
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -69,20 +70,46 @@ func TestPipelineReplaysInOrder(t *testing.T) {
 	}
 }
 
-// reportJSON runs the analysis of paths and returns its JSON report.
-func reportJSON(t *testing.T, paths []string, inline bool) []byte {
+// How reportJSON runs an analysis.
+type runMode int
+
+const (
+	// asTool: as the tool runs (the detectors behind the tracker, finished
+	// connections reused), each one given back overwritten first (see
+	// poisonConn).
+	asTool runMode = iota
+	// mostReuse: the tracker calls every observer itself, and a connection
+	// is given back (overwritten) as soon as it finished, so that the next
+	// one reuses it.
+	mostReuse
+	// reference: the tracker calls every observer itself and allocates
+	// every connection.
+	reference
+)
+
+// reportJSON runs the analysis of paths and returns its JSON report
+// followed by its HTML one.
+// fc is the tracker's configuration.
+func reportJSON(t *testing.T, paths []string, mode runMode, fc flows.Config) []byte {
 	t.Helper()
 	done := make(chan struct{})
 	var res *Result
 	var err error
 	go func() {
 		defer close(done)
-		res, err = Run(Options{Paths: paths, Version: "test", TempDir: t.TempDir(), inlineObservers: inline})
+		opts := Options{Paths: paths, Version: "test", TempDir: t.TempDir(), onReuse: poisonConn, Flows: fc}
+		switch mode {
+		case mostReuse:
+			opts.inlineObservers, opts.inlineOffload = true, true
+		case reference:
+			opts.inlineObservers, opts.noConnReuse, opts.onReuse = true, true, nil
+		}
+		res, err = Run(opts)
 	}()
 	select {
 	case <-done:
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("%v: the analysis did not end (inline %v)", paths, inline)
+		t.Fatalf("%v: the analysis did not end (mode %d)", paths, mode)
 	}
 	if err != nil {
 		t.Fatalf("%v: %v", paths, err)
@@ -92,17 +119,46 @@ func reportJSON(t *testing.T, paths []string, inline bool) []byte {
 	if err := render.WriteJSON(&buf, res.Report); err != nil {
 		t.Fatal(err)
 	}
+	// The HTML report too: its ladders show the exemplars' packets.
+	if err := render.WriteHTML(&buf, res.Report); err != nil {
+		t.Fatal(err)
+	}
 	return buf.Bytes()
 }
 
+// poisonConn overwrites a finished connection given back for reuse with a
+// connection that never was, and fills its log's and turns' buffers with
+// nonsense: an observer that kept it past Done would report that.
+func poisonConn(c *flows.Conn) {
+	bad := netip.MustParseAddrPort("[2001:db8::dead]:9")
+	log, turns := c.Log[:cap(c.Log)], c.Turns[:cap(c.Turns)]
+	*c = flows.Conn{ID: 1 << 40, Packets: 1 << 40, LastTS: 1, FirstTS: 1, FirstFrame: 1 << 40,
+		SYNTS: 1, SYNACKTS: 1, EstablishedTS: 1, HandshakeRTT: 1 << 40, RTTMin: 1 << 40,
+		DirKnown: true, EndState: flows.EndEvicted, TurnCount: 1 << 20}
+	for _, e := range []*flows.Endpoint{&c.Orig, &c.Resp} {
+		*e = flows.Endpoint{Addr: bad, State: flows.StateCloseWait, Packets: 1 << 40, Bytes: 1 << 40,
+			FINTS: 1, FINFrame: 1 << 40, RSTTS: 1, MSS: 1, Retransmissions: 1 << 40,
+			Transitions: []flows.Transition{{TS: 1, State: flows.StateCloseWait}}}
+	}
+	for i := range log {
+		log[i] = flows.LogEntry{Index: -1, Frame: -1, TS: -1, Len: -1, Flags: 0xff}
+	}
+	for i := range turns {
+		turns[i] = flows.Turn{Dir: flows.Resp, StartTS: -1, EndTS: -1, Frame: -1, Bytes: -1}
+	}
+	c.Log, c.Turns = log, turns
+}
+
 // TestObservingStageChangesNothing runs every test capture (and, when
-// ../shared is present, every scenario) with the detectors on their own
-// goroutine, behind the tracker, and with the tracker calling them itself:
-// the reports must be byte-identical. A detector that read, on a segment,
-// connection state the tracker changes later would differ here (and be a
-// data race, which `go test -race` reports). A merge of more files than
-// there are batches in flight checks that every file gives its batches
-// back.
+// ../shared is present, every scenario) as the tool does (the detectors on
+// their own goroutine, behind the tracker, and finished connections reused)
+// and with the tracker calling the detectors itself and allocating every
+// connection: the reports must be byte-identical. A detector that read, on
+// a segment, connection state the tracker changes later would differ here
+// (and be a data race, which `go test -race` reports); so would an observer
+// that kept a connection past Done, since every reused one is overwritten
+// first. A merge of more files than there are batches in flight checks
+// that every file gives its batches back.
 func TestObservingStageChangesNothing(t *testing.T) {
 	paths, _ := filepath.Glob("../../testdata/captures/*.pcap*")
 	if len(paths) < 10 {
@@ -125,9 +181,17 @@ func TestObservingStageChangesNothing(t *testing.T) {
 	}
 	runs = append(runs, merged)
 	for _, ps := range runs {
-		got, want := reportJSON(t, ps, false), reportJSON(t, ps, true)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("%v: the report differs when the detectors run behind the tracker (%d against %d bytes)", ps[0], len(got), len(want))
+		// The default configuration, and one that hands connections on
+		// early and often (a closed one at once, the least active beyond
+		// 8 live), so that the short test captures reuse connections too.
+		for _, fc := range []flows.Config{{}, {Linger: 1, MaxConns: 8, MaxHalfOpen: 4}} {
+			want := reportJSON(t, ps, reference, fc)
+			if got := reportJSON(t, ps, asTool, fc); !bytes.Equal(got, want) {
+				t.Fatalf("%v %+v: the report differs when the detectors run behind the tracker and connections are reused (%d against %d bytes)", ps[0], fc, len(got), len(want))
+			}
+			if got := reportJSON(t, ps, mostReuse, fc); !bytes.Equal(got, want) {
+				t.Fatalf("%v %+v: the report differs when every finished connection is reused at once (%d against %d bytes)", ps[0], fc, len(got), len(want))
+			}
 		}
 	}
 	t.Logf("%d runs identical (%d scenarios)", len(runs), len(scen))
