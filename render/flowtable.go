@@ -104,7 +104,7 @@ func buildFlowTable(r *Report, kindAnchors map[string]string, ladders map[int64]
 	rows = append(rows, '[')
 	var row [len(flowColumns)]int64
 	if r.Conns != nil {
-		err := r.Conns.Each(func(c *ConnSummary) error {
+		err := eachAhead(r.Conns, func(c *ConnSummary) error {
 			if t.Total == maxTableRows {
 				// The table is full: the rest are only counted, and
 				// Len counts them without reading them back (on a

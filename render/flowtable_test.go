@@ -23,8 +23,9 @@ func (g *genConns) Each(f func(*ConnSummary) error) error {
 }
 
 // TestFlowTableStopsAtCap checks that the flow table takes maxTableRows
-// connections, counts the rest from Len without reading them, and says how
-// many it left out; and that a source under the cap is taken whole.
+// connections, counts the rest from Len without reading them (but the few
+// read ahead), and says how many it left out; and that a source under the
+// cap is taken whole.
 func TestFlowTableStopsAtCap(t *testing.T) {
 	for _, n := range []int{10, maxTableRows, maxTableRows + 1234} {
 		src := &genConns{n: n}
@@ -39,8 +40,9 @@ func TestFlowTableStopsAtCap(t *testing.T) {
 		if got := bytes.Count(ft.Rows, []byte("],[")) + 1; got != rows {
 			t.Errorf("n=%d: %d rows, want %d", n, got, rows)
 		}
-		if want := min(n, maxTableRows+1); src.yielded != want {
-			t.Errorf("n=%d: the table read %d connections, want %d", n, src.yielded, want)
+		// It reads ahead (eachAhead), a bounded number.
+		if want := min(n, maxTableRows+1+aheadMax); src.yielded < rows || src.yielded > want {
+			t.Errorf("n=%d: the table read %d connections, want %d to %d", n, src.yielded, rows, want)
 		}
 	}
 }

@@ -166,7 +166,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 	bw.WriteString(",\n  \"connections\": [")
 	first := true
 	if r.Conns != nil {
-		err := r.Conns.Each(func(c *ConnSummary) error {
+		err := eachAhead(r.Conns, func(c *ConnSummary) error {
 			if !first {
 				bw.WriteString(",")
 			}

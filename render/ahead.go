@@ -1,0 +1,68 @@
+package render
+
+import "errors"
+
+// eachAhead is src.Each(f) with the reading and decoding of the summaries
+// on a goroutine of its own, a few batches ahead of f: on a capture of
+// hundreds of thousands of connections the report's flow table spent about
+// half its time reading them back, and the analysis has nothing else left
+// to run on the other core. f sees the summaries in the same order, on the
+// caller's goroutine; when it returns an error the reading stops, and
+// eachAhead returns that error once the goroutine has ended.
+//
+// It reads at most aheadMax summaries more than f takes.
+func eachAhead(src ConnSource, f func(*ConnSummary) error) error {
+	batches := make(chan []*ConnSummary, aheadDepth)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(batches)
+		b := make([]*ConnSummary, 0, aheadBatch)
+		readErr = src.Each(func(c *ConnSummary) error {
+			if b = append(b, c); len(b) == aheadBatch {
+				select {
+				case batches <- b:
+				case <-stop:
+					return errStopped
+				}
+				b = make([]*ConnSummary, 0, aheadBatch)
+			}
+			return nil
+		})
+		if len(b) > 0 && !errors.Is(readErr, errStopped) {
+			// The last summaries, read before the end or an error.
+			select {
+			case batches <- b:
+			case <-stop:
+			}
+		}
+	}()
+	var err error
+	for b := range batches {
+		if err != nil {
+			continue // drain: the reader stops at its next batch
+		}
+		for _, c := range b {
+			if err = f(c); err != nil {
+				close(stop)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return readErr // never errStopped: stop is closed only with err set
+}
+
+// The reading goroutine sends summaries in batches of aheadBatch, at most
+// aheadDepth of them waiting: with the one f is given and the one being
+// filled, it is at most aheadMax summaries ahead.
+const (
+	aheadBatch = 256
+	aheadDepth = 4
+	aheadMax   = (aheadDepth + 2) * aheadBatch
+)
+
+// errStopped ends a reading eachAhead no longer wants.
+var errStopped = errors.New("stopped")
