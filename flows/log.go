@@ -29,12 +29,12 @@ func (c *Conn) log(r *recycler, index int64, p *decode.Packet, dir Dir, relSeq, 
 		if len(c.Log) < logMax {
 			// promote the context before the anomaly
 			if anomaly {
-				c.promoteTail(logAround)
+				c.promoteTail(r, logAround)
 				c.after = logAround
 			} else {
 				c.after--
 			}
-			c.Log = append(c.Log, le)
+			c.Log = append(r.growLog(c.Log, 1), le)
 			c.tailN = 0
 			return
 		}
@@ -47,11 +47,12 @@ func (c *Conn) log(r *recycler, index int64, p *decode.Packet, dir Dir, relSeq, 
 }
 
 // promoteTail moves the last n packets of the tail ring into the log.
-func (c *Conn) promoteTail(n int) {
+func (c *Conn) promoteTail(r *recycler, n int) {
 	if c.tail == nil {
 		return
 	}
 	k := min(n, c.tailN, logTail)
+	c.Log = r.growLog(c.Log, k)
 	for i := c.tailN - k; i < c.tailN; i++ {
 		le := c.tail[i%logTail]
 		if len(c.Log) > 0 && c.Log[len(c.Log)-1].Index >= le.Index {
@@ -71,7 +72,7 @@ func (c *Conn) finishLog(r *recycler) {
 	if c.Log == nil {
 		c.unpack(r, true)
 	}
-	c.promoteTail(logTail)
+	c.promoteTail(r, logTail)
 	r.putTail(c.tail)
 	c.tail = nil
 }
@@ -106,6 +107,7 @@ func (c *Conn) pack(r *recycler) {
 	c.packed = append([]byte(nil), b...)
 	r.putScratch(b)
 	r.putTail(c.tail)
+	r.putLog(c.Log)
 	c.Log, c.tail, c.Turns = nil, nil, nil
 }
 
@@ -122,7 +124,7 @@ func (c *Conn) unpack(r *recycler, final bool) {
 	if final {
 		room = n + k
 	}
-	c.Log = make([]LogEntry, 0, room)
+	c.Log = r.logBuf(room)
 	var x logDelta
 	for range n {
 		if e := d.logEntry(&x); d.err == nil {

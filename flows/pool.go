@@ -56,8 +56,8 @@ func (p *ConnPool) take(dst []*Conn) []*Conn {
 // or what they read of it.
 func (t *Tracker) SetPool(p *ConnPool) { t.pool = p }
 
-// newConn returns a zero connection: one from the pool, with its log's and
-// turns' buffers kept (emptied), or a new one.
+// newConn returns a zero connection: one from the pool (its log's buffer
+// given to the recycler, a first turns buffer kept), or a new one.
 func (t *Tracker) newConn() *Conn {
 	if len(t.spare) == 0 && t.pool != nil {
 		t.spare = t.pool.take(t.spare)
@@ -69,14 +69,13 @@ func (t *Tracker) newConn() *Conn {
 	c := t.spare[n-1]
 	t.spare[n-1] = nil
 	t.spare = t.spare[:n-1]
-	log, turns := c.Log[:0], c.Turns[:0]
+	log, turns := c.Log, c.Turns[:0]
 	*c = Conn{}
-	// Only first buffers are kept: a grown one would be carried by a
-	// connection that may never need it (a finished log holds the tail
-	// ring too, so most logs grew), and the live heap would grow.
-	if cap(log) == logHead {
-		c.Log = log
-	}
+	// The log's buffer goes back to the recycler, which hands out buffers
+	// by size (a finished log holds the tail ring too, so most grew: kept
+	// with the connection, they would be carried by live connections that
+	// may never need them). Only a first turns buffer is kept.
+	t.recycle.putLog(log)
 	if cap(turns) == turnsFirst {
 		c.Turns = turns
 	}

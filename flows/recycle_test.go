@@ -100,3 +100,49 @@ func TestRecycler(t *testing.T) {
 		t.Error("a nil recycler handed out nil")
 	}
 }
+
+// TestRecyclerLogs checks the log buffers: handed out by capacity class,
+// grown with their entries, given back to their class within its bound,
+// others dropped; and a nil recycler.
+func TestRecyclerLogs(t *testing.T) {
+	r := new(recycler)
+	if b := r.logBuf(1); len(b) != 0 || cap(b) != logHead {
+		t.Fatalf("first buffer: len %d cap %d", len(b), cap(b))
+	}
+	if _, c := logClass(logMax + logTail); c < logMax+logTail {
+		t.Fatalf("the largest class (%d) cannot hold a full log", c)
+	}
+	log := r.logBuf(logHead)
+	for i := range logHead {
+		log = append(log, LogEntry{Index: int64(i)})
+	}
+	first := &log[0]
+	grown := r.growLog(log, 3)
+	if cap(grown) != 2*logHead || len(grown) != logHead || grown[logHead-1].Index != logHead-1 {
+		t.Fatalf("grown: len %d cap %d", len(grown), cap(grown))
+	}
+	if same := r.growLog(grown, 1); &same[0] != &grown[0] {
+		t.Error("a log with room was moved")
+	}
+	if b := r.logBuf(5); &b[:1][0] != first || len(b) != 0 {
+		t.Error("the outgrown first buffer did not come back, empty")
+	}
+	r.putLog(make([]LogEntry, 0, 13)) // no class's capacity
+	r.putLog(make([]LogEntry, 0, 1000))
+	for k := range r.logs {
+		if len(r.logs[k]) != 0 {
+			t.Errorf("class %d kept %d buffers of a capacity it does not hand out", k, len(r.logs[k]))
+		}
+	}
+	for range recycleMax + 10 {
+		r.putLog(make([]LogEntry, 0, 4*logHead))
+	}
+	if n := len(r.logs[2]); n != recycleMax>>2 {
+		t.Errorf("class 2 keeps %d buffers, want %d", n, recycleMax>>2)
+	}
+	var none *recycler
+	none.putLog(grown)
+	if b := none.growLog(grown, 100); len(b) != logHead || cap(b) < logHead+100 || none.logBuf(3) == nil {
+		t.Error("a nil recycler did not allocate")
+	}
+}

@@ -273,9 +273,7 @@ func (t *Tracker) open(p *decode.Packet) *Conn {
 	c.Orig.WScale, c.Resp.WScale = -1, -1
 	c.Orig.Transitions = c.Orig.trBuf[:0]
 	c.Resp.Transitions = c.Resp.trBuf[:0]
-	if c.Log == nil {
-		c.Log = make([]LogEntry, 0, logHead)
-	}
+	c.Log = t.recycle.logBuf(logHead)
 	if !c.DirKnown {
 		// A capture that starts mid-connection: both sides are established.
 		c.Orig.setState(p.TS, 0, StateEstablished)
