@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"reflect"
@@ -13,7 +14,9 @@ import (
 // 4-tuples (so port reuse, both directions, wraparound, time going backwards
 // and absurd flags all happen) and checks its invariants. A second tracker
 // packs every connection's log after every segment (Conn.pack): what it
-// hands on must be identical.
+// hands on must be identical. A third reuses every connection as soon as
+// it is handed on (ConnPool, each overwritten first): what it hands on,
+// frozen at Done, must be too.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 18, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1, 16, 0, 0, 0, 0})
 	f.Add(make([]byte, 17*40))
@@ -25,6 +28,10 @@ func FuzzTracker(f *testing.F) {
 		tr := NewTracker(Config{MaxConns: 3, Linger: 1e6}, r)
 		packed := &eachSegment{&recorder{}, func(c *Conn) { c.pack(nil) }}
 		tr2 := NewTracker(Config{MaxConns: 3, Linger: 1e6}, packed)
+		reused := &reuseRecorder{pool: new(ConnPool)}
+		reused.pool.OnPut(func(c *Conn) { *c = Conn{ID: -1, Packets: -1, Log: c.Log[:cap(c.Log)]} })
+		tr3 := NewTracker(Config{MaxConns: 3, Linger: 1e6}, reused)
+		tr3.SetPool(reused.pool)
 		addrs := []netip.AddrPort{
 			netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"),
 			netip.MustParseAddrPort("[fd00::1]:443"), netip.MustParseAddrPort("10.0.0.1:40001"),
@@ -58,12 +65,22 @@ func FuzzTracker(f *testing.F) {
 			p.Opts.MSS = uint16(b[16]) * 10
 			tr.Add(p)
 			tr2.Add(p)
+			tr3.Add(p)
 			if tr.Live() > 3 {
 				t.Fatalf("live %d > cap", tr.Live())
 			}
 		}
 		tr.Flush()
 		tr2.Flush()
+		tr3.Flush()
+		if len(reused.frozen) != len(r.done) {
+			t.Fatalf("%d connections with reuse, %d without", len(reused.frozen), len(r.done))
+		}
+		for i, c := range r.done {
+			if !bytes.Equal(reused.frozen[i].b, c.Freeze().b) {
+				t.Fatalf("connection %d differs when connections are reused", c.ID)
+			}
+		}
 		if len(packed.done) != len(r.done) {
 			t.Fatalf("%d connections with packed logs, %d without", len(packed.done), len(r.done))
 		}
@@ -107,6 +124,20 @@ func FuzzTracker(f *testing.F) {
 			t.Fatalf("%d handed on, %d created", len(r.done), tr.Stats().Conns)
 		}
 	})
+}
+
+// reuseRecorder freezes each connection handed on and gives it back to its
+// pool.
+type reuseRecorder struct {
+	pool   *ConnPool
+	frozen []Frozen
+}
+
+func (o *reuseRecorder) Segment(*Conn, *Segment) {}
+
+func (o *reuseRecorder) Done(c *Conn) {
+	o.frozen = append(o.frozen, c.Freeze())
+	o.pool.Put([]*Conn{c})
 }
 
 // FuzzSniffers runs the TLS and HTTP sniffers on arbitrary stream prefixes.
