@@ -21,6 +21,10 @@ type summarizer struct {
 	// latest is the last packet time of the connections handed on so far:
 	// the capture ends no earlier.
 	latest int64
+	// scratch and rtt hold the summary being stored: one allocation less
+	// per connection (a tenth of what h1g's analysis allocated).
+	scratch render.ConnSummary
+	rtt     float64
 }
 
 type sideStats struct {
@@ -69,7 +73,8 @@ func (s *summarizer) Segment(*flows.Conn, *flows.Segment) {}
 func (s *summarizer) Done(c *flows.Conn) {
 	s.conns++
 	s.latest = max(s.latest, c.LastTS)
-	sum := Summarize(c)
+	sum := &s.scratch // the store encodes it at once
+	summarizeInto(sum, c, &s.rtt)
 	var tw [2]int64
 	for d := flows.Orig; d <= flows.Resp; d++ {
 		e := c.Endpoint(d)
@@ -121,7 +126,15 @@ func finalState(e *flows.Endpoint) (flows.State, int64) {
 // stood when the connection was handed on (the store applies the TIME_WAIT
 // timer against the capture's end).
 func Summarize(c *flows.Conn) *render.ConnSummary {
-	s := &render.ConnSummary{
+	s := new(render.ConnSummary)
+	summarizeInto(s, c, new(float64))
+	return s
+}
+
+// summarizeInto is Summarize into s, every field set; rtt holds the
+// handshake RTT s points to when it has one.
+func summarizeInto(s *render.ConnSummary, c *flows.Conn, rtt *float64) {
+	*s = render.ConnSummary{
 		ID: c.ID, Client: c.Orig.Addr.String(), Server: c.Resp.Addr.String(),
 		DirectionFrom: "syn", Packets: c.Packets, Retransmissions: c.Retransmissions(),
 		ClientState: c.Orig.State.String(), ServerState: c.Resp.State.String(),
@@ -137,8 +150,8 @@ func Summarize(c *flows.Conn) *render.ConnSummary {
 		s.DirectionFrom = "port-heuristic"
 	}
 	if c.HandshakeRTT > 0 {
-		v := float64(c.HandshakeRTT) / 1e6
-		s.HandshakeRTTMS = &v
+		*rtt = float64(c.HandshakeRTT) / 1e6
+		s.HandshakeRTTMS = rtt
 	}
 	if v := c.App().TLS.ServerVersion; v != 0 {
 		s.TLSVersion = tlsVersionName(v)
@@ -151,7 +164,6 @@ func Summarize(c *flows.Conn) *render.ConnSummary {
 			s.HTTPRequest += " (Host: " + h.Host + ")"
 		}
 	}
-	return s
 }
 
 func tlsVersionName(v uint16) string {
