@@ -297,10 +297,12 @@ type hsEntry struct {
 	firstFrame, rstFrame     int64
 	firstTS, lastTS          int64
 	ackedUnseen, notCaptured int64
-	score                    float64     // as an exemplar
-	conn                     *flows.Conn // nil: not kept (never an exemplar)
-	// frozen is the connection of an entry that waits (hsPending): the
-	// connection itself may be reused once ConnDone returns.
+	score                    float64 // as an exemplar
+	// conn is the connection, offered as an exemplar when the entry is
+	// added from ConnDone; an entry that waits (hsPending) keeps it frozen
+	// instead, as the connection may be reused once ConnDone returns. Both
+	// unset: never an exemplar.
+	conn   *flows.Conn
 	frozen flows.Frozen
 }
 

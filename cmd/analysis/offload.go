@@ -50,16 +50,22 @@ func newOffload(obs ...flows.Observer) *offload {
 func (o *offload) run() {
 	defer close(o.done)
 	for b := range o.full {
-		for _, c := range b {
-			for _, ob := range o.obs {
-				ob.Done(c)
-			}
-		}
-		if o.pool != nil {
-			o.pool.Put(b)
-		}
+		o.hand(b)
 		clear(b)
 		o.free <- b[:0]
+	}
+}
+
+// hand gives the observers the connections of b, in order, then gives
+// them back to the pool.
+func (o *offload) hand(b []*flows.Conn) {
+	for _, c := range b {
+		for _, ob := range o.obs {
+			ob.Done(c)
+		}
+	}
+	if o.pool != nil {
+		o.pool.Put(b)
 	}
 }
 
@@ -69,12 +75,7 @@ func (o *offload) Segment(*flows.Conn, *flows.Segment) {}
 // Done implements flows.Observer.
 func (o *offload) Done(c *flows.Conn) {
 	if o.inline {
-		for _, ob := range o.obs {
-			ob.Done(c)
-		}
-		if o.pool != nil {
-			o.pool.Put([]*flows.Conn{c})
-		}
+		o.hand([]*flows.Conn{c})
 		return
 	}
 	o.cur = append(o.cur, c)
