@@ -45,7 +45,9 @@ type batch struct {
 	pkts  [512]decode.Packet
 	n     int
 	arena []byte
-	keep  int
+	// most is the arena's largest size; keep the most a payload keeps.
+	most int
+	keep int
 	// ev are the tracker's callbacks while it took pkts[:n], in order.
 	ev []event
 }
@@ -58,8 +60,15 @@ type event struct {
 }
 
 func newBatch(keep int) *batch {
-	return &batch{arena: make([]byte, 0, 512*min(keep, 2048)), keep: keep}
+	most := len(batch{}.pkts) * min(keep, 2048)
+	return &batch{arena: make([]byte, 0, min(arenaStart, most)), most: most, keep: keep}
 }
+
+// arenaStart is a new batch's arena. It grows (to most) only when a batch's
+// payloads need it: a headers-only capture's (-s 96) take a few bytes a
+// packet, and eight arenas of 1 MiB each would be 8 MiB of heap nothing
+// touches, yet the collector counts it against the memory limit.
+const arenaStart = 16 << 10
 
 // keepPayload moves p.Payload into the arena.
 func (b *batch) keepPayload(p *decode.Packet) {
@@ -72,9 +81,14 @@ func (b *batch) keepPayload(p *decode.Packet) {
 		pl = pl[:b.keep]
 	}
 	if len(b.arena)+len(pl) > cap(b.arena) {
-		// Arena full: this packet gets its own copy (rare: large payloads).
-		p.Payload = append([]byte(nil), pl...)
-		return
+		if cap(b.arena) >= b.most {
+			// Arena full: this packet gets its own copy (rare: large payloads).
+			p.Payload = append([]byte(nil), pl...)
+			return
+		}
+		// A larger arena for the rest of the batch and the batches after;
+		// the payloads already kept stay where they are.
+		b.arena = make([]byte, 0, min(max(2*cap(b.arena), len(pl)), b.most))
 	}
 	start := len(b.arena)
 	b.arena = append(b.arena, pl...)

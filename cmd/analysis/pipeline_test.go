@@ -256,3 +256,39 @@ func TestPipelineClosesOnInputError(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestBatchArenaGrows fills a batch with payloads of many sizes: the arena
+// starts small and grows as they need it, never past its largest size;
+// every payload keeps its bytes (cut to keep), whatever arena it went to,
+// and a reset batch keeps its grown arena.
+func TestBatchArenaGrows(t *testing.T) {
+	const keep = 1500
+	b := newBatch(keep)
+	if cap(b.arena) != arenaStart || b.most != len(b.pkts)*keep {
+		t.Fatalf("a new batch's arena holds %d bytes and may grow to %d, want %d and %d", cap(b.arena), b.most, arenaStart, len(b.pkts)*keep)
+	}
+	var want [][]byte
+	for i := range b.pkts {
+		n := (i * 37) % 2000
+		pl := bytes.Repeat([]byte{byte(i)}, n)
+		b.pkts[i].Payload = pl
+		b.keepPayload(&b.pkts[i])
+		if n > 0 {
+			pl[0] = 0xff // the reader's buffer changes
+		}
+		want = append(want, bytes.Repeat([]byte{byte(i)}, min(n, keep)))
+	}
+	for i := range b.pkts {
+		if !bytes.Equal(b.pkts[i].Payload, want[i]) {
+			t.Fatalf("payload %d: %d bytes, want %d of %#x", i, len(b.pkts[i].Payload), len(want[i]), byte(i))
+		}
+	}
+	if cap(b.arena) <= arenaStart || cap(b.arena) > b.most {
+		t.Fatalf("the arena holds %d bytes, want more than %d and at most %d", cap(b.arena), arenaStart, b.most)
+	}
+	grown := cap(b.arena)
+	b.reset()
+	if cap(b.arena) != grown || len(b.arena) != 0 {
+		t.Fatalf("reset: arena %d of %d bytes, want empty with %d", len(b.arena), cap(b.arena), grown)
+	}
+}
