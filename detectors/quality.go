@@ -73,7 +73,7 @@ func (d *quality) Segment(c *flows.Conn, s *flows.Segment) {
 	if d.lastC != c {
 		st = d.conns.get(c)
 		if st == nil {
-			st = new(dupTracker)
+			st = d.conns.fresh()
 			d.conns.put(c, st)
 		}
 		d.lastC, d.lastS = c, st
@@ -90,7 +90,9 @@ func (d *quality) Segment(c *flows.Conn, s *flows.Segment) {
 
 // ConnDone implements Detector.
 func (d *quality) ConnDone(c *flows.Conn) {
+	st := d.conns.get(c)
 	d.conns.del(c)
+	d.conns.release(st) // nothing below reads it
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}

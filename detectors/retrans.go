@@ -202,7 +202,8 @@ func (d *retrans) newState(c *flows.Conn) *rsConn {
 		d.pairs[key] = pr
 	}
 	pr.live++
-	st := &rsConn{pair: pr}
+	st := d.conns.fresh()
+	st.pair = pr
 	d.conns.put(c, st)
 	d.lastC, d.lastS = c, st
 	return st
@@ -360,6 +361,7 @@ func (d *retrans) ConnDone(c *flows.Conn) {
 		return
 	}
 	d.conns.del(c)
+	defer d.conns.release(st)
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}

@@ -9,6 +9,36 @@ import "github.com/pcapsleuth/pcapsleuth/flows"
 type connStates[T any] struct {
 	slot int // -1: no slot
 	m    map[*flows.Conn]*T
+	// free are the states of finished connections, zeroed, for fresh:
+	// one new state per connection was a tenth of what a long capture
+	// allocated (retransmission-storm's alone).
+	free []*T
+}
+
+// stateFree bounds the states a connStates keeps for reuse.
+const stateFree = 256
+
+// fresh returns a zero state: one given back by release, or a new one.
+func (s *connStates[T]) fresh() *T {
+	if n := len(s.free); n > 0 {
+		v := s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		return v
+	}
+	return new(T)
+}
+
+// release zeroes v (a state that fresh returned) and keeps it for a later
+// fresh. The caller must hold no reference to v afterwards: a detector
+// releases its state last thing in ConnDone, after del.
+func (s *connStates[T]) release(v *T) {
+	if v == nil || len(s.free) >= stateFree {
+		return
+	}
+	var zero T
+	*v = zero
+	s.free = append(s.free, v)
 }
 
 func newConnStates[T any]() connStates[T] {

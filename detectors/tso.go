@@ -173,7 +173,7 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 			if p.PayloadLen == 0 {
 				return
 			}
-			st = &tsoConn{}
+			st = d.conns.fresh()
 			d.conns.put(c, st)
 		}
 		d.lastC, d.lastS = c, st
@@ -350,6 +350,7 @@ func (d *tso) ConnDone(c *flows.Conn) {
 		return
 	}
 	d.conns.del(c)
+	defer d.conns.release(st)
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}

@@ -88,7 +88,7 @@ func (d *zeroWindow) Segment(c *flows.Conn, s *flows.Segment) {
 				// c.Resp.ZeroWindows, read here before, often were not.)
 				return
 			}
-			st = &zwConn{}
+			st = d.conns.fresh()
 			d.conns.put(c, st)
 		}
 		d.lastC, d.lastS = c, st
@@ -139,6 +139,7 @@ func (d *zeroWindow) ConnDone(c *flows.Conn) {
 		return
 	}
 	d.conns.del(c)
+	defer d.conns.release(st)
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}

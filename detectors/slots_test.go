@@ -1,0 +1,30 @@
+package detectors
+
+import "testing"
+
+// TestConnStatesReuse checks fresh and release: a released state comes back
+// zeroed from the next fresh, at most stateFree are kept, and releasing nil
+// does nothing.
+func TestConnStatesReuse(t *testing.T) {
+	s := newConnStates[rsConn]()
+	a := s.fresh()
+	if a == nil || *a != (rsConn{}) {
+		t.Fatalf("fresh on an empty list: %+v, want a new zero state", a)
+	}
+	a.pair = &rsPair{}
+	a.n.data, a.d[1].maxEnd, a.dups[0].seq = 7, 9, 11
+	s.release(a)
+	s.release(nil)
+	if b := s.fresh(); b != a || *b != (rsConn{}) {
+		t.Fatalf("fresh after release: %p %+v, want the released %p, zeroed", b, b, a)
+	}
+	if c := s.fresh(); c == a {
+		t.Fatal("fresh handed out the same state twice")
+	}
+	for range stateFree + 10 {
+		s.release(new(rsConn))
+	}
+	if len(s.free) != stateFree {
+		t.Fatalf("%d states kept, want at most %d", len(s.free), stateFree)
+	}
+}
