@@ -81,3 +81,26 @@ func (t *Tracker) newConn() *Conn {
 	}
 	return c
 }
+
+// flushReclaim is how many connections Flush finishes between two reclaims.
+const flushReclaim = 256
+
+// reclaim takes the connections the pool got back while no new one is made
+// (Flush): their logs' buffers go to the recycler, for the logs of the
+// connections Flush has still to finish (h1g's resting connections
+// unpacked 31 MB of them at its end, when the heap is at its largest), and
+// at most poolMax of them stay spare.
+func (t *Tracker) reclaim() {
+	if t.pool == nil {
+		return
+	}
+	t.spare = t.pool.take(t.spare)
+	for _, c := range t.spare {
+		t.recycle.putLog(c.Log)
+		c.Log = nil
+	}
+	if len(t.spare) > poolMax {
+		clear(t.spare[poolMax:])
+		t.spare = t.spare[:poolMax]
+	}
+}

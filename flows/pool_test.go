@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -90,6 +91,80 @@ func TestConnFinishedInQueueNotReused(t *testing.T) {
 	for _, c := range r.done[1:] {
 		if !c.reusable {
 			t.Errorf("connection %d, finished at Flush, is not reusable", c.ID)
+		}
+	}
+}
+
+// putBack is an observer that gives each finished connection back to its
+// pool at once, as the analysis's last stage does, remembering where its
+// log's entries were.
+type putBack struct {
+	pool *ConnPool
+	ids  []int64
+	bufs []*LogEntry
+}
+
+func (p *putBack) Segment(*Conn, *Segment) {}
+func (p *putBack) Done(c *Conn) {
+	var first *LogEntry
+	if cap(c.Log) > 0 {
+		first = &c.Log[:1][0]
+	}
+	p.ids, p.bufs = append(p.ids, c.ID), append(p.bufs, first)
+	p.pool.Put([]*Conn{c})
+}
+
+// TestFlushReclaimsLogs: while Flush finishes the live connections, those
+// given back meanwhile lend their logs' buffers to the ones still to
+// finish; at most poolMax stay spare, without their logs.
+func TestFlushReclaimsLogs(t *testing.T) {
+	pool := new(ConnPool)
+	obs := &putBack{pool: pool}
+	tr := NewTracker(Config{}, obs)
+	tr.SetPool(pool)
+	const n = 3 * flushReclaim
+	for i := range n {
+		cv := newConvo(t, tr, fmt.Sprintf("10.1.%d.%d:40000", i/200, i%200), "10.0.0.2:80")
+		at := float64(i) / 1000
+		cv.handshake(at)
+		cv.send(at+0.0005, true, pshack, 100)
+		cv.send(at+0.0006, false, ack, 0)
+	}
+	// A busy connection 20 s later: the others rest (their logs packed),
+	// so Flush unpacks each into a new buffer, as at the end of h1g.
+	busy := newConvo(t, tr, "10.2.0.1:40000", "10.0.0.2:80")
+	busy.handshake(20)
+	for i := range 2 * restEvery * (n + 1) {
+		busy.send(20.001+float64(i)/1e6, i%2 == 0, ack, 0)
+	}
+	if tr.stats.Rested != n {
+		t.Fatalf("%d connections rested, want %d", tr.stats.Rested, n)
+	}
+	tr.Flush()
+	if len(obs.ids) != n+1 {
+		t.Fatalf("%d connections finished, want %d", len(obs.ids), n)
+	}
+	seen := map[*LogEntry]int64{}
+	shared := 0
+	for i, b := range obs.bufs {
+		if b == nil {
+			t.Fatalf("connection %d finished without a log", obs.ids[i])
+		}
+		if _, ok := seen[b]; ok {
+			shared++
+		}
+		seen[b] = obs.ids[i]
+	}
+	// Connections past the first reclaim get buffers given back before.
+	if shared < n-2*flushReclaim {
+		t.Errorf("%d of %d finished logs reused a buffer given back during Flush, want at least %d", shared, n+1, n-2*flushReclaim)
+	}
+	if len(tr.spare) > poolMax {
+		t.Errorf("%d connections spare, want at most %d", len(tr.spare), poolMax)
+	}
+	for _, c := range tr.spare {
+		if c.Log != nil {
+			t.Fatalf("spare connection %d kept its log", c.ID)
 		}
 	}
 }

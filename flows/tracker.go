@@ -217,6 +217,9 @@ func (t *Tracker) Flush() {
 	clear(t.closed)
 	t.closed = t.closed[:0]
 	for i, c := range conns {
+		if i%flushReclaim == 0 {
+			t.reclaim()
+		}
 		conns[i] = nil
 		t.finish(c, EndCaptureEnd)
 	}
