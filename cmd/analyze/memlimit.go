@@ -21,15 +21,19 @@ import (
 // live at 256 MiB: 54 s against 32 s; docs/performance.md), and the former
 // fixed 512 MiB did the same to any analysis with more than about 400 MB
 // live. So the limit follows the live heap instead (see memPolicy.limit):
-//   - perAnalysisFloor is what an analysis may use whatever its live heap:
-//     under the 256 MB target (244 MiB) with room for what its RSS holds
-//     that the runtime does not count (the binary's code and data). Below
-//     100 MiB live it binds. It was 240 MiB; 200 MiB took the bounded 1 GB
-//     headers-only capture (88 MB live) from 214-219 MB of RSS to 197-201
-//     MB at the same number of collections (44 and 46) and no measurable
-//     cost in time: near the limit the runtime returns freed pages sooner,
-//     and the heap itself stays at GOGC's doubling, which is about 180 MiB
-//     there.
+//   - perAnalysisFloor is what an analysis may use whatever its live heap.
+//     Below 64 MiB live it binds. It was 240 MiB, then 200 MiB (the sixth
+//     session: the bounded 1 GB headers-only capture, 88 MB live then,
+//     from 214-219 MB of RSS to 197-201 MB at the same number of
+//     collections). Since the eleventh session an analysis allocates far
+//     less (h1g: 9 collections instead of 19-25), and 128 MiB took that
+//     capture (70 MB live now) from 204 to 144 MB of RSS, b1g from 157 to
+//     about 150 MB, a tenth of the bounded capture from 131 to 124 MB, at
+//     the cost of 3-4 more collections on h1g (12-13 against 9, 0.7 s of
+//     the collector's CPU against 0.5 s). Lower still, without the
+//     doubling below (the live heap plus 48 MiB from the start), the
+//     bounded capture took 127 MB, but h1g 28-32 collections and 1.4-1.7 s
+//     of the collector's CPU.
 //   - Above that, the limit is twice the live heap (GOGC's own target) as
 //     long as that stays under perAnalysisTarget, the budget the
 //     performance issue sets (256 MB of RSS, with room for the binary).
@@ -77,7 +81,7 @@ import (
 // use the budget, 207-212 MB, in fewer collections (46 → 28 and 14 → 3) and
 // the same time.
 const (
-	perAnalysisFloor    = 200 << 20
+	perAnalysisFloor    = 128 << 20
 	perAnalysisTarget   = 232 << 20
 	perAnalysisHeadroom = 48 << 20
 	perAnalysisShare    = 4

@@ -73,8 +73,9 @@ func TestMemPolicyLimit(t *testing.T) {
 		parallel int
 		want     int64
 	}{
-		{"auto, nothing live: the floor", auto, 0, 1, 200 * mib},
-		{"auto, 90 MiB live: the floor", auto, 90 * mib, 1, 200 * mib},
+		{"auto, nothing live: the floor", auto, 0, 1, 128 * mib},
+		{"auto, 60 MiB live: the floor", auto, 60 * mib, 1, 128 * mib},
+		{"auto, 90 MiB live: twice the live heap", auto, 90 * mib, 1, 180 * mib},
 		{"auto, 110 MiB live: twice the live heap, under the target", auto, 110 * mib, 1, 220 * mib},
 		{"auto, 136 MiB live: the target", auto, 136 * mib, 1, 232 * mib},
 		{"auto, 176 MiB live: the target", auto, 176 * mib, 1, 232 * mib},
@@ -82,12 +83,13 @@ func TestMemPolicyLimit(t *testing.T) {
 		{"auto, 190 MiB live: 48 MiB headroom", auto, 190 * mib, 1, 238 * mib},
 		{"auto, 192 MiB live: a quarter = 48 MiB", auto, 192 * mib, 1, 240 * mib},
 		{"auto, 300 MiB live: a quarter as headroom", auto, 300 * mib, 1, 375 * mib},
-		{"auto, 3 analyses, 250 MiB live: 3 floors", auto, 250 * mib, 3, 600 * mib},
+		{"auto, 3 analyses, 150 MiB live: 3 floors", auto, 150 * mib, 3, 384 * mib},
+		{"auto, 3 analyses, 250 MiB live: twice the live heap", auto, 250 * mib, 3, 500 * mib},
 		{"auto, 3 analyses, 500 MiB live: 3 targets", auto, 500 * mib, 3, 696 * mib},
 		{"auto, 3 analyses, 560 MiB live: 3 × 48 MiB headroom", auto, 560 * mib, 3, 704 * mib},
 		{"auto, 3 analyses, 900 MiB live: a quarter as headroom", auto, 900 * mib, 3, 1125 * mib},
-		{"auto, parallel 0 counts as 1", auto, 0, 0, 200 * mib},
-		{"auto, negative live counts as 0", auto, -1, 1, 200 * mib},
+		{"auto, parallel 0 counts as 1", auto, 0, 0, 128 * mib},
+		{"auto, negative live counts as 0", auto, -1, 1, 128 * mib},
 		{"share 0 counts as 1: the live heap as headroom", memPolicy{Floor: 8 * mib, Headroom: 4 * mib}, 100 * mib, 1, 200 * mib},
 		{"small floor, 40 MiB live: 64 MiB headroom", small, 40 * mib, 1, 104 * mib},
 		{"small floor, 2 analyses, 40 MiB live: 2 × 64 MiB headroom", small, 40 * mib, 2, 168 * mib},
