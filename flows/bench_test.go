@@ -85,3 +85,23 @@ func BenchmarkTrackerSteadyState(b *testing.B) {
 		tr.Add(&p)
 	}
 }
+
+// BenchmarkTrackerManyConns is BenchmarkTrackerSteadyState over 60,000
+// connections, taken in turn: each segment finds its connection out of the
+// caches, as on a capture with tens of thousands open at once (h1g), where
+// the tracker's time is its cache misses.
+func BenchmarkTrackerManyConns(b *testing.B) {
+	tr := NewTracker(Config{}, nopObserver{})
+	next := steadyPackets(tr, 60000)
+	var p decode.Packet
+	for i := 0; i < 240000; i++ {
+		next(&p)
+		tr.Add(&p)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		next(&p)
+		tr.Add(&p)
+	}
+}

@@ -168,3 +168,49 @@ func TestFlushReclaimsLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestTurnsCountEverySegment: the segments that extend a turn are added to
+// it (addTurn keeps them in the connection until the next turn, a rest or
+// the end), also past maxTurns, where the middle turns are dropped.
+func TestTurnsCountEverySegment(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	at := 0.01
+	type want struct {
+		client     bool
+		segs, size int
+	}
+	var runs []want
+	for i := range maxTurns + 3 {
+		w := want{client: i%2 == 0, segs: 1 + i%4, size: 100 + i}
+		runs = append(runs, w)
+		for range w.segs {
+			at += 0.001
+			cv.send(at, w.client, pshack, w.size)
+		}
+		at += 0.001
+		cv.send(at, !w.client, ack, 0)
+	}
+	tr.Flush()
+	if len(r.done) != 1 {
+		t.Fatalf("%d connections finished, want 1", len(r.done))
+	}
+	c := r.done[0]
+	if c.TurnCount != len(runs) || len(c.Turns) != maxTurns {
+		t.Fatalf("%d turns kept of %d, want %d of %d", len(c.Turns), c.TurnCount, maxTurns, len(runs))
+	}
+	// The first maxTurns/2 and the last maxTurns/2 are kept.
+	kept := append(append([]want(nil), runs[:maxTurns/2]...), runs[len(runs)-maxTurns/2:]...)
+	for i, w := range kept {
+		got := c.Turns[i]
+		dir := Resp
+		if w.client {
+			dir = Orig
+		}
+		if got.Dir != dir || got.Segments != int64(w.segs) || got.Bytes != int64(w.segs*w.size) || got.EndTS-got.StartTS != int64(w.segs-1)*1e6 {
+			t.Errorf("turn %d: %v, %d segments, %d bytes, %d ns long; want %v, %d, %d, %d ns",
+				i, got.Dir, got.Segments, got.Bytes, got.EndTS-got.StartTS, dir, w.segs, w.segs*w.size, (w.segs-1)*1e6)
+		}
+	}
+}

@@ -1100,8 +1100,11 @@ func (e *Endpoint) StateAt(ts int64) State {
 
 // addTurn extends the current payload run or starts a new one.
 func (c *Conn) addTurn(r *recycler, dir Dir, p *decode.Packet) {
-	if c.packed != nil {
-		c.unpack(r, false) // a resting connection sends again
+	// A resting connection sends again. Log, in a line every segment reads,
+	// is nil only then (and before the first one): packed sits in the
+	// connection's last line, a cache miss to read on every data segment.
+	if c.Log == nil && c.packed != nil {
+		c.unpack(r, false)
 	}
 	n := len(c.Turns)
 	if n > 0 && c.Turns[n-1].Dir == dir {
