@@ -70,37 +70,27 @@ func steadyPackets(tr *Tracker, n int) func(p *decode.Packet) {
 
 // BenchmarkTrackerSteadyState measures the per-segment cost of tracking
 // established connections; allocs/op must stay 0 (bench/smoke.sh checks).
-func BenchmarkTrackerSteadyState(b *testing.B) {
-	tr := NewTracker(Config{}, nopObserver{})
-	next := steadyPackets(tr, 2000)
-	var p decode.Packet
-	for i := 0; i < 8000; i++ { // warm up: first payload allocations
-		next(&p)
-		tr.Add(&p)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		next(&p)
-		tr.Add(&p)
-	}
-}
+func BenchmarkTrackerSteadyState(b *testing.B) { benchTracker(b, 2000) }
 
 // BenchmarkTrackerManyConns is BenchmarkTrackerSteadyState over 60,000
 // connections, taken in turn: each segment finds its connection out of the
 // caches, as on a capture with tens of thousands open at once (h1g), where
 // the tracker's time is its cache misses.
-func BenchmarkTrackerManyConns(b *testing.B) {
+func BenchmarkTrackerManyConns(b *testing.B) { benchTracker(b, 60000) }
+
+// benchTracker times the tracker's segments over n established
+// connections, after four rounds of them (their first payload allocations).
+func benchTracker(b *testing.B, n int) {
 	tr := NewTracker(Config{}, nopObserver{})
-	next := steadyPackets(tr, 60000)
+	next := steadyPackets(tr, n)
 	var p decode.Packet
-	for i := 0; i < 240000; i++ {
+	for range 4 * n {
 		next(&p)
 		tr.Add(&p)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for range b.N {
 		next(&p)
 		tr.Add(&p)
 	}
