@@ -13,6 +13,10 @@ type Config struct {
 
 	Teardown  TeardownOptions
 	Transport TransportOptions
+
+	// noStateReuse (tests) makes the detectors' per-connection states never
+	// reused (see connStates.release), to compare with the runs that do.
+	noStateReuse bool
 }
 
 // DefaultConfig returns the documented defaults.

@@ -19,7 +19,8 @@ import (
 // scripts, and lone SYNs handed on at the capture's end (which
 // handshake-failure judges only at Finish) are analyzed twice: as usual,
 // and with every connection overwritten as soon as the engine had it. The
-// findings must be the same, exemplars included.
+// findings must be the same, exemplars included. So must they be with the
+// detectors' per-connection states never reused (connStates.release).
 func TestDetectorsKeepNoConnPastDone(t *testing.T) {
 	own, _ := filepath.Glob("../testdata/captures/*.pcap*")
 	recorded, _ := filepath.Glob("testdata/real/*.pcap")
@@ -59,6 +60,16 @@ func TestDetectorsKeepNoConnPastDone(t *testing.T) {
 		got = runCaptureWith(t, p, nil, runOptions{tracker: churn, reuse: true})
 		if !reflect.DeepEqual(got.Findings, want.Findings) {
 			t.Errorf("%s: the findings change when connections are reused:\n got %s\nwant %s",
+				filepath.Base(p), findingsOutline(got.Findings), findingsOutline(want.Findings))
+		}
+		// The detectors' per-connection states, reused once their
+		// connection is done (connStates.release), against never reused.
+		fresh := DefaultConfig()
+		fresh.noStateReuse = true
+		want = runCaptureWith(t, p, &fresh, runOptions{tracker: churn})
+		got = runCaptureWith(t, p, nil, runOptions{tracker: churn, reuse: true})
+		if !reflect.DeepEqual(got.Findings, want.Findings) {
+			t.Errorf("%s: the findings change when detector states are reused:\n got %s\nwant %s",
 				filepath.Base(p), findingsOutline(got.Findings), findingsOutline(want.Findings))
 		}
 		compared++

@@ -58,7 +58,7 @@ type quality struct {
 func newQuality(cfg *Config) *quality {
 	b := newTransportBase(cfg)
 	return &quality{transportBase: b, flows: NewFlowList(b.maxFlows), ex: exemplarSet{max: b.maxExemplars},
-		conns: newConnStates[dupTracker]()}
+		conns: newConnStates[dupTracker](cfg)}
 }
 
 // Segment implements SegmentDetector: it looks for packets captured twice.

@@ -174,7 +174,7 @@ const rsPairCap = 8192
 func newRetrans(cfg *Config) *retrans {
 	b := newTransportBase(cfg)
 	return &retrans{transportBase: b, sub: max(ns(b.opt.RetransWindow)/rsSub, 1),
-		conns: newConnStates[rsConn](), pairs: make(map[trPair]*rsPair),
+		conns: newConnStates[rsConn](cfg), pairs: make(map[trPair]*rsPair),
 		pairCap: rsPairCap, nextFold: rsPairCap}
 }
 

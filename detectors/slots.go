@@ -12,7 +12,8 @@ type connStates[T any] struct {
 	// free are the states of finished connections, zeroed, for fresh:
 	// one new state per connection was a tenth of what a long capture
 	// allocated (retransmission-storm's alone).
-	free []*T
+	free    []*T
+	noReuse bool // Config.noStateReuse
 }
 
 // stateFree bounds the states a connStates keeps for reuse.
@@ -33,7 +34,7 @@ func (s *connStates[T]) fresh() *T {
 // fresh. The caller must hold no reference to v afterwards: a detector
 // releases its state last thing in ConnDone, after del.
 func (s *connStates[T]) release(v *T) {
-	if v == nil || len(s.free) >= stateFree {
+	if v == nil || s.noReuse || len(s.free) >= stateFree {
 		return
 	}
 	var zero T
@@ -41,8 +42,8 @@ func (s *connStates[T]) release(v *T) {
 	s.free = append(s.free, v)
 }
 
-func newConnStates[T any]() connStates[T] {
-	return connStates[T]{slot: -1, m: map[*flows.Conn]*T{}}
+func newConnStates[T any](cfg *Config) connStates[T] {
+	return connStates[T]{slot: -1, m: map[*flows.Conn]*T{}, noReuse: cfg.noStateReuse}
 }
 
 func (s *connStates[T]) get(c *flows.Conn) *T {

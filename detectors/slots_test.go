@@ -3,10 +3,10 @@ package detectors
 import "testing"
 
 // TestConnStatesReuse checks fresh and release: a released state comes back
-// zeroed from the next fresh, at most stateFree are kept, and releasing nil
-// does nothing.
+// zeroed from the next fresh, at most stateFree are kept, releasing nil
+// does nothing, and under Config.noStateReuse none is kept.
 func TestConnStatesReuse(t *testing.T) {
-	s := newConnStates[rsConn]()
+	s := newConnStates[rsConn](&Config{})
 	a := s.fresh()
 	if a == nil || *a != (rsConn{}) {
 		t.Fatalf("fresh on an empty list: %+v, want a new zero state", a)
@@ -26,5 +26,10 @@ func TestConnStatesReuse(t *testing.T) {
 	}
 	if len(s.free) != stateFree {
 		t.Fatalf("%d states kept, want at most %d", len(s.free), stateFree)
+	}
+	never := newConnStates[rsConn](&Config{noStateReuse: true})
+	never.release(never.fresh())
+	if len(never.free) != 0 {
+		t.Fatal("a state was kept for reuse under noStateReuse")
 	}
 }

@@ -135,7 +135,7 @@ type tso struct {
 const tsoLinkCap = 8192
 
 func newTSO(cfg *Config) *tso {
-	return &tso{transportBase: newTransportBase(cfg), conns: newConnStates[tsoConn](), links: make(map[trLink]*tsoLink),
+	return &tso{transportBase: newTransportBase(cfg), conns: newConnStates[tsoConn](cfg), links: make(map[trLink]*tsoLink),
 		linkCap: tsoLinkCap, nextFold: tsoLinkCap}
 }
 

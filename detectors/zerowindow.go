@@ -72,7 +72,7 @@ type zeroWindow struct {
 }
 
 func newZeroWindow(cfg *Config) *zeroWindow {
-	return &zeroWindow{transportBase: newTransportBase(cfg), conns: newConnStates[zwConn](),
+	return &zeroWindow{transportBase: newTransportBase(cfg), conns: newConnStates[zwConn](cfg),
 		recvs: make(map[netip.AddrPort]*zwReceiver)}
 }
 
