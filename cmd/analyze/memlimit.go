@@ -27,8 +27,8 @@ import (
 //     from 214-219 MB of RSS to 197-201 MB at the same number of
 //     collections). Since the eleventh session an analysis allocates far
 //     less (h1g: 9 collections instead of 19-25), and 128 MiB took that
-//     capture (70 MB live now) from 204 to 144 MB of RSS, b1g from 157 to
-//     about 150 MB, a tenth of the bounded capture from 131 to 124 MB, at
+//     capture (70 MB live now) from 204 to 144 MB of RSS, b1g (75 MB live)
+//     from 157 to 132 MB, a tenth of the bounded capture from 131 to 124 MB, at
 //     the cost of 3-4 more collections on h1g (12-13 against 9, 0.7 s of
 //     the collector's CPU against 0.5 s). Lower still, without the
 //     doubling below (the live heap plus 48 MiB from the start), the
