@@ -36,13 +36,16 @@ const batchesInFlight = 8
 // more live heap than this.
 const flushEvents = 512
 
+// batchPackets is how many packets a batch holds.
+const batchPackets = 512
+
 // batch is a run of decoded packets handed from the reading goroutine to the
 // tracking one, then to the observing one with the tracker's callbacks.
 // Payloads are copied into the batch's arena (at most keep bytes each: all
 // the tracker's sniffers ever look at), since a Packet's Payload aliases the
 // reader's buffer.
 type batch struct {
-	pkts  [512]decode.Packet
+	pkts  [batchPackets]decode.Packet
 	n     int
 	arena []byte
 	// most is the arena's largest size; keep the most a payload keeps.
@@ -60,7 +63,7 @@ type event struct {
 }
 
 func newBatch(keep int) *batch {
-	most := len(batch{}.pkts) * min(keep, 2048)
+	most := batchPackets * min(keep, 2048)
 	return &batch{arena: make([]byte, 0, min(arenaStart, most)), most: most, keep: keep}
 }
 
