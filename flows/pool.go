@@ -89,13 +89,19 @@ const flushReclaim = 256
 // (Flush): their logs' buffers go to the recycler, for the logs of the
 // connections Flush has still to finish (h1g's resting connections
 // unpacked 31 MB of them at its end, when the heap is at its largest), and
-// at most poolMax of them stay spare.
-func (t *Tracker) reclaim() {
+// at most poolMax of them stay spare. first: Flush's first call, when the
+// spare connections left from the capture still hold their logs; later
+// calls strip only the connections they take.
+func (t *Tracker) reclaim(first bool) {
 	if t.pool == nil {
 		return
 	}
+	n := len(t.spare)
+	if first {
+		n = 0
+	}
 	t.spare = t.pool.take(t.spare)
-	for _, c := range t.spare {
+	for _, c := range t.spare[n:] {
 		t.recycle.putLog(c.Log)
 		c.Log = nil
 	}

@@ -218,7 +218,7 @@ func (t *Tracker) Flush() {
 	t.closed = t.closed[:0]
 	for i, c := range conns {
 		if i%flushReclaim == 0 {
-			t.reclaim()
+			t.reclaim(i == 0)
 		}
 		conns[i] = nil
 		t.finish(c, EndCaptureEnd)
