@@ -70,7 +70,11 @@ func matches(c *Conn, a, b netip.AddrPort) bool {
 
 // get returns the connection between src and dst (nil if none).
 func (t *connTable) get(src, dst netip.AddrPort) *Conn {
-	h := t.hash(src, dst)
+	return t.getHashed(t.hash(src, dst), src, dst)
+}
+
+// getHashed is get with the pair's hash already computed (t.hash).
+func (t *connTable) getHashed(h uint64, src, dst netip.AddrPort) *Conn {
 	mask := uint64(len(t.ents) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		e := &t.ents[i]

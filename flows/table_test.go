@@ -4,6 +4,8 @@ import (
 	"math/rand"
 	"net/netip"
 	"testing"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
 )
 
 func tableConn(a, b netip.AddrPort) *Conn {
@@ -103,6 +105,63 @@ func BenchmarkConnTableGet(b *testing.B) {
 		e := &eps[i%len(eps)]
 		if tab.get(e[1], e[0]) == nil {
 			b.Fatal("missing")
+		}
+	}
+}
+
+// TestAddKeyed checks that a key computed by the tracker's keyer finds the
+// same connections as Add, and that a key from another tracker's keyer, or
+// the zero Key, is not trusted.
+func TestAddKeyed(t *testing.T) {
+	a1, a2 := netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.1:40001")
+	srv, srv6 := netip.MustParseAddrPort("10.0.0.2:80"), netip.MustParseAddrPort("[fd00::2]:80")
+	c6 := netip.MustParseAddrPort("[fd00::1]:40000")
+	pairs := [][2]netip.AddrPort{{a1, srv}, {a2, srv}, {c6, srv6}}
+	var pkts []decode.Packet
+	for i := range 30 {
+		pr := pairs[i%len(pairs)]
+		p := decode.Packet{Frame: int64(i + 1), TS: int64(i+1) * 1e6, Src: pr[0], Dst: pr[1],
+			Flags: decode.FlagACK, Seq: uint32(1000 + i), Ack: 5000}
+		if i/len(pairs)%2 == 1 { // the other way
+			p.Src, p.Dst, p.Seq, p.Ack = p.Dst, p.Src, 5000, uint32(1000+i)
+		}
+		pkts = append(pkts, p)
+	}
+	run := func(add func(tr *Tracker, p *decode.Packet)) *recorder {
+		tr, r := newTestTracker(Config{})
+		for i := range pkts {
+			p := pkts[i]
+			add(tr, &p)
+		}
+		tr.Flush()
+		return r
+	}
+	other := NewTracker(Config{}, &recorder{}).Keyer()
+	want := run(func(tr *Tracker, p *decode.Packet) { tr.Add(p) })
+	if len(want.done) != len(pairs) {
+		t.Fatalf("Add: %d connections, want %d", len(want.done), len(pairs))
+	}
+	for name, add := range map[string]func(tr *Tracker, p *decode.Packet){
+		"own keyer": func(tr *Tracker, p *decode.Packet) {
+			k := tr.Keyer()
+			key := k.Key(p)
+			if key.h != tr.table.hash(p.Src, p.Dst) {
+				t.Fatalf("the keyer's key %#x is not the table's hash", key.h)
+			}
+			tr.AddKeyed(p, key)
+		},
+		"other tracker's keyer": func(tr *Tracker, p *decode.Packet) { tr.AddKeyed(p, other.Key(p)) },
+		"zero key":              func(tr *Tracker, p *decode.Packet) { tr.AddKeyed(p, Key{}) },
+	} {
+		got := run(add)
+		if len(got.done) != len(want.done) {
+			t.Fatalf("%s: %d connections, want %d", name, len(got.done), len(want.done))
+		}
+		for i, c := range got.done {
+			if w := want.done[i]; c.Orig.Addr != w.Orig.Addr || c.Resp.Addr != w.Resp.Addr || c.Packets != w.Packets {
+				t.Fatalf("%s: connection %d is %v→%v with %d packets, want %v→%v with %d", name, i,
+					c.Orig.Addr, c.Resp.Addr, c.Packets, w.Orig.Addr, w.Resp.Addr, w.Packets)
+			}
 		}
 	}
 }

@@ -119,7 +119,34 @@ func (t *Tracker) Stats() Stats { return t.stats }
 func (t *Tracker) Live() int { return t.table.n }
 
 // Add processes one TCP segment.
-func (t *Tracker) Add(p *decode.Packet) {
+func (t *Tracker) Add(p *decode.Packet) { t.add(p, Key{}) }
+
+// Keyer computes, for a packet, the key its connection is looked up by in
+// one tracker's table. It is a copy of that table's seed: safe to use on
+// another goroutine while the tracker runs, so that a reading goroutine can
+// take the hashing off the tracking one.
+type Keyer struct{ tab connTable }
+
+// Key is a packet's lookup key from a Keyer (see AddKeyed).
+type Key struct {
+	h    uint64
+	seed uint64 // the keyer's, to tell a key of another tracker (0: none)
+}
+
+// Keyer returns the keyer of t's table.
+func (t *Tracker) Keyer() Keyer { return Keyer{tab: connTable{seed: t.table.seed}} }
+
+// Key returns the lookup key of p's connection.
+func (k *Keyer) Key(p *decode.Packet) Key {
+	return Key{h: k.tab.hash(p.Src, p.Dst), seed: k.tab.seed[0]}
+}
+
+// AddKeyed is Add with p's key computed beforehand by t.Keyer(). A key of
+// another tracker's keyer (or the zero Key) is ignored: the key is then
+// computed here, as Add does.
+func (t *Tracker) AddKeyed(p *decode.Packet, k Key) { t.add(p, k) }
+
+func (t *Tracker) add(p *decode.Packet, k Key) {
 	t.stats.Segments++
 	if p.TS <= 0 {
 		// Zero marks "never" in every time field (FINTS, RSTTS...): a
@@ -136,7 +163,10 @@ func (t *Tracker) Add(p *decode.Packet) {
 	// checked before the table.
 	c := t.last
 	if c == nil || !matches(c, p.Src, p.Dst) {
-		c = t.table.get(p.Src, p.Dst)
+		if k.seed != t.table.seed[0] {
+			k.h = t.table.hash(p.Src, p.Dst)
+		}
+		c = t.table.getHashed(k.h, p.Src, p.Dst)
 	}
 	if c != nil && p.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN && startsNewConn(c, p) {
 		t.finish(c, EndReused)

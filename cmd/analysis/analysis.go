@@ -220,6 +220,7 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 	full := make(chan *batch, batchesInFlight/2)
 	var readErr error
 	done := make(chan struct{})
+	keyer := tracker.Keyer()
 	go func() {
 		defer close(done)
 		defer close(full)
@@ -243,6 +244,7 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 			}
 			p.Frame += frameBase
 			b.keepPayload(p)
+			b.keys[b.n] = keyer.Key(p)
 			if b.n++; b.n == len(b.pkts) {
 				full <- b
 				b = <-pl.free
@@ -266,7 +268,7 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 				continue
 			}
 			tcp++
-			tracker.Add(p)
+			tracker.AddKeyed(p, b.keys[i])
 		}
 		pl.pass()
 	}

@@ -45,7 +45,9 @@ const batchPackets = 512
 // the tracker's sniffers ever look at), since a Packet's Payload aliases the
 // reader's buffer.
 type batch struct {
-	pkts  [batchPackets]decode.Packet
+	pkts [batchPackets]decode.Packet
+	// keys are the tracker's lookup keys of pkts, computed by the reader.
+	keys  [batchPackets]flows.Key
 	n     int
 	arena []byte
 	// most is the arena's largest size; keep the most a payload keeps.
