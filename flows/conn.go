@@ -103,22 +103,27 @@ func (c *Conn) View() ConnView {
 //
 // The fields every segment reads or writes come first, so that a segment
 // touches few cache lines: on a busy capture a connection is rarely in the
-// CPU cache, and those misses are most of the tracker's cost.
+// CPU cache, and those misses are most of the tracker's cost. They fill the
+// first four lines exactly, and both endpoints of a Conn start a line
+// (TestEndpointHotLines): a field added among them pushes one out.
 type Endpoint struct {
 	Addr netip.AddrPort
 
-	State       State
-	Packets     int64
-	Bytes       int64 // TCP payload bytes, retransmissions included
-	UniqueBytes int64 // payload bytes that advanced the sequence space
+	State         State
+	SACKPermitted bool
+	Timestamps    bool
+	Packets       int64
+	Bytes         int64 // TCP payload bytes, retransmissions included
+	UniqueBytes   int64 // payload bytes that advanced the sequence space
 
 	DataSegments            int64
+	Truncated               int64 // segments cut by the snaplen (every data segment at -s 96)
 	FirstTS                 int64
 	LastTS                  int64
 	FirstDataTS, LastDataTS int64 // 0 when no payload was sent
 	FINTS, FINFrame         int64 // first FIN sent (0 = none)
 	FINAckedTS              int64 // when the peer ACKed that FIN (0 = never seen)
-	RSTTS, RSTFrame         int64 // first RST sent
+	RSTTS                   int64 // first RST sent (RSTFrame: its frame)
 	MaxSegment              int   // largest payload sent in one segment
 	MinWindow               int64
 	MaxWindow               int64 // scaled, bytes
@@ -169,12 +174,10 @@ type Endpoint struct {
 	// is handed on.
 	UnfilledGaps int64
 	OverMSS      int64 // segments with payload > the MSS in force
-	Truncated    int64 // segments cut by the snaplen
+	RSTFrame     int64 // the frame of RSTTS
 
-	SACKPermitted bool
-	Timestamps    bool
-	SYNs          int // SYN segments sent (retransmitted SYNs included)
-	RSTs          int
+	SYNs int // SYN segments sent (retransmitted SYNs included)
+	RSTs int
 
 	// chains are the retransmission chains (see Backoff), allocated at the
 	// first resend: most connections never need their 80 bytes.
@@ -294,19 +297,20 @@ type Conn struct {
 
 	tail     *[logTail]LogEntry // allocated after logHead packets
 	tailN    int
-	after    int // packets still to log after an anomaly
-	closedTS int64
+	after    int32 // packets still to log after an anomaly
 	inQueue  bool  // Tracker.closed holds it
 	halfOpen bool  // nothing seen but the client's SYNs (see Tracker.halfHead)
 	appFlags uint8 // bit d set: direction d was fully sniffed
 	reusable bool  // finished, and no queue holds it (see ConnPool)
+	closedTS int64
 
 	// Turns are the payload runs; the first and last are kept when there are
 	// more than maxTurns, and TurnCount counts them all.
 	Turns     []Turn
 	TurnCount int
 
-	SYNTS int64 // first SYN
+	SYNTS    int64 // first SYN
+	SYNACKTS int64 // first SYN-ACK
 
 	// Slots hold per-connection state of observers (detectors) that asked
 	// for a slot, so they need no map lookup per segment. The tracker never
@@ -315,7 +319,6 @@ type Conn struct {
 	// core, and a line both cores wrote would go back and forth.
 	Slots [MaxSlots]any
 
-	SYNACKTS      int64 // first SYN-ACK
 	EstablishedTS int64 // ACK completing the handshake
 	HandshakeRTT  int64 // SYN→ACK as seen at the capture point (0 = unknown)
 	RTTMin        int64 // smallest data→ACK sample, ns (0 = none)

@@ -39,3 +39,33 @@ func TestSlotsOwnCacheLine(t *testing.T) {
 		t.Fatalf("Conn.Slots at byte %d, %d bytes: want one whole cache line", f.Offset, f.Type.Size())
 	}
 }
+
+// TestEndpointHotLines checks that the fields a segment reads or writes of
+// each endpoint (its sender's and its peer's) fill the endpoint's first four
+// cache lines, and that both endpoints start a line: a segment then touches
+// four lines of each, where an endpoint across a line boundary cost it a
+// fifth (BenchmarkTrackerManyConnsHeadersOnly, docs/performance.md item 16).
+func TestEndpointHotLines(t *testing.T) {
+	conn, ep := reflect.TypeFor[Conn](), reflect.TypeFor[Endpoint]()
+	for _, name := range []string{"Orig", "Resp"} {
+		if f, _ := conn.FieldByName(name); f.Offset%64 != 0 {
+			t.Errorf("Conn.%s at byte %d: want it to start a cache line", name, f.Offset)
+		}
+	}
+	if ep.Size()%64 != 0 {
+		t.Errorf("Endpoint takes %d bytes: want whole cache lines", ep.Size())
+	}
+	for _, name := range []string{"Addr", "State", "Packets", "Bytes", "UniqueBytes", "DataSegments",
+		"Truncated", "FirstTS", "LastTS", "LastDataTS", "FINTS", "FINAckedTS", "RSTTS", "MaxSegment",
+		"MinWindow", "MaxWindow", "ISN", "HasISN", "hasAcked", "hasNext", "hasWin", "ackedUpTo",
+		"nextSeq", "lastWin", "lastAck", "lastSegTS", "hist", "lastTx", "txN", "lastKind", "winScale",
+		"MSS", "dupAckRun", "afterFIN"} {
+		f, ok := ep.FieldByName(name)
+		if !ok {
+			t.Fatalf("no field Endpoint.%s", name)
+		}
+		if f.Offset+f.Type.Size() > 256 {
+			t.Errorf("Endpoint.%s at byte %d: want it in the first four cache lines", name, f.Offset)
+		}
+	}
+}
