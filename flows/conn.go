@@ -191,11 +191,14 @@ type Endpoint struct {
 // txHistory remembers recent transmissions and capture holes of one
 // direction, to tell retransmissions from out-of-order arrivals.
 type txHistory struct {
-	recs  [recentTx]txRecord // ring, position = Endpoint.txN % recentTx
+	recs  [recentTx]txRecord // ring, position = Endpoint.txN % recentTx (see Endpoint.remember)
 	holes []seqRange         // grows up to maxHoles, oldest first
 	// forgotten counts the gap holes dropped when holes overflowed.
 	forgotten int64
 	nh        int
+	// orphan: the record waiting in Endpoint.lastTx belongs to a history
+	// dropped before this one (see Endpoint.remember).
+	orphan bool
 }
 
 type seqRange struct {
