@@ -108,6 +108,7 @@ func (c *Conn) pack(r *recycler) {
 	r.putScratch(b)
 	r.putTail(c.tail)
 	r.putLog(c.Log)
+	r.putTurns(c.Turns)
 	c.Log, c.tail, c.Turns = nil, nil, nil
 }
 
@@ -138,7 +139,7 @@ func (c *Conn) unpack(r *recycler, final bool) {
 		}
 	}
 	if c.packed != nil {
-		c.Turns = d.turns()
+		c.Turns = d.turns(r)
 	}
 	c.packed = nil
 }
@@ -166,14 +167,15 @@ func appendTurns(b []byte, turns []Turn) []byte {
 	return b
 }
 
-// turns reads what appendTurns wrote, with room for the turns to come.
-func (d *thawer) turns() []Turn {
+// turns reads what appendTurns wrote into a buffer from r, with room for
+// the turns to come.
+func (d *thawer) turns(r *recycler) []Turn {
 	n := d.uvarint()
 	if n == 0 || d.err != nil {
 		return nil
 	}
 	n = min(n-1, maxTurns)
-	out := make([]Turn, 0, max(int(n), 4))
+	out := r.turnsBuf(int(n))
 	var prev Turn
 	for range n {
 		var t Turn

@@ -69,16 +69,14 @@ func (t *Tracker) newConn() *Conn {
 	c := t.spare[n-1]
 	t.spare[n-1] = nil
 	t.spare = t.spare[:n-1]
-	log, turns := c.Log, c.Turns[:0]
+	log, turns := c.Log, c.Turns
 	*c = Conn{}
-	// The log's buffer goes back to the recycler, which hands out buffers
-	// by size (a finished log holds the tail ring too, so most grew: kept
-	// with the connection, they would be carried by live connections that
-	// may never need them). Only a first turns buffer is kept.
+	// The log's and turns' buffers go back to the recycler, which hands out
+	// buffers by size (a finished log holds the tail ring too, so most grew:
+	// kept with the connection, they would be carried by live connections
+	// that may never need them).
 	t.recycle.putLog(log)
-	if cap(turns) == turnsFirst {
-		c.Turns = turns
-	}
+	t.recycle.putTurns(turns)
 	return c
 }
 

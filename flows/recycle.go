@@ -11,8 +11,10 @@ type recycler struct {
 	hists []*txHistory
 	tails []*[logTail]LogEntry
 	buf   []byte // pack's scratch
-	// logs holds empty log buffers by capacity class (see logClass).
-	logs [logClasses][][]LogEntry
+	// logs and turns hold empty log and turns buffers by capacity class
+	// (see bufLists).
+	logs  [logClasses][][]LogEntry
+	turns [turnClasses][][]Turn
 }
 
 const (
@@ -93,11 +95,22 @@ func (r *recycler) putScratch(b []byte) {
 // connection's log before Done.
 const logClasses = 5
 
-// logClass returns the class of the smallest buffer with room for n
+// Turns buffers come in turnClasses capacities: turnsFirst, then doubling,
+// up to maxTurns. They were a quarter of what the analysis of a
+// headers-only capture allocated (every connection's first buffer, and
+// its growth), and they go back as logs do.
+const turnClasses = 3
+
+// logClass returns the class of the smallest log buffer with room for n
 // entries and its capacity; -1 and n past the largest.
-func logClass(n int) (int, int) {
-	c := logHead
-	for k := range logClasses {
+func logClass(n int) (int, int) { return sizeClass(n, logHead, logClasses) }
+
+// sizeClass returns the class of the smallest buffer with room for n among
+// classes capacities, first and then doubling, and its capacity; -1 and n
+// past the largest.
+func sizeClass(n, first, classes int) (int, int) {
+	c := first
+	for k := range classes {
 		if n <= c {
 			return k, c
 		}
@@ -106,32 +119,70 @@ func logClass(n int) (int, int) {
 	return -1, n
 }
 
-// logBuf returns an empty log buffer with room for n entries.
-func (r *recycler) logBuf(n int) []LogEntry {
-	k, c := logClass(n)
-	if r == nil || k < 0 || len(r.logs[k]) == 0 {
-		return make([]LogEntry, 0, c)
+// bufLists keeps empty buffers by capacity class (see sizeClass): at most
+// recycleMax for the first class, half as many for each next (about 0.6
+// MB each when full for logs, 0.25 MB for turns).
+type bufLists[T any] [][][]T
+
+// get returns an empty buffer with room for n elements: a kept one of the
+// smallest class that holds n, or a new one of that class's capacity.
+func (l bufLists[T]) get(n, first int) []T {
+	k, c := sizeClass(n, first, len(l))
+	if k < 0 || len(l[k]) == 0 {
+		return make([]T, 0, c)
 	}
-	l := r.logs[k]
-	b := l[len(l)-1]
-	l[len(l)-1] = nil
-	r.logs[k] = l[:len(l)-1]
+	b := l[k][len(l[k])-1]
+	l[k][len(l[k])-1] = nil
+	l[k] = l[k][:len(l[k])-1]
 	return b
 }
 
+// put keeps b (nil does nothing) if its capacity is a class's and the
+// class's list has room.
+func (l bufLists[T]) put(b []T, first int) {
+	if b == nil {
+		return
+	}
+	k, c := sizeClass(cap(b), first, len(l))
+	if k < 0 || c != cap(b) || len(l[k]) >= recycleMax>>k {
+		return
+	}
+	l[k] = append(l[k], b[:0])
+}
+
+// logBuf returns an empty log buffer with room for n entries.
+func (r *recycler) logBuf(n int) []LogEntry {
+	if r == nil {
+		_, c := logClass(n)
+		return make([]LogEntry, 0, c)
+	}
+	return bufLists[LogEntry](r.logs[:]).get(n, logHead)
+}
+
 // putLog takes back the log buffer b (nil does nothing) if its capacity is
-// a class's and the class's list has room (recycleMax buffers for the
-// first class, half as many for each next: about 0.6 MB each when full);
-// the caller no longer uses it.
+// a class's and the class's list has room; the caller no longer uses it.
 func (r *recycler) putLog(b []LogEntry) {
-	if r == nil || b == nil {
-		return
+	if r != nil {
+		bufLists[LogEntry](r.logs[:]).put(b, logHead)
 	}
-	k, c := logClass(cap(b))
-	if k < 0 || c != cap(b) || len(r.logs[k]) >= recycleMax>>k {
-		return
+}
+
+// turnsBuf returns an empty turns buffer with room for n turns.
+func (r *recycler) turnsBuf(n int) []Turn {
+	if r == nil {
+		_, c := sizeClass(n, turnsFirst, turnClasses)
+		return make([]Turn, 0, c)
 	}
-	r.logs[k] = append(r.logs[k], b[:0])
+	return bufLists[Turn](r.turns[:]).get(n, turnsFirst)
+}
+
+// putTurns takes back the turns buffer b as putLog does logs, cleared so
+// that it keeps no request line alive.
+func (r *recycler) putTurns(b []Turn) {
+	if r != nil {
+		clear(b[:cap(b)])
+		bufLists[Turn](r.turns[:]).put(b, turnsFirst)
+	}
 }
 
 // growLog returns log with room for n more entries: log itself when it

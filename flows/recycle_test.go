@@ -3,7 +3,10 @@ package flows
 import (
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
 )
 
 // TestRecyclingChangesNothing runs the test captures and long
@@ -144,5 +147,70 @@ func TestRecyclerLogs(t *testing.T) {
 	none.putLog(grown)
 	if b := none.growLog(grown, 100); len(b) != logHead || cap(b) < logHead+100 || none.logBuf(3) == nil {
 		t.Error("a nil recycler did not allocate")
+	}
+}
+
+// TestRecyclerTurns checks the turns buffers: the first of turnsFirst
+// turns, grown by class up to maxTurns, the outgrown one given back
+// cleared (it keeps no request line alive) and handed out again; a resting
+// connection's buffer goes back when it is packed and comes from the
+// recycler when it is unpacked; capacities of no class and full classes
+// are dropped; a nil recycler allocates.
+func TestRecyclerTurns(t *testing.T) {
+	r := new(recycler)
+	if _, c := sizeClass(maxTurns, turnsFirst, turnClasses); c != maxTurns {
+		t.Fatalf("the largest turns class holds %d, want %d", c, maxTurns)
+	}
+	c := &Conn{}
+	req := []byte("GET /index.html HTTP/1.1\r\n")
+	for i := range turnsFirst + 1 {
+		p := &decode.Packet{TS: int64(i), Frame: int64(i), PayloadLen: len(req), Payload: req}
+		c.addTurn(r, Dir(i%2), p)
+	}
+	if len(c.Turns) != turnsFirst+1 || cap(c.Turns) != 2*turnsFirst || c.Turns[0].FirstLine == "" || c.Turns[turnsFirst].Frame != turnsFirst {
+		t.Fatalf("grown turns: len %d cap %d, %+v", len(c.Turns), cap(c.Turns), c.Turns)
+	}
+	old := r.turnsBuf(2)
+	if cap(old) != turnsFirst || len(old) != 0 {
+		t.Fatalf("the outgrown buffer: len %d cap %d", len(old), cap(old))
+	}
+	for i, tr := range old[:cap(old)] {
+		if tr != (Turn{}) {
+			t.Errorf("the outgrown buffer's turn %d was not cleared: %+v", i, tr)
+		}
+	}
+	want := slices.Clone(c.Turns)
+	grown := &c.Turns[0]
+	c.Log = r.logBuf(1)
+	c.pack(r)
+	if c.Turns != nil {
+		t.Fatal("a packed connection kept its turns")
+	}
+	if b := r.turnsBuf(turnsFirst + 1); &b[:1][0] != grown {
+		t.Error("packing did not give the turns buffer back")
+	}
+	r.putTurns(make([]Turn, 0, 2*turnsFirst))
+	back := &r.turns[1][len(r.turns[1])-1][:1][0]
+	c.unpack(r, false)
+	if !reflect.DeepEqual(c.Turns, want) || &c.Turns[0] != back {
+		t.Errorf("unpacked turns %+v (from the recycler: %v), want %+v", c.Turns, &c.Turns[0] == back, want)
+	}
+	r.putTurns(make([]Turn, 0, 5)) // no class's capacity
+	r.putTurns(make([]Turn, 0, 2*maxTurns))
+	for k := range r.turns {
+		if len(r.turns[k]) != 0 {
+			t.Errorf("class %d kept %d buffers of a capacity it does not hand out", k, len(r.turns[k]))
+		}
+	}
+	for range recycleMax + 10 {
+		r.putTurns(make([]Turn, 0, maxTurns))
+	}
+	if n := len(r.turns[2]); n != recycleMax>>2 {
+		t.Errorf("the largest class keeps %d buffers, want %d", n, recycleMax>>2)
+	}
+	var none *recycler
+	none.putTurns(c.Turns)
+	if b := none.turnsBuf(3); b == nil || cap(b) != turnsFirst {
+		t.Error("a nil recycler did not allocate a first buffer")
 	}
 }

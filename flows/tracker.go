@@ -1198,8 +1198,10 @@ func (c *Conn) addTurn(r *recycler, dir Dir, p *decode.Packet) {
 		c.Turns[n-1] = tr
 		return
 	}
-	if c.Turns == nil {
-		c.Turns = make([]Turn, 0, turnsFirst)
+	if n == cap(c.Turns) {
+		b := append(r.turnsBuf(max(2*n, turnsFirst)), c.Turns...)
+		r.putTurns(c.Turns)
+		c.Turns = b
 	}
 	c.Turns = append(c.Turns, tr)
 }
