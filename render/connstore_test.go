@@ -1,7 +1,9 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"reflect"
@@ -123,5 +125,66 @@ func TestConnStoreLocation(t *testing.T) {
 		if off != tc.off || size != tc.want {
 			t.Errorf("packLoc(%d, %d) unpacks to (%d, %d), want (%d, %d)", tc.off, tc.size, off, size, tc.off, tc.want)
 		}
+	}
+}
+
+// countingReader is a growing file in memory that counts what is read.
+type countingReader struct {
+	b            []byte
+	reads, bytes int
+}
+
+func (r *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	r.reads++
+	if off >= int64(len(r.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[off:])
+	r.bytes += n
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestReadWindow reads records of a file in an order that jumps back and
+// forth by up to 256 KiB, as records written in the order connections
+// finished are read in the order they opened: every byte comes back right,
+// and the file is read about once, not once per record. It also reads
+// across window boundaries, past the end, and after the file grew past a
+// window read at its old end.
+func TestReadWindow(t *testing.T) {
+	const size = 4 << 20
+	f := &countingReader{b: make([]byte, size)}
+	rnd := rand.New(rand.NewSource(3))
+	rnd.Read(f.b)
+	var w readWindow
+	check := func(off int64, n int) {
+		t.Helper()
+		b, err := w.read(f, off, n)
+		if err != nil || !bytes.Equal(b, f.b[off:off+int64(n)]) {
+			t.Fatalf("read(%d, %d): %v, or not the file's bytes", off, n, err)
+		}
+	}
+	const rec = 200
+	for i := int64(0); i < size/rec-1; i++ {
+		off := i*rec + int64(rnd.Intn(256<<10)) - 128<<10
+		check(min(max(off, 0), size-rec), rec)
+	}
+	if f.bytes > 2*size || f.reads > 3*size/windowSize { // a window each, and the records across their boundaries
+		t.Errorf("read %d bytes in %d reads for a file of %d bytes", f.bytes, f.reads, size)
+	}
+	check(windowSize-10, 30)          // across a boundary
+	check(3*windowSize, 2*windowSize) // larger than a window
+	f.b = f.b[:size-windowSize/2]     // the file was shorter...
+	w = readWindow{}
+	check(size-windowSize, 100)
+	if _, err := w.read(f, size-100, 50); err != io.ErrUnexpectedEOF {
+		t.Errorf("read past the end: %v, want io.ErrUnexpectedEOF", err)
+	}
+	f.b = f.b[:size] // ...then grew
+	check(size-100, 50)
+	if _, err := w.read(f, size+1, 10); err != io.ErrUnexpectedEOF {
+		t.Errorf("read past the end: %v", err)
 	}
 }

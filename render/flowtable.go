@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,35 @@ type flowTable struct {
 	Rows    json.RawMessage `json:"rows"`
 	// StringsOmitted counts strings left out to bound the size.
 	StringsOmitted int `json:"strings_omitted"`
+}
+
+// marshal returns json.Marshal(t) without encoding/json's pass over the
+// rows: it checks and compacts a json.RawMessage byte by byte, 0.15 s of
+// the report's 0.65 s on h1g's 150,000 rows. The rows are integers,
+// commas and brackets (buildFlowTable), so they go in as they are.
+func (t *flowTable) marshal() ([]byte, error) {
+	c := *t
+	c.Rows = json.RawMessage("0")
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	// The rows' placeholder, before the last field: in a JSON string a
+	// quote always follows a backslash, so this is the field itself.
+	const key, after = `,"rows":`, `0,"strings_omitted":`
+	i := bytes.LastIndex(b, []byte(key+after))
+	if i < 0 {
+		return nil, errors.New("the rows' place not found")
+	}
+	i += len(key)
+	rows := t.Rows
+	if rows == nil {
+		rows = json.RawMessage("null")
+	}
+	out := make([]byte, 0, len(b)+len(rows))
+	out = append(out, b[:i]...)
+	out = append(out, rows...)
+	return append(out, b[i+1:]...), nil
 }
 
 // interner numbers distinct strings in first-seen order.

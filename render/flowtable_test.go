@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -44,5 +45,49 @@ func TestFlowTableStopsAtCap(t *testing.T) {
 		if want := min(n, maxTableRows+1+aheadMax); src.yielded < rows || src.yielded > want {
 			t.Errorf("n=%d: the table read %d connections, want %d to %d", n, src.yielded, rows, want)
 		}
+	}
+}
+
+// hostileConns is a ConnSource whose addresses, histories and request
+// lines hold JSON and HTML that look like the table's own fields.
+type hostileConns struct{ n int }
+
+func (h hostileConns) Len() int { return h.n }
+
+func (h hostileConns) Each(f func(*ConnSummary) error) error {
+	for i := range h.n {
+		rtt := float64(i) / 7
+		c := ConnSummary{ID: int64(i + 1), Client: "10.0.0.1:40000", Server: "[2001:db8::1]:443", Packets: int64(i),
+			History: `,"rows":0,"strings_omitted":1}</script>`, HTTPRequest: "GET /\u2028\"rows\":0 HTTP/1.1",
+			Findings: []string{"a", `"rows":0,"strings_omitted":`}, HandshakeRTTMS: &rtt}
+		if err := f(&c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestFlowTableMarshal checks that the table's own marshalling, which puts
+// the rows in without encoding/json's pass over them, gives the bytes
+// json.Marshal gives, whatever strings the connections carry.
+func TestFlowTableMarshal(t *testing.T) {
+	for _, src := range []ConnSource{hostileConns{0}, hostileConns{1}, hostileConns{50}, &genConns{n: 1000}} {
+		ft, err := buildFlowTable(&Report{Conns: src}, map[string]string{"a": "f-1"}, map[int64][]string{2: {"l-1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(ft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ft.marshal()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d connections: marshal gave (%v)\n%.300s\nwant\n%.300s", src.Len(), err, got, want)
+		}
+	}
+	var empty flowTable
+	want, _ := json.Marshal(&empty)
+	if got, err := empty.marshal(); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("no table: %s (%v), want %s", got, err, want)
 	}
 }

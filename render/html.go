@@ -345,7 +345,7 @@ func newPage(r *Report) (*page, error) {
 		return nil, fmt.Errorf("connection table: %w", err)
 	}
 	p.FlowTotal = ft.Total
-	flowJSON, err := json.Marshal(ft)
+	flowJSON, err := ft.marshal()
 	if err != nil {
 		return nil, fmt.Errorf("connection table: %w", err)
 	}
