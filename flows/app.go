@@ -37,6 +37,14 @@ var httpMethods = [][]byte{
 }
 
 func isHTTPRequest(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	switch b[0] { // the methods' first letters: most payloads fail here
+	case 'G', 'P', 'H', 'D', 'O', 'C', 'T':
+	default:
+		return false
+	}
 	for _, m := range httpMethods {
 		if bytes.HasPrefix(b, m) {
 			return true
@@ -52,6 +60,12 @@ func httpFirstLine(b []byte) string {
 	if !isHTTPRequest(b) && !isHTTPResponse(b) {
 		return ""
 	}
+	return httpLine(b)
+}
+
+// httpLine returns b's first line, without its line end, at most maxLine
+// bytes.
+func httpLine(b []byte) string {
 	line := b
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		line = b[:i]

@@ -1183,16 +1183,18 @@ func (c *Conn) addTurn(r *recycler, dir Dir, p *decode.Packet) {
 		return
 	}
 	c.TurnCount++
-	if p.Payload != nil {
+	tr := Turn{Dir: dir, StartTS: p.TS, EndTS: p.TS, Frame: p.Frame, Bytes: int64(p.PayloadLen), Segments: 1}
+	// A turn that starts with a request or status line keeps it (whatever
+	// its direction), and counts (in its direction).
+	if req := isHTTPRequest(p.Payload); req || isHTTPResponse(p.Payload) {
+		tr.FirstLine = httpLine(p.Payload)
 		switch {
-		case dir == Orig && isHTTPRequest(p.Payload):
+		case dir == Orig && req:
 			c.appRecord().HTTP.Requests++
-		case dir == Resp && isHTTPResponse(p.Payload):
+		case dir == Resp && !req:
 			c.appRecord().HTTP.Responses++
 		}
 	}
-	tr := Turn{Dir: dir, StartTS: p.TS, EndTS: p.TS, Frame: p.Frame, Bytes: int64(p.PayloadLen), Segments: 1,
-		FirstLine: httpFirstLine(p.Payload)}
 	if n == maxTurns {
 		copy(c.Turns[maxTurns/2:], c.Turns[maxTurns/2+1:])
 		c.Turns[n-1] = tr

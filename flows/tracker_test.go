@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"weak"
 
@@ -794,4 +795,33 @@ func TestSegmentViewMatchesConn(t *testing.T) {
 	}
 	t.Logf("%d segments; views with a handshake RTT %d, an RTT sample %d, both MSS %d, timestamps %d, a resent SYN %d",
 		v.segs, v.rtt, v.rttMin, v.mss, v.ts, v.synRe)
+}
+
+// TestHTTPLineRecognition checks the request and status line tests a turn
+// starts with: every method (the first-letter filter in isHTTPRequest must
+// let each through), a status line, and payloads that are neither, with
+// what a turn keeps of them.
+func TestHTTPLineRecognition(t *testing.T) {
+	for _, m := range httpMethods {
+		b := append(slices.Clone(m), "/x HTTP/1.1\r\nHost: a\r\n"...)
+		if !isHTTPRequest(b) || isHTTPResponse(b) {
+			t.Errorf("%q: not a request", b)
+		}
+		if got, want := httpFirstLine(b), string(m)+"/x HTTP/1.1"; got != want {
+			t.Errorf("%q: first line %q, want %q", b, got, want)
+		}
+	}
+	for b, want := range map[string]string{
+		"HTTP/1.1 200 OK\r\nServer: x\r\n": "HTTP/1.1 200 OK",
+		"HTTP/2 200\r\n":                   "",
+		"HEADER":                           "",
+		"GET":                              "",
+		"get / HTTP/1.1\r\n":               "",
+		"\x16\x03\x01\x02\x00":             "",
+		"":                                 "",
+	} {
+		if got := httpFirstLine([]byte(b)); got != want {
+			t.Errorf("%q: first line %q, want %q", b, got, want)
+		}
+	}
 }
