@@ -227,10 +227,7 @@ func relate(fs []Finding) {
 		if !symptoms[a.Kind] || len(a.Flows) == 0 {
 			continue
 		}
-		ids := make(map[int64]bool, len(a.Flows))
-		for _, r := range a.Flows {
-			ids[r.ID] = true
-		}
+		ids := newIDSet(a.Flows, maxIDBitmap)
 		best, bestN := -1, 0
 		for j := range fs {
 			b := &fs[j]
@@ -239,7 +236,7 @@ func relate(fs []Finding) {
 			}
 			n := 0
 			for _, r := range b.Flows {
-				if ids[r.ID] {
+				if ids.has(r.ID) {
 					n++
 				}
 			}
@@ -256,6 +253,52 @@ func relate(fs []Finding) {
 			" %d of these %d connections are also in the %s finding (%q): this is a consequence of it rather than a cause of its own.",
 			bestN, len(a.Flows), b.Kind, b.Title))
 	}
+}
+
+// maxIDBitmap is the widest span of connection IDs an idSet keeps as a
+// bitmap (8 MiB); a wider one is a map.
+const maxIDBitmap = 1 << 26
+
+// idSet is a set of connection IDs: a bitmap over the span from the least
+// to the largest when it is at most maxSpan wide (connection IDs are
+// dense: h1g's 10,000-flow findings span 320,000 IDs, 40 KB), else a map.
+// relate asks it about every flow of every other finding: with a map that
+// was 0.13 s of the findings' 0.3 s on h1g.
+type idSet struct {
+	lo   int64
+	bits []uint64
+	m    map[int64]bool
+}
+
+func newIDSet(flows []FlowRef, maxSpan int64) idSet {
+	if len(flows) == 0 {
+		return idSet{}
+	}
+	lo, hi := flows[0].ID, flows[0].ID
+	for _, r := range flows {
+		lo, hi = min(lo, r.ID), max(hi, r.ID)
+	}
+	if span := uint64(hi) - uint64(lo); span >= uint64(maxSpan) {
+		s := idSet{m: make(map[int64]bool, len(flows))}
+		for _, r := range flows {
+			s.m[r.ID] = true
+		}
+		return s
+	}
+	s := idSet{lo: lo, bits: make([]uint64, (hi-lo)/64+1)}
+	for _, r := range flows {
+		i := r.ID - lo
+		s.bits[i/64] |= 1 << (i % 64)
+	}
+	return s
+}
+
+func (s idSet) has(id int64) bool {
+	if s.m != nil {
+		return s.m[id]
+	}
+	i := uint64(id) - uint64(s.lo) // below lo wraps past the bitmap
+	return i/64 < uint64(len(s.bits)) && s.bits[i/64]&(1<<(i%64)) != 0
 }
 
 // SortFindings orders findings most severe first; within a severity, root

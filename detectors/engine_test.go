@@ -1,6 +1,8 @@
 package detectors
 
 import (
+	"math"
+	"math/rand"
 	"strings"
 	"testing"
 
@@ -80,5 +82,45 @@ func TestEngineListenQueueExplainsCloseWait(t *testing.T) {
 		if f.Kind == KindHandshakeFailure && f.ExplainedBy != 0 {
 			t.Errorf("handshake-failure explained by %v", f.ExplainedBy)
 		}
+	}
+}
+
+// TestIDSet checks the set of connection IDs relate uses, as a bitmap and
+// as a map (a span too wide), against a plain map: members, IDs next to
+// them, below the least and past the largest, and extreme values.
+func TestIDSet(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for _, maxSpan := range []int64{maxIDBitmap, 100} {
+		for _, n := range []int{0, 1, 7, 500} {
+			var flows []FlowRef
+			want := map[int64]bool{}
+			base := int64(r.Intn(1000)) + 1
+			for range n {
+				id := base + int64(r.Intn(300))
+				flows = append(flows, FlowRef{ID: id})
+				want[id] = true
+			}
+			s := newIDSet(flows, maxSpan)
+			lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+			for id := range want {
+				lo, hi = min(lo, id), max(hi, id)
+			}
+			if wide := n > 0 && hi-lo >= maxSpan; (s.m != nil) != wide {
+				t.Errorf("span limit %d, %d flows over %d..%d: map %v", maxSpan, n, lo, hi, s.m != nil)
+			}
+			probes := []int64{0, -1, base - 1, base, base + 299, base + 300, base + 64, math.MinInt64, math.MaxInt64}
+			for id := range want {
+				probes = append(probes, id, id-1, id+1)
+			}
+			for _, id := range probes {
+				if s.has(id) != want[id] {
+					t.Errorf("span limit %d, %d flows: has(%d) = %v", maxSpan, n, id, s.has(id))
+				}
+			}
+		}
+	}
+	s := newIDSet([]FlowRef{{ID: math.MinInt64}, {ID: math.MaxInt64}}, maxIDBitmap)
+	if !s.has(math.MinInt64) || !s.has(math.MaxInt64) || s.has(0) || s.m == nil {
+		t.Error("the widest span: not a map, or wrong members")
 	}
 }
