@@ -92,9 +92,9 @@ import (
 // connections live. The smaller one ends its pass before the heap reaches
 // its limit, near 114 MB of RSS; the larger one, 64-69 MB live, peaked at
 // its limit: twice the live heap then, 143 MB of RSS (20 % more). Growth
-// by 60 % puts both under the floor: 125 against 114 MB (10 %; 122 against
-// 112 MB at a floor of 104 MiB, which costs the longer captures more
-// collections). h1g, 170 MiB live at its largest, takes 14-15 collections
+// by 60 % puts both under the floor: 119 against 111 MB by
+// bench/memory.sh (7 %; growth by 75 %: 11-14 % at floors of 104-128 MiB;
+// a floor of 104 MiB costs the longer captures more collections). h1g, 170 MiB live at its largest, takes 14-15 collections
 // against 10-12, under 0.3 s more of the collector's CPU in a run of 25 s,
 // and peaks where it did (the target binds); b1g, 75 MB live, 3 against 2
 // and 123 MB of RSS against 132 MB.
