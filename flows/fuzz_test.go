@@ -108,12 +108,19 @@ func FuzzTracker(f *testing.F) {
 					t.Fatalf("log out of order")
 				}
 			}
-			for _, e := range []*Endpoint{&c.Orig, &c.Resp} {
+			for i, e := range []*Endpoint{&c.Orig, &c.Resp} {
+				peer := []*Endpoint{&c.Resp, &c.Orig}[i]
 				if len(e.Transitions) > maxTransitions {
 					t.Fatalf("%d transitions", len(e.Transitions))
 				}
 				if int(e.State) >= NumStates {
 					t.Fatalf("bad state %d", e.State)
+				}
+				// The tracker looks at a side's data after the peer's
+				// FIN only once the peer sent one (update's ACK and RST
+				// paths rely on it).
+				if e.afterFIN != nil && peer.FINTS == 0 {
+					t.Fatalf("data after a FIN the peer never sent")
 				}
 			}
 		}

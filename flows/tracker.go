@@ -635,8 +635,13 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 			e.ackedUpTo, e.hasAcked = p.Ack, true
 			t.sampleRTT(c, peer, p)
 		}
-		if pa := peer.afterFIN; pa != nil && pa.FirstTS != 0 && seqGT(p.Ack, peer.afterFINSeq) {
-			pa.Acked = true
+		// The peer sent data after this side's FIN only if this side sent
+		// one: e.FINTS, in a line the segment has read already, spares the
+		// peer's afterFIN's line on most ACKs.
+		if e.FINTS != 0 {
+			if pa := peer.afterFIN; pa != nil && pa.FirstTS != 0 && seqGT(p.Ack, peer.afterFINSeq) {
+				pa.Acked = true
+			}
 		}
 		if peer.FINTS != 0 && peer.FINAckedTS == 0 && seqGT(p.Ack, peer.finSeq) {
 			peer.FINAckedTS = p.TS
@@ -654,7 +659,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 		if e.RSTTS == 0 {
 			e.RSTTS, e.RSTFrame = p.TS, p.Frame
 		}
-		if pa := peer.afterFIN; pa != nil && pa.FirstTS != 0 && pa.RSTAfterTS == 0 {
+		if pa := peer.afterFIN; e.FINTS != 0 && pa != nil && pa.FirstTS != 0 && pa.RSTAfterTS == 0 {
 			pa.RSTAfterTS = p.TS
 		}
 	}
