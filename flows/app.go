@@ -55,16 +55,9 @@ func isHTTPRequest(b []byte) bool {
 
 func isHTTPResponse(b []byte) bool { return bytes.HasPrefix(b, []byte("HTTP/1.")) }
 
-// httpFirstLine returns the request or status line a payload starts with, or "".
-func httpFirstLine(b []byte) string {
-	if !isHTTPRequest(b) && !isHTTPResponse(b) {
-		return ""
-	}
-	return httpLine(b)
-}
-
-// httpLine returns b's first line, without its line end, at most maxLine
-// bytes.
+// httpLine returns the request or status line a payload starts with (b's
+// first line, without its line end, at most maxLine bytes); the caller
+// checked that it is one (isHTTPRequest, isHTTPResponse).
 func httpLine(b []byte) string {
 	line := b
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {

@@ -164,6 +164,8 @@ func FuzzSniffers(f *testing.F) {
 		if len(tls.SNI) > maxLine || len(h.Target) > maxLine || len(h.Host) > maxLine {
 			t.Fatalf("unbounded strings: %d %d %d", len(tls.SNI), len(h.Target), len(h.Host))
 		}
-		_ = httpFirstLine(b)
+		if isHTTPRequest(b) || isHTTPResponse(b) {
+			_ = httpLine(b)
+		}
 	})
 }

@@ -176,6 +176,16 @@ func (r *recycler) turnsBuf(n int) []Turn {
 	return bufLists[Turn](r.turns[:]).get(n, turnsFirst)
 }
 
+// growTurns is growLog for turns buffers.
+func (r *recycler) growTurns(turns []Turn, n int) []Turn {
+	if len(turns)+n <= cap(turns) {
+		return turns
+	}
+	b := append(r.turnsBuf(max(len(turns)+n, 2*cap(turns))), turns...)
+	r.putTurns(turns)
+	return b
+}
+
 // putTurns takes back the turns buffer b as putLog does logs, cleared so
 // that it keeps no request line alive.
 func (r *recycler) putTurns(b []Turn) {

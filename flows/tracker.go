@@ -659,8 +659,10 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 		if e.RSTTS == 0 {
 			e.RSTTS, e.RSTFrame = p.TS, p.Frame
 		}
-		if pa := peer.afterFIN; e.FINTS != 0 && pa != nil && pa.FirstTS != 0 && pa.RSTAfterTS == 0 {
-			pa.RSTAfterTS = p.TS
+		if e.FINTS != 0 { // as for ACKs above
+			if pa := peer.afterFIN; pa != nil && pa.FirstTS != 0 && pa.RSTAfterTS == 0 {
+				pa.RSTAfterTS = p.TS
+			}
 		}
 	}
 	if fin && e.FINTS == 0 {
@@ -1205,10 +1207,5 @@ func (c *Conn) addTurn(r *recycler, dir Dir, p *decode.Packet) {
 		c.Turns[n-1] = tr
 		return
 	}
-	if n == cap(c.Turns) {
-		b := append(r.turnsBuf(max(2*n, turnsFirst)), c.Turns...)
-		r.putTurns(c.Turns)
-		c.Turns = b
-	}
-	c.Turns = append(c.Turns, tr)
+	c.Turns = append(r.growTurns(c.Turns, 1), tr)
 }

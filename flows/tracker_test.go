@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
 	"weak"
 
@@ -797,31 +796,45 @@ func TestSegmentViewMatchesConn(t *testing.T) {
 		v.segs, v.rtt, v.rttMin, v.mss, v.ts, v.synRe)
 }
 
-// TestHTTPLineRecognition checks the request and status line tests a turn
-// starts with: every method (the first-letter filter in isHTTPRequest must
-// let each through), a status line, and payloads that are neither, with
-// what a turn keeps of them.
+// TestHTTPLineRecognition checks what a turn keeps of its first payload
+// and how it counts it: the request line of every method (the first-letter
+// filter in isHTTPRequest must let each through) and a status line, kept
+// whatever the direction and counted in theirs only; payloads that are
+// neither, kept and counted not at all.
 func TestHTTPLineRecognition(t *testing.T) {
-	for _, m := range httpMethods {
-		b := append(slices.Clone(m), "/x HTTP/1.1\r\nHost: a\r\n"...)
-		if !isHTTPRequest(b) || isHTTPResponse(b) {
-			t.Errorf("%q: not a request", b)
-		}
-		if got, want := httpFirstLine(b), string(m)+"/x HTTP/1.1"; got != want {
-			t.Errorf("%q: first line %q, want %q", b, got, want)
-		}
+	type want struct {
+		line      string
+		req, resp int
 	}
-	for b, want := range map[string]string{
-		"HTTP/1.1 200 OK\r\nServer: x\r\n": "HTTP/1.1 200 OK",
-		"HTTP/2 200\r\n":                   "",
-		"HEADER":                           "",
-		"GET":                              "",
-		"get / HTTP/1.1\r\n":               "",
-		"\x16\x03\x01\x02\x00":             "",
-		"":                                 "",
-	} {
-		if got := httpFirstLine([]byte(b)); got != want {
-			t.Errorf("%q: first line %q, want %q", b, got, want)
+	cases := map[string][2]want{ // payload: as the client's turn, as the server's
+		"HTTP/1.1 200 OK\r\nServer: x\r\n": {{"HTTP/1.1 200 OK", 0, 0}, {"HTTP/1.1 200 OK", 0, 1}},
+		"HTTP/2 200\r\n":                   {},
+		"HEADER":                           {},
+		"GET":                              {},
+		"get / HTTP/1.1\r\n":               {},
+		"\x16\x03\x01\x02\x00":             {},
+		"":                                 {},
+	}
+	for _, m := range httpMethods {
+		line := string(m) + "/x HTTP/1.1"
+		cases[line+"\r\nHost: a\r\n"] = [2]want{{line, 1, 0}, {line, 0, 0}}
+	}
+	for payload, w := range cases {
+		for dir := range 2 {
+			var c Conn
+			p := &decode.Packet{TS: 1, Frame: 1, PayloadLen: len(payload) + 1, Payload: []byte(payload)}
+			if payload == "" {
+				p.Payload = nil
+			}
+			c.addTurn(nil, Dir(dir), p)
+			var got want
+			got.line = c.Turns[0].FirstLine
+			if c.appInfo != nil {
+				got.req, got.resp = c.appInfo.HTTP.Requests, c.appInfo.HTTP.Responses
+			}
+			if got != w[dir] {
+				t.Errorf("%q from %v: line %q, %d requests, %d responses; want %+v", payload, Dir(dir), got.line, got.req, got.resp, w[dir])
+			}
 		}
 	}
 }
