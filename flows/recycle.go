@@ -178,12 +178,7 @@ func (r *recycler) turnsBuf(n int) []Turn {
 
 // growTurns is growLog for turns buffers.
 func (r *recycler) growTurns(turns []Turn, n int) []Turn {
-	if len(turns)+n <= cap(turns) {
-		return turns
-	}
-	b := append(r.turnsBuf(max(len(turns)+n, 2*cap(turns))), turns...)
-	r.putTurns(turns)
-	return b
+	return grow(turns, n, r.turnsBuf, r.putTurns)
 }
 
 // putTurns takes back the turns buffer b as putLog does logs, cleared so
@@ -198,11 +193,16 @@ func (r *recycler) putTurns(b []Turn) {
 // growLog returns log with room for n more entries: log itself when it
 // has it, else a larger buffer holding its entries (log's buffer goes
 // back).
-func (r *recycler) growLog(log []LogEntry, n int) []LogEntry {
-	if len(log)+n <= cap(log) {
-		return log
+func (r *recycler) growLog(log []LogEntry, n int) []LogEntry { return grow(log, n, r.logBuf, r.putLog) }
+
+// grow returns b with room for n more elements: b itself when it has it,
+// else a buffer from get, at least twice as large, holding b's elements (b
+// goes to put).
+func grow[T any](b []T, n int, get func(int) []T, put func([]T)) []T {
+	if len(b)+n <= cap(b) {
+		return b
 	}
-	b := append(r.logBuf(max(len(log)+n, 2*cap(log))), log...)
-	r.putLog(log)
-	return b
+	g := append(get(max(len(b)+n, 2*cap(b))), b...)
+	put(b)
+	return g
 }
