@@ -102,3 +102,38 @@ func benchTracker(b *testing.B, n int, headersOnly bool) {
 		tr.Add(&p)
 	}
 }
+
+// BenchmarkTrackerManyConnsWarm is BenchmarkTrackerManyConns with the
+// packets taken as the analysis takes them: in batches, each chunk of
+// WarmChunk warmed (Tracker.Warm) before it is added.
+func BenchmarkTrackerManyConnsWarm(b *testing.B) { benchTrackerWarm(b, 60000, false) }
+
+// BenchmarkTrackerManyConnsHeadersOnlyWarm is the headers-only variant of
+// BenchmarkTrackerManyConnsWarm.
+func BenchmarkTrackerManyConnsHeadersOnlyWarm(b *testing.B) { benchTrackerWarm(b, 60000, true) }
+
+func benchTrackerWarm(b *testing.B, n int, headersOnly bool) {
+	tr := NewTracker(Config{}, nopObserver{})
+	next := steadyPackets(tr, n, headersOnly)
+	var p decode.Packet
+	for range 4 * n {
+		next(&p)
+		tr.Add(&p)
+	}
+	keyer := tr.Keyer()
+	var pkts [WarmChunk]decode.Packet
+	var keys [WarmChunk]Key
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += WarmChunk {
+		k := min(WarmChunk, b.N-i)
+		for j := range k {
+			next(&pkts[j])
+			keys[j] = keyer.Key(&pkts[j])
+		}
+		tr.Warm(pkts[:k], keys[:k])
+		for j := range k {
+			tr.AddKeyed(&pkts[j], keys[j])
+		}
+	}
+}

@@ -41,6 +41,19 @@ func FuzzTracker(f *testing.F) {
 		for i := range payload {
 			payload[i] = byte(i * 7)
 		}
+		// tr2 takes the packets as the analysis does: in chunks (of three
+		// here), each warmed first (Warm must change nothing), some with
+		// a key of another table (ignored).
+		keyer, other := tr2.Keyer(), NewTracker(Config{}, nil).Keyer()
+		var chunk []decode.Packet
+		var keys []Key
+		addChunk := func() {
+			tr2.Warm(chunk, keys)
+			for i := range chunk {
+				tr2.AddKeyed(&chunk[i], keys[i])
+			}
+			chunk, keys = chunk[:0], keys[:0]
+		}
 		frame := int64(0)
 		for len(data) >= 17 {
 			b := data[:17]
@@ -64,12 +77,23 @@ func FuzzTracker(f *testing.F) {
 			p.Opts.WScale = int8(b[16]>>2) - 1
 			p.Opts.MSS = uint16(b[16]) * 10
 			tr.Add(p)
-			tr2.Add(p)
+			q := *p
+			q.Payload = append([]byte(nil), p.Payload...) // the next packets change payload
+			chunk = append(chunk, q)
+			if b[16]&0x80 != 0 {
+				keys = append(keys, other.Key(p))
+			} else {
+				keys = append(keys, keyer.Key(p))
+			}
+			if len(chunk) == 3 {
+				addChunk()
+			}
 			tr3.Add(p)
 			if tr.Live() > 3 {
 				t.Fatalf("live %d > cap", tr.Live())
 			}
 		}
+		addChunk()
 		tr.Flush()
 		tr2.Flush()
 		tr3.Flush()

@@ -69,3 +69,43 @@ func TestEndpointHotLines(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmLines checks that the fields Tracker.Warm reads of a connection
+// fall on the lines a segment touches, one field a line: the Conn's first,
+// second and fourth (not the third, Slots, which the observers write on
+// another core), and each endpoint's first four (TestEndpointHotLines). A
+// field moved to another line leaves that line to miss again.
+func TestWarmLines(t *testing.T) {
+	conn, ep := reflect.TypeFor[Conn](), reflect.TypeFor[Endpoint]()
+	line := func(typ reflect.Type, name string) uintptr {
+		f, ok := typ.FieldByName(name)
+		if !ok {
+			t.Fatalf("no field %s.%s", typ.Name(), name)
+		}
+		if f.Offset/64 != (f.Offset+f.Type.Size()-1)/64 {
+			t.Fatalf("%s.%s straddles two lines", typ.Name(), name)
+		}
+		return f.Offset / 64
+	}
+	got := map[uintptr]bool{}
+	for _, name := range []string{"Packets", "closedTS", "RTTMin"} {
+		got[line(conn, name)] = true
+	}
+	for _, side := range []string{"Orig", "Resp"} {
+		f, _ := conn.FieldByName(side)
+		for _, name := range []string{"Packets", "LastTS", "FINAckedTS", "txN"} {
+			got[f.Offset/64+line(ep, name)] = true
+		}
+	}
+	slots := line(conn, "Slots")
+	orig, _ := conn.FieldByName("Orig")
+	resp, _ := conn.FieldByName("Resp")
+	want := map[uintptr]bool{0: true, 1: true, 3: true}
+	for i := range uintptr(4) {
+		want[orig.Offset/64+i] = true
+		want[resp.Offset/64+i] = true
+	}
+	if got[slots] || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Warm reads lines %v of a Conn, want %v (Slots on line %d)", got, want, slots)
+	}
+}

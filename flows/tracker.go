@@ -81,7 +81,8 @@ type Tracker struct {
 	halfN              int
 	nextID             int64
 	lastTS             int64
-	last               *Conn // the connection of the last segment, while live
+	last               *Conn  // the connection of the last segment, while live
+	warmSink           uint64 // what Warm read, so that no compiler drops its loads
 	// recycle keeps the scratch finished and resting connections give
 	// back (nil: allocate every time, as the tests compare).
 	recycle *recycler
