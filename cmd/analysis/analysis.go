@@ -102,6 +102,15 @@ func (f fanout) Segment(c *flows.Conn, s *flows.Segment) {
 	}
 }
 
+// Warm hands cs to the observers that warm (see warmer).
+func (f fanout) Warm(cs []*flows.Conn) {
+	for _, o := range f {
+		if w, ok := o.(warmer); ok {
+			w.Warm(cs)
+		}
+	}
+}
+
 func (f fanout) Done(c *flows.Conn) {
 	for _, o := range f {
 		o.Done(c)
@@ -257,6 +266,9 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 	for b := range full {
 		pl.tracking(b)
 		for i := 0; i < b.n; i++ {
+			if i%flows.WarmChunk == 0 {
+				tracker.Warm(b.pkts[i:b.n], b.keys[i:b.n])
+			}
 			p := &b.pkts[i]
 			if first == 0 || p.TS < first {
 				first = p.TS
