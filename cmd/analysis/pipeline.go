@@ -143,11 +143,31 @@ func newPipeline(keep int, obs flows.Observer, inline bool) *pipeline {
 	return pl
 }
 
-// observe is the observing goroutine: it replays each batch's events.
+// warmer is an observer that can load ahead, without changing anything,
+// the state it keeps for the connections of the next callbacks
+// (detectors.Engine.Warm).
+type warmer interface{ Warm(cs []*flows.Conn) }
+
+// warmEvents is how many events the observing goroutine warms at once.
+const warmEvents = 32
+
+// observe is the observing goroutine: it replays each batch's events, each
+// run of warmEvents warmed first when the observers can warm.
 func (pl *pipeline) observe() {
 	defer close(pl.done)
+	w, _ := pl.obs.(warmer)
+	var cs [warmEvents]*flows.Conn
 	for b := range pl.next {
 		for i := range b.ev {
+			if w != nil && i%warmEvents == 0 {
+				n := 0
+				for _, e := range b.ev[i:min(i+warmEvents, len(b.ev))] {
+					cs[n] = e.c
+					n++
+				}
+				w.Warm(cs[:n])
+				clear(cs[:n]) // the connections may go back to the tracker's pool
+			}
 			e := &b.ev[i]
 			if e.seg.P != nil {
 				pl.obs.Segment(e.c, &e.seg)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,77 @@ func TestPipelineReplaysInOrder(t *testing.T) {
 		if b := <-pl.free; b.n != 0 || len(b.ev) != 0 || len(b.arena) != 0 {
 			t.Fatalf("a batch came back with %d packets, %d events", b.n, len(b.ev))
 		}
+	}
+}
+
+// warmRecorder is a callRecorder that warms: it records the connections
+// each Warm got, and checks that every callback's connection was in the
+// last Warm's run.
+type warmRecorder struct {
+	callRecorder
+	run    []*flows.Conn
+	warms  int
+	missed int
+}
+
+func (r *warmRecorder) Warm(cs []*flows.Conn) {
+	r.run = append(r.run[:0], cs...)
+	r.warms++
+}
+
+func (r *warmRecorder) check(c *flows.Conn) {
+	for _, w := range r.run {
+		if w == c {
+			return
+		}
+	}
+	r.missed++
+}
+
+func (r *warmRecorder) Segment(c *flows.Conn, s *flows.Segment) {
+	r.check(c)
+	r.callRecorder.Segment(c, s)
+}
+
+func (r *warmRecorder) Done(c *flows.Conn) {
+	r.check(c)
+	r.callRecorder.Done(c)
+}
+
+// TestPipelineWarms checks that an observer that warms (detectors.Engine)
+// gets, before each run of warmEvents callbacks, the connections of that
+// run, and the callbacks themselves unchanged, in order; and that the
+// fanout of the tool hands Warm on.
+func TestPipelineWarms(t *testing.T) {
+	rec := &warmRecorder{}
+	pl := newPipeline(64, fanout{&callRecorder{}, rec}, false)
+	var want []int64
+	frame := int64(0)
+	for range 2 * batchesInFlight {
+		b := <-pl.free
+		pl.tracking(b)
+		for i := range 100 {
+			frame++
+			b.pkts[i].Frame = frame
+			c := &flows.Conn{ID: frame}
+			pl.Segment(c, &flows.Segment{P: &b.pkts[i]})
+			want = append(want, frame)
+			if i%7 == 0 {
+				pl.Done(c)
+				want = append(want, -frame)
+			}
+		}
+		b.n = 100
+		pl.pass()
+	}
+	pl.close()
+	if !slices.Equal(rec.calls, want) {
+		t.Fatalf("the observer got %d calls, want %d, or not in order", len(rec.calls), len(want))
+	}
+	// 115 events a batch: four runs of 32 at most.
+	if rec.missed != 0 || rec.warms != 2*batchesInFlight*4 {
+		t.Fatalf("%d callbacks for a connection not warmed just before; %d warms, want %d",
+			rec.missed, rec.warms, 2*batchesInFlight*4)
 	}
 }
 
