@@ -18,10 +18,9 @@ func (c *Conn) log(r *recycler, index int64, p *decode.Packet, dir Dir, relSeq, 
 	if c.Log == nil {
 		c.unpack(r, false) // a resting connection sends again
 	}
-	le := LogEntry{Index: index, Frame: p.Frame, TS: p.TS, Dir: dir, Flags: p.Flags,
-		RelSeq: relSeq, RelAck: relAck, Len: int32(p.PayloadLen), Win: win, Kind: kind}
 	if index < logHead {
-		c.Log = append(c.Log, le)
+		c.Log = append(c.Log, LogEntry{})
+		c.Log[len(c.Log)-1].fill(index, p, dir, relSeq, relAck, win, kind)
 		return
 	}
 	anomaly := p.Flags&(decode.FlagSYN|decode.FlagFIN|decode.FlagRST) != 0 || kind&interesting != 0
@@ -34,7 +33,8 @@ func (c *Conn) log(r *recycler, index int64, p *decode.Packet, dir Dir, relSeq, 
 			} else {
 				c.after--
 			}
-			c.Log = append(r.growLog(c.Log, 1), le)
+			c.Log = append(r.growLog(c.Log, 1), LogEntry{})
+			c.Log[len(c.Log)-1].fill(index, p, dir, relSeq, relAck, win, kind)
 			c.tailN = 0
 			return
 		}
@@ -42,8 +42,19 @@ func (c *Conn) log(r *recycler, index int64, p *decode.Packet, dir Dir, relSeq, 
 	if c.tail == nil {
 		c.tail = r.tail()
 	}
-	c.tail[c.tailN%logTail] = le
+	c.tail[c.tailN%logTail].fill(index, p, dir, relSeq, relAck, win, kind)
 	c.tailN++
+}
+
+// fill sets every field of le in place, field by field: an entry built as
+// a composite literal and then copied is read back with loads that
+// straddle the stores that built it, which the CPU cannot forward, and
+// each waits for every store still pending (Tracker.update fills its
+// Segment the same way).
+func (le *LogEntry) fill(index int64, p *decode.Packet, dir Dir, relSeq, relAck, win uint32, kind SegKind) {
+	le.Index, le.Frame, le.TS = index, p.Frame, p.TS
+	le.Dir, le.Flags = dir, p.Flags
+	le.RelSeq, le.RelAck, le.Len, le.Win, le.Kind = relSeq, relAck, int32(p.PayloadLen), win, kind
 }
 
 // promoteTail moves the last n packets of the tail ring into the log.

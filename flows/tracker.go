@@ -694,7 +694,13 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 	}
 	t.advanceState(c, dir, e, peer, p)
 
-	t.seg = Segment{P: p, Dir: dir, Kind: kind, RelSeq: p.Seq - e.ISN, RelAck: 0, SinceFirstTx: 0, View: c.view}
+	// Field by field: a composite literal is built on the stack, then
+	// copied with loads that straddle the stores that built it, which
+	// wait for every store pending (as in Conn.log).
+	seg := &t.seg
+	seg.P, seg.Dir, seg.Kind = p, dir, kind
+	seg.RelSeq, seg.RelAck, seg.SinceFirstTx = p.Seq-e.ISN, 0, 0
+	seg.View = c.view
 	if ack && peer.hasNext {
 		t.seg.RelAck = p.Ack - peer.ISN
 	}
