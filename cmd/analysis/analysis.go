@@ -234,6 +234,7 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 		defer close(done)
 		defer close(full)
 		b := <-pl.free
+		b.own()
 		for {
 			err := r.Next(frame)
 			if err == io.EOF {
@@ -257,6 +258,7 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 			if b.n++; b.n == len(b.pkts) {
 				full <- b
 				b = <-pl.free
+				b.own()
 			}
 		}
 		// The last batch goes over even when empty: the tracker passes
