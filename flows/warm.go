@@ -58,16 +58,28 @@ func (t *Tracker) Warm(pkts []decode.Packet, keys []Key) {
 			uint64(c.Resp.Packets) + uint64(c.Resp.LastTS) + uint64(c.Resp.FINAckedTS) + uint64(c.Resp.txN)
 	}
 	// What the connections point to, now that their lines are here: the
-	// tail ring's next slot, the sender's transmission ring, the last turn.
+	// log's next entry (in the tail ring, or in the log while its head
+	// fills), the last turn and the next, the sender's transmission ring.
+	// A 48-byte entry may straddle two lines: its first and last fields
+	// are read.
 	for i, c := range cs[:n] {
 		if c == nil {
 			continue
 		}
+		var le *LogEntry
 		if c.tail != nil {
-			sink += uint64(c.tail[c.tailN%logTail].Index)
+			le = &c.tail[c.tailN%logTail]
+		} else if l := len(c.Log); l < cap(c.Log) {
+			le = &c.Log[:l+1][l]
 		}
-		if len(c.Turns) > 0 {
-			sink += uint64(c.Turns[len(c.Turns)-1].Bytes)
+		if le != nil {
+			sink += uint64(le.Index) + uint64(le.Kind)
+		}
+		if l := len(c.Turns); l > 0 {
+			sink += uint64(c.Turns[l-1].Bytes)
+			if l < cap(c.Turns) {
+				sink += uint64(c.Turns[:l+1][l].Bytes)
+			}
 		}
 		e := &c.Resp
 		if pkts[i].Src == c.Orig.Addr {
