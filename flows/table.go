@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
@@ -41,16 +42,18 @@ func mix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
+// endpointHash hashes one address and port. An IPv4 address takes one
+// mix (most captures' every packet hashes two endpoints, on the reading
+// goroutine); the tag keeps 10.0.0.1 and ::ffff:10.0.0.1 apart.
 func (t *connTable) endpointHash(ap netip.AddrPort) uint64 {
-	a := ap.Addr().As16()
-	hi := uint64(a[0])<<56 | uint64(a[1])<<48 | uint64(a[2])<<40 | uint64(a[3])<<32 |
-		uint64(a[4])<<24 | uint64(a[5])<<16 | uint64(a[6])<<8 | uint64(a[7])
-	lo := uint64(a[8])<<56 | uint64(a[9])<<48 | uint64(a[10])<<40 | uint64(a[11])<<32 |
-		uint64(a[12])<<24 | uint64(a[13])<<16 | uint64(a[14])<<8 | uint64(a[15])
+	addr := ap.Addr()
 	tag := uint64(ap.Port()) << 1
-	if ap.Addr().Is4() {
-		tag |= 1 // 10.0.0.1 and ::ffff:10.0.0.1 are different endpoints
+	if addr.Is4() {
+		a := addr.As4()
+		return mix(uint64(binary.BigEndian.Uint32(a[:]))^t.seed[0], (tag|1)^t.seed[2])
 	}
+	a := addr.As16()
+	hi, lo := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
 	return mix(hi^t.seed[0], mix(lo^t.seed[1], tag^t.seed[2]))
 }
 
