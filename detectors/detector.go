@@ -109,12 +109,14 @@ func NewEngine(cfg *Config, specs []*Spec) *Engine {
 func (e *Engine) Warm(cs []*flows.Conn) {
 	var sum uint32
 	for _, c := range cs {
-		if c.Slots[0] != nil {
+		if c != nil && c.Slots[0] != nil {
 			sum++
 		}
 	}
 	for _, c := range cs {
-		sum += warmSlots(c)
+		if c != nil {
+			sum += warmSlots(c)
+		}
 	}
 	e.sink += sum
 }

@@ -3,9 +3,12 @@ package detectors
 import (
 	"math"
 	"math/rand"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/pcapsleuth/pcapsleuth/decode"
 	"github.com/pcapsleuth/pcapsleuth/flows"
 )
 
@@ -122,5 +125,72 @@ func TestIDSet(t *testing.T) {
 	s := newIDSet([]FlowRef{{ID: math.MinInt64}, {ID: math.MaxInt64}}, maxIDBitmap)
 	if !s.has(math.MinInt64) || !s.has(math.MaxInt64) || s.has(0) || s.m == nil {
 		t.Error("the widest span: not a map, or wrong members")
+	}
+}
+
+// warming hands every callback to an Engine after warming it with the
+// connection, a nil one and the connection of the callback before.
+type warming struct {
+	*Engine
+	last *flows.Conn
+}
+
+func (w *warming) Segment(c *flows.Conn, s *flows.Segment) {
+	w.Warm([]*flows.Conn{c, nil, w.last})
+	w.last = c
+	w.Engine.Segment(c, s)
+}
+
+func (w *warming) Done(c *flows.Conn) {
+	w.Warm([]*flows.Conn{c, nil, w.last})
+	w.last = nil // c may be reused
+	w.Engine.Done(c)
+}
+
+// TestEngineWarmChangesNothing runs every detector over the project's
+// test captures with and without Engine.Warm before each callback: the
+// findings are the same (Warm only reads, and takes nil connections).
+func TestEngineWarmChangesNothing(t *testing.T) {
+	paths, _ := filepath.Glob("../testdata/captures/*.pcap")
+	if len(paths) < 10 {
+		t.Fatalf("only %d test captures", len(paths))
+	}
+	run := func(path string, warm bool) []Finding {
+		cfg := DefaultConfig()
+		e := NewEngine(&cfg, Specs())
+		var obs flows.Observer = e
+		if warm {
+			obs = &warming{Engine: e}
+		}
+		tr := flows.NewTracker(flows.DefaultConfig(), obs)
+		r, err := decode.Open(path, decode.ReaderOptions{})
+		if err != nil {
+			return nil
+		}
+		defer r.Close()
+		dec := decode.NewDecoder()
+		var f decode.Frame
+		var p decode.Packet
+		env := Env{}
+		for r.Next(&f) == nil {
+			env.Packets++
+			if dec.Decode(&f, &p) {
+				env.TCPPackets++
+				tr.Add(&p)
+			}
+		}
+		tr.Flush()
+		return e.Finish(&env)
+	}
+	findings := 0
+	for _, path := range paths {
+		want, got := run(path, false), run(path, true)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: findings differ when warmed:\n%+v\n%+v", path, got, want)
+		}
+		findings += len(want)
+	}
+	if findings < 10 {
+		t.Fatalf("only %d findings compared", findings)
 	}
 }
