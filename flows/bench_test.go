@@ -73,46 +73,36 @@ func steadyPackets(tr *Tracker, n int, headersOnly bool) func(p *decode.Packet) 
 
 // BenchmarkTrackerSteadyState measures the per-segment cost of tracking
 // established connections; allocs/op must stay 0 (bench/smoke.sh checks).
-func BenchmarkTrackerSteadyState(b *testing.B) { benchTracker(b, 2000, false) }
+func BenchmarkTrackerSteadyState(b *testing.B) { benchTracker(b, 2000, false, false) }
+
+// BenchmarkTrackerSteadyStateWarm is BenchmarkTrackerSteadyState in warmed
+// chunks, as the analysis adds packets; allocs/op must stay 0 too
+// (bench/smoke.sh runs it with the former).
+func BenchmarkTrackerSteadyStateWarm(b *testing.B) { benchTracker(b, 2000, false, true) }
 
 // BenchmarkTrackerManyConns is BenchmarkTrackerSteadyState over 60,000
 // connections, taken in turn: each segment finds its connection out of the
 // caches, as on a capture with tens of thousands open at once (h1g), where
 // the tracker's time is its cache misses.
-func BenchmarkTrackerManyConns(b *testing.B) { benchTracker(b, 60000, false) }
+func BenchmarkTrackerManyConns(b *testing.B) { benchTracker(b, 60000, false, false) }
 
 // BenchmarkTrackerManyConnsHeadersOnly is BenchmarkTrackerManyConns on a
 // headers-only capture (-s 96): every data segment is cut by the snaplen.
-func BenchmarkTrackerManyConnsHeadersOnly(b *testing.B) { benchTracker(b, 60000, true) }
-
-// benchTracker times the tracker's segments over n established
-// connections, after four rounds of them (their first payload allocations).
-func benchTracker(b *testing.B, n int, headersOnly bool) {
-	tr := NewTracker(Config{}, nopObserver{})
-	next := steadyPackets(tr, n, headersOnly)
-	var p decode.Packet
-	for range 4 * n {
-		next(&p)
-		tr.Add(&p)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		next(&p)
-		tr.Add(&p)
-	}
-}
+func BenchmarkTrackerManyConnsHeadersOnly(b *testing.B) { benchTracker(b, 60000, true, false) }
 
 // BenchmarkTrackerManyConnsWarm is BenchmarkTrackerManyConns with the
-// packets taken as the analysis takes them: in batches, each chunk of
-// WarmChunk warmed (Tracker.Warm) before it is added.
-func BenchmarkTrackerManyConnsWarm(b *testing.B) { benchTrackerWarm(b, 60000, false) }
+// packets taken as the analysis takes them: in chunks of WarmChunk, each
+// warmed (Tracker.Warm) before it is added.
+func BenchmarkTrackerManyConnsWarm(b *testing.B) { benchTracker(b, 60000, false, true) }
 
 // BenchmarkTrackerManyConnsHeadersOnlyWarm is the headers-only variant of
 // BenchmarkTrackerManyConnsWarm.
-func BenchmarkTrackerManyConnsHeadersOnlyWarm(b *testing.B) { benchTrackerWarm(b, 60000, true) }
+func BenchmarkTrackerManyConnsHeadersOnlyWarm(b *testing.B) { benchTracker(b, 60000, true, true) }
 
-func benchTrackerWarm(b *testing.B, n int, headersOnly bool) {
+// benchTracker times the tracker's segments over n established
+// connections, after four rounds of them (their first payload
+// allocations), one at a time or in warmed chunks.
+func benchTracker(b *testing.B, n int, headersOnly, warm bool) {
 	tr := NewTracker(Config{}, nopObserver{})
 	next := steadyPackets(tr, n, headersOnly)
 	var p decode.Packet
@@ -125,6 +115,13 @@ func benchTrackerWarm(b *testing.B, n int, headersOnly bool) {
 	var keys [WarmChunk]Key
 	b.ReportAllocs()
 	b.ResetTimer()
+	if !warm {
+		for range b.N {
+			next(&p)
+			tr.Add(&p)
+		}
+		return
+	}
 	for i := 0; i < b.N; i += WarmChunk {
 		k := min(WarmChunk, b.N-i)
 		for j := range k {
