@@ -64,13 +64,21 @@ func trackInto(t testing.TB, path string, tr *Tracker) bool {
 	return true
 }
 
-// TestFreezeRoundTrip freezes and thaws every connection of the project's
-// test captures and checks that nothing changed.
-func TestFreezeRoundTrip(t *testing.T) {
+// testCaptures returns the project's test captures (at least ten of them,
+// or t fails).
+func testCaptures(t testing.TB) []string {
+	t.Helper()
 	paths, _ := filepath.Glob("../testdata/captures/*.pcap*")
 	if len(paths) < 10 {
 		t.Fatalf("only %d test captures", len(paths))
 	}
+	return paths
+}
+
+// TestFreezeRoundTrip freezes and thaws every connection of the project's
+// test captures and checks that nothing changed.
+func TestFreezeRoundTrip(t *testing.T) {
+	paths := testCaptures(t)
 	var n, logs, turns, frozen, full int
 	for _, path := range paths {
 		for _, c := range trackFile(t, path) {

@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -23,10 +22,7 @@ func (o *eachSegment) Segment(c *Conn, s *Segment) {
 // and checks that each finished connection is exactly what it is without
 // packing: the log, its tail ring's last packets, everything.
 func TestPackedLogRoundTrip(t *testing.T) {
-	paths, _ := filepath.Glob("../testdata/captures/*.pcap*")
-	if len(paths) < 10 {
-		t.Fatalf("only %d test captures", len(paths))
-	}
+	paths := testCaptures(t)
 	var conns, packs, ringed, long int
 	for _, path := range paths {
 		want := trackFile(t, path)

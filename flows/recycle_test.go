@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -14,10 +13,7 @@ import (
 // allocates it afresh every time, and checks that every finished
 // connection is the same.
 func TestRecyclingChangesNothing(t *testing.T) {
-	paths, _ := filepath.Glob("../testdata/captures/*.pcap*")
-	if len(paths) < 10 {
-		t.Fatalf("only %d test captures", len(paths))
-	}
+	paths := testCaptures(t)
 	var conns int
 	for _, path := range paths {
 		want := trackFileWith(t, path, nil, func(tr *Tracker) { tr.recycle = nil })

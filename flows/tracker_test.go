@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"weak"
@@ -780,10 +779,7 @@ func (v *viewChecker) Done(*Conn) {}
 // instead of the Conn) never differs from the connection's own fields, on
 // every segment of the test captures.
 func TestSegmentViewMatchesConn(t *testing.T) {
-	paths, _ := filepath.Glob("../testdata/captures/*.pcap*")
-	if len(paths) < 10 {
-		t.Fatalf("only %d test captures", len(paths))
-	}
+	paths := testCaptures(t)
 	v := &viewChecker{t: t}
 	for _, path := range paths {
 		v.path = path

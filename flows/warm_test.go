@@ -3,7 +3,6 @@ package flows
 import (
 	"errors"
 	"io"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -15,10 +14,7 @@ import (
 // (Tracker.Warm), and checks that every connection came out the same: Warm
 // only reads.
 func TestWarmChangesNothing(t *testing.T) {
-	paths, _ := filepath.Glob("../testdata/captures/*.pcap*")
-	if len(paths) < 10 {
-		t.Fatalf("only %d test captures", len(paths))
-	}
+	paths := testCaptures(t)
 	conns := 0
 	for _, path := range paths {
 		want := trackFile(t, path)
