@@ -90,6 +90,19 @@ func (t *connTable) getHashed(h uint64, src, dst netip.AddrPort) *Conn {
 	}
 }
 
+// hinted returns the first connection on h's probe run stored under h
+// itself (nil if none), without checking its 4-tuple: a guess of what
+// getHashed will return, for Tracker.Warm to load ahead.
+func (t *connTable) hinted(h uint64) *Conn {
+	mask := uint64(len(t.ents) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := &t.ents[i]
+		if e.c == nil || e.h == h {
+			return e.c
+		}
+	}
+}
+
 // put adds c, whose 4-tuple is not in the table.
 func (t *connTable) put(c *Conn) {
 	if 2*(t.n+1) > len(t.ents) {

@@ -60,6 +60,10 @@ func TestConnTableAgainstMap(t *testing.T) {
 		if want := model[key(a, b)]; got != want {
 			t.Fatalf("step %d: get(%v, %v) = %p, want %p", i, a, b, got, want)
 		}
+		// Without a collision of whole hashes, Warm's hint is the same.
+		if h := tab.hash(a, b); tab.hinted(h) != got {
+			t.Fatalf("step %d: hinted(%v, %v) = %p, want %p", i, a, b, tab.hinted(h), got)
+		}
 		switch {
 		case got == nil && r.Intn(3) > 0:
 			c := tableConn(a, b)

@@ -25,25 +25,13 @@ const WarmChunk = 32
 func (t *Tracker) Warm(pkts []decode.Packet, keys []Key) {
 	n := min(len(pkts), len(keys), WarmChunk)
 	var cs [WarmChunk]*Conn
-	ents := t.table.ents
-	mask := uint64(len(ents) - 1)
 	var sink uint64
 	// The table's entries: independent loads. The probe goes on past
 	// other keys' entries (a third of first probes on h1g), mostly
 	// within the line.
 	for i, k := range keys[:n] {
-		if k.seed != t.table.seed[0] {
-			continue
-		}
-		for j := k.h & mask; ; j = (j + 1) & mask {
-			e := &ents[j]
-			if e.c == nil {
-				break
-			}
-			if e.h == k.h {
-				cs[i] = e.c
-				break
-			}
+		if k.seed == t.table.seed[0] {
+			cs[i] = t.table.hinted(k.h)
 		}
 	}
 	// The connections' hot lines (TestWarmLines): the first two and the
