@@ -1,10 +1,15 @@
 package flows
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"net/netip"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
@@ -184,5 +189,102 @@ func TestFreezeTransitions(t *testing.T) {
 	got, err := c.Freeze().Thaw()
 	if err != nil || !reflect.DeepEqual(got, c) {
 		t.Errorf("transitions outside the array: thawed %+v (%v), want %+v", got, err, c)
+	}
+}
+
+// TestFreezePlanMatchesValue checks that Freeze's plan writes the bytes of
+// the reflective walk it replaces (which Thaw mirrors): for every
+// connection of the test captures, and for connections with every field
+// set at random, pointers and slices included.
+func TestFreezePlanMatchesValue(t *testing.T) {
+	check := func(what string, c *Conn) {
+		t.Helper()
+		var ref freezer
+		ref.value(reflect.ValueOf(c).Elem())
+		got := c.Freeze()
+		if !bytes.Equal(got.b, ref.b) {
+			t.Fatalf("%s: plan wrote %d bytes, value %d:\n%x\n%x", what, len(got.b), len(ref.b), got.b, ref.b)
+		}
+	}
+	n := 0
+	for _, path := range testCaptures(t) {
+		for _, c := range trackFile(t, path) {
+			check(path, c)
+			n++
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 200 {
+		c := new(Conn)
+		fillRandom(rng, reflect.ValueOf(c).Elem(), 0)
+		c.halfPrev, c.halfNext = nil, nil
+		for _, e := range []*Endpoint{&c.Orig, &c.Resp} {
+			if i%2 == 0 {
+				e.rebuffer()
+			}
+		}
+		check(fmt.Sprintf("random connection %d", i), c)
+		if got, err := c.Freeze().Thaw(); err != nil {
+			t.Fatalf("random connection %d: %v", i, err)
+		} else if again := got.Freeze(); !bytes.Equal(again.b, c.Freeze().b) {
+			t.Fatalf("random connection %d: frozen differently after a thaw", i)
+		}
+		n++
+	}
+	t.Logf("%d connections", n)
+}
+
+// fillRandom sets every field of v (addressable) to a random value:
+// pointers and slices are made (or left nil) at random, interfaces left
+// alone.
+func fillRandom(rng *rand.Rand, v reflect.Value, depth int) {
+	v = open(v)
+	switch v.Kind() {
+	case reflect.Bool:
+		v.SetBool(rng.IntN(2) == 0)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		x := int64(rng.Uint64())
+		if rng.IntN(2) == 0 {
+			x = int64(rng.IntN(300)) - 100
+		}
+		v.SetInt(x >> (64 - v.Type().Bits()))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		v.SetUint(rng.Uint64() >> (64 - v.Type().Bits()))
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(rng.NormFloat64() * 1e3)
+	case reflect.String:
+		v.SetString(strings.Repeat("x", rng.IntN(5)))
+	case reflect.Struct:
+		if v.Type() == addrPortType {
+			a := netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(256)), byte(rng.IntN(256))})
+			if rng.IntN(2) == 0 {
+				a = netip.AddrFrom16([16]byte{0xfe, 0x80, 15: byte(rng.IntN(256))}).WithZone("eth0")
+			}
+			v.Set(reflect.ValueOf(netip.AddrPortFrom(a, uint16(rng.IntN(65536)))))
+			return
+		}
+		for i := range v.NumField() {
+			fillRandom(rng, v.Field(i), depth)
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			fillRandom(rng, v.Index(i), depth)
+		}
+	case reflect.Slice:
+		if depth > 3 || rng.IntN(3) == 0 {
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), rng.IntN(4), 4)
+		for i := range s.Len() {
+			fillRandom(rng, s.Index(i), depth+1)
+		}
+		v.Set(s)
+	case reflect.Pointer:
+		if depth > 3 || rng.IntN(3) == 0 {
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		fillRandom(rng, p.Elem(), depth+1)
+		v.Set(p)
 	}
 }
