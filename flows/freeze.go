@@ -34,7 +34,12 @@ var errFrozen = errors.New("corrupt frozen connection")
 func (c *Conn) Freeze() Frozen {
 	e := freezer{b: make([]byte, 0, 1024)}
 	e.plan(connPlan, unsafe.Pointer(c))
-	return Frozen{id: c.ID, b: append([]byte(nil), e.b...)}
+	if cap(e.b)-len(e.b) > len(e.b)/4 {
+		// a short connection, or one that outgrew the buffer: copied so
+		// that the exemplar keeps no more than it needs
+		e.b = append([]byte(nil), e.b...)
+	}
+	return Frozen{id: c.ID, b: e.b}
 }
 
 // ID is the frozen connection's ID.
