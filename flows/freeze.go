@@ -161,13 +161,13 @@ func (e *freezer) int(x int64) {
 	}
 }
 
-// A freezePlan is value's walk over one type, worked out once: the fields
+// A freezePlan is the walk of Freeze over one type, worked out once: the fields
 // (or the element) in order with their offsets, so that freezing a
 // connection reads memory directly instead of going through reflect for
 // each of its two hundred or so fields (a third of the time a detector
-// spends on a finished connection went to Freeze). value stays the
-// reference: TestFreezePlanMatchesValue checks that both write the same
-// bytes, and Thaw reads them with reflect.
+// spends on a finished connection went to Freeze). The reflective
+// walk it replaced stays in the tests as the reference
+// (TestFreezePlanMatchesValue), and Thaw mirrors it.
 type freezePlan []freezeOp
 
 // A freezeOp encodes one value at offset off of its parent.
@@ -350,9 +350,8 @@ func (e *freezer) plan(pl freezePlan, p unsafe.Pointer) {
 			}
 			e.b = append(e.b, 1)
 			e.plan(*o.ptr, ptr)
-		case fzTrBuf:
-			ep := (*Endpoint)(unsafe.Add(q, -int(o.off)))
-			e.b = append(e.b, b2u8(ep.inBuffer()))
+		case fzTrBuf: // p is the Endpoint's
+			e.b = append(e.b, b2u8((*Endpoint)(p).inBuffer()))
 		}
 	}
 }
@@ -386,73 +385,7 @@ func (e *freezer) log(l []LogEntry) {
 	}
 }
 
-// value appends the encoding of v (addressable): the reference for plan.
-func (e *freezer) value(v reflect.Value) {
-	switch v.Kind() {
-	case reflect.Bool:
-		if v.Bool() {
-			e.b = append(e.b, 1)
-		} else {
-			e.b = append(e.b, 0)
-		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		e.int(v.Int())
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		e.b = binary.AppendUvarint(e.b, v.Uint())
-	case reflect.Float32, reflect.Float64:
-		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v.Float()))
-	case reflect.String:
-		s := v.String()
-		e.b = binary.AppendUvarint(e.b, uint64(len(s)))
-		e.b = append(e.b, s...)
-	case reflect.Struct:
-		if v.Type() == addrPortType {
-			e.addrPort((*netip.AddrPort)(v.Addr().UnsafePointer()))
-			return
-		}
-		ep, cn := v.Type() == endpointType, v.Type() == connType
-		for i := range v.NumField() {
-			if cn && (i == halfPrevField || i == halfNextField) {
-				continue
-			}
-			if ep && i == trBufField {
-				// Transitions (frozen before) holds what counts of it: one
-				// byte tells whether they live in it
-				e.b = append(e.b, b2u8((*Endpoint)(v.Addr().UnsafePointer()).inBuffer()))
-				continue
-			}
-			e.value(v.Field(i))
-		}
-	case reflect.Array:
-		for i := range v.Len() {
-			e.value(v.Index(i))
-		}
-	case reflect.Slice:
-		if v.Type() == logType {
-			// most of a frozen connection
-			e.log(*(*[]LogEntry)(v.Addr().UnsafePointer()))
-			return
-		}
-		if v.IsNil() {
-			e.b = append(e.b, 0)
-			return
-		}
-		e.b = binary.AppendUvarint(e.b, uint64(v.Len())+1)
-		for i := range v.Len() {
-			e.value(v.Index(i))
-		}
-	case reflect.Pointer:
-		if v.IsNil() {
-			e.b = append(e.b, 0)
-			return
-		}
-		e.b = append(e.b, 1)
-		e.value(v.Elem())
-	}
-	// interfaces, maps, channels, functions: not kept
-}
-
-// thawer decodes what freezeValue encoded; the first error sticks.
+// thawer decodes what Freeze encoded; the first error sticks.
 type thawer struct {
 	b    []byte
 	err  error

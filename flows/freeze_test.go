@@ -2,9 +2,11 @@ package flows
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
@@ -287,4 +289,71 @@ func fillRandom(rng *rand.Rand, v reflect.Value, depth int) {
 		fillRandom(rng, p.Elem(), depth+1)
 		v.Set(p)
 	}
+}
+
+// value appends the encoding of v (addressable) the way Freeze did before
+// its plan, through reflect: the reference the plan is checked against.
+func (e *freezer) value(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Bool:
+		if v.Bool() {
+			e.b = append(e.b, 1)
+		} else {
+			e.b = append(e.b, 0)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.int(v.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		e.b = binary.AppendUvarint(e.b, v.Uint())
+	case reflect.Float32, reflect.Float64:
+		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v.Float()))
+	case reflect.String:
+		s := v.String()
+		e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+		e.b = append(e.b, s...)
+	case reflect.Struct:
+		if v.Type() == addrPortType {
+			e.addrPort((*netip.AddrPort)(v.Addr().UnsafePointer()))
+			return
+		}
+		ep, cn := v.Type() == endpointType, v.Type() == connType
+		for i := range v.NumField() {
+			if cn && (i == halfPrevField || i == halfNextField) {
+				continue
+			}
+			if ep && i == trBufField {
+				// Transitions (frozen before) holds what counts of it: one
+				// byte tells whether they live in it
+				e.b = append(e.b, b2u8((*Endpoint)(v.Addr().UnsafePointer()).inBuffer()))
+				continue
+			}
+			e.value(v.Field(i))
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			e.value(v.Index(i))
+		}
+	case reflect.Slice:
+		if v.Type() == logType {
+			// most of a frozen connection
+			e.log(*(*[]LogEntry)(v.Addr().UnsafePointer()))
+			return
+		}
+		if v.IsNil() {
+			e.b = append(e.b, 0)
+			return
+		}
+		e.b = binary.AppendUvarint(e.b, uint64(v.Len())+1)
+		for i := range v.Len() {
+			e.value(v.Index(i))
+		}
+	case reflect.Pointer:
+		if v.IsNil() {
+			e.b = append(e.b, 0)
+			return
+		}
+		e.b = append(e.b, 1)
+		e.value(v.Elem())
+	}
+	// interfaces, maps, channels, functions: not kept
 }
