@@ -216,32 +216,12 @@ func planOf(t reflect.Type, memo map[reflect.Type]*freezePlan) freezePlan {
 
 func opOf(t reflect.Type, off uintptr, memo map[reflect.Type]*freezePlan) freezeOp {
 	o := freezeOp{off: off}
-	switch t.Kind() {
-	case reflect.Bool:
-		o.op = fzBool
-	case reflect.Int8:
-		o.op = fzInt8
-	case reflect.Int16:
-		o.op = fzInt16
-	case reflect.Int32:
-		o.op = fzInt32
-	case reflect.Int, reflect.Int64:
-		o.op = intKind(t.Size(), fzInt32, fzInt64)
-	case reflect.Uint8:
-		o.op = fzUint8
-	case reflect.Uint16:
-		o.op = fzUint16
-	case reflect.Uint32:
-		o.op = fzUint32
-	case reflect.Uint, reflect.Uint64, reflect.Uintptr:
-		o.op = intKind(t.Size(), fzUint32, fzUint64)
-	case reflect.Float32:
-		o.op = fzFloat32
-	case reflect.Float64:
-		o.op = fzFloat64
-	case reflect.String:
-		o.op = fzString
-	case reflect.Struct:
+	switch k := t.Kind(); {
+	case k == reflect.Int || k == reflect.Uint || k == reflect.Uintptr:
+		o.op = scalarOps[sized[k][t.Size()/8]] // 4 or 8 bytes
+	case int(k) < len(scalarOps) && scalarOps[k] != fzSkip:
+		o.op = scalarOps[k]
+	case k == reflect.Struct:
 		if t == addrPortType {
 			o.op = fzAddrPort
 			break
@@ -258,17 +238,17 @@ func opOf(t reflect.Type, off uintptr, memo map[reflect.Type]*freezePlan) freeze
 				o.elem = append(o.elem, opOf(f.Type, f.Offset, memo))
 			}
 		}
-	case reflect.Array:
+	case k == reflect.Array:
 		o.op, o.n, o.size = fzArray, t.Len(), t.Elem().Size()
 		o.elem = planOf(t.Elem(), memo)
-	case reflect.Slice:
+	case k == reflect.Slice:
 		if t == logType {
 			o.op = fzLog
 			break
 		}
 		o.op, o.size = fzSlice, t.Elem().Size()
 		o.elem = planOf(t.Elem(), memo)
-	case reflect.Pointer:
+	case k == reflect.Pointer:
 		o.op = fzPointer
 		if p, ok := memo[t]; ok {
 			o.ptr = p // filled by the caller that made it
@@ -282,12 +262,21 @@ func opOf(t reflect.Type, off uintptr, memo map[reflect.Type]*freezePlan) freeze
 	return o
 }
 
-// intKind is the 32- or 64-bit kind for an int or uint of size n.
-func intKind(n uintptr, k32, k64 freezeKind) freezeKind {
-	if n == 4 {
-		return k32
-	}
-	return k64
+// scalarOps is the op of each kind of number, of bool and of string (fzSkip
+// for the others).
+var scalarOps = [...]freezeKind{
+	reflect.Bool: fzBool, reflect.String: fzString,
+	reflect.Int8: fzInt8, reflect.Int16: fzInt16, reflect.Int32: fzInt32, reflect.Int64: fzInt64,
+	reflect.Uint8: fzUint8, reflect.Uint16: fzUint16, reflect.Uint32: fzUint32, reflect.Uint64: fzUint64,
+	reflect.Float32: fzFloat32, reflect.Float64: fzFloat64,
+}
+
+// sized is the kind that int, uint and uintptr stand for, by their size in
+// 8 bytes (0 for 4 bytes, 1 for 8).
+var sized = map[reflect.Kind][2]reflect.Kind{
+	reflect.Int:     {reflect.Int32, reflect.Int64},
+	reflect.Uint:    {reflect.Uint32, reflect.Uint64},
+	reflect.Uintptr: {reflect.Uint32, reflect.Uint64},
 }
 
 // plan appends the encoding of the value at p, as value does.
