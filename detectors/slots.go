@@ -46,9 +46,10 @@ func newConnStates[T any](cfg *Config) connStates[T] {
 	return connStates[T]{slot: -1, m: map[*flows.Conn]*T{}, noReuse: cfg.noStateReuse}
 }
 
+// get returns c's state, or nil.
 func (s *connStates[T]) get(c *flows.Conn) *T {
 	if s.slot >= 0 {
-		v, _ := c.Slots[s.slot].(*T)
+		v, _ := slotOf(c, s.slot).(*T)
 		return v
 	}
 	return s.m[c]
@@ -56,7 +57,7 @@ func (s *connStates[T]) get(c *flows.Conn) *T {
 
 func (s *connStates[T]) put(c *flows.Conn, v *T) {
 	if s.slot >= 0 {
-		c.Slots[s.slot] = v
+		c.Slots[uint(s.slot)%flows.MaxSlots] = v
 		return
 	}
 	s.m[c] = v
@@ -64,10 +65,29 @@ func (s *connStates[T]) put(c *flows.Conn, v *T) {
 
 func (s *connStates[T]) del(c *flows.Conn) {
 	if s.slot >= 0 {
-		c.Slots[s.slot] = nil
+		c.Slots[uint(s.slot)%flows.MaxSlots] = nil
 		return
 	}
 	delete(s.m, c)
+}
+
+// slotOf returns c.Slots[i] (i < MaxSlots) through a load at a constant
+// offset. Indexed, the slot was loaded after a bounds check, and the
+// compiler tested c for nil before it by loading c's first line, which the
+// tracker writes on the other core: that miss was half of
+// retransmission-storm's per-segment time on h1g. A load at a constant
+// offset within the first page is its own nil check.
+func slotOf(c *flows.Conn, i int) any {
+	switch i {
+	case 0:
+		return c.Slots[0]
+	case 1:
+		return c.Slots[1]
+	case 2:
+		return c.Slots[2]
+	default:
+		return c.Slots[3]
+	}
 }
 
 // slotUser is a detector that keeps per-connection state in a Conn slot.
