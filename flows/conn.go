@@ -105,54 +105,63 @@ func (c *Conn) View() ConnView {
 // touches few cache lines: on a busy capture a connection is rarely in the
 // CPU cache, and those misses are most of the tracker's cost. They fill the
 // first four lines exactly, and both endpoints of a Conn start a line
-// (TestEndpointHotLines): a field added among them pushes one out.
+// (TestEndpointHotLines): a field added among them pushes one out. Of the
+// endpoint a segment goes to (its peer), a segment reads only the first
+// two: the address (the table's lookup compares both), what the FINs, RSTs
+// and ACKs change, and what the peer's ACK samples an RTT from. The last
+// two are the sender's counters and timestamps.
 type Endpoint struct {
-	Addr netip.AddrPort
-
-	State         State
-	SACKPermitted bool
-	Timestamps    bool
-	Packets       int64
-	Bytes         int64 // TCP payload bytes, retransmissions included
-	UniqueBytes   int64 // payload bytes that advanced the sequence space
-
-	DataSegments            int64
-	Truncated               int64 // segments cut by the snaplen (every data segment at -s 96)
-	FirstTS                 int64
-	LastTS                  int64
-	FirstDataTS, LastDataTS int64 // 0 when no payload was sent
-	FINTS, FINFrame         int64 // first FIN sent (0 = none)
-	FINAckedTS              int64 // when the peer ACKed that FIN (0 = never seen)
-	RSTTS                   int64 // first RST sent (RSTFrame: its frame)
-	MaxSegment              int   // largest payload sent in one segment
-	MinWindow               int64
-	MaxWindow               int64 // scaled, bytes
-
-	ISN    uint32
-	HasISN bool // ISN known from a SYN (otherwise the first seq seen stands in)
-	// (unexported per-segment state)
-	hasAcked  bool
-	hasNext   bool
-	hasWin    bool
-	ackedUpTo uint32 // highest ack this endpoint sent (absolute)
-	nextSeq   uint32 // highest seq + len (+SYN/FIN) sent (absolute)
-	lastWin   uint32
-	lastAck   uint32
-	lastSegTS int64
-	hist      *txHistory // allocated on the first payload
+	// Line 0: read of both endpoints.
+	Addr  netip.AddrPort
+	FINTS int64 // first FIN sent (0 = none; FINFrame: its frame)
+	RSTTS int64 // first RST sent (RSTFrame: its frame)
 	// lastTx is the newest record of hist (its ts negated once an ACK gave
 	// an RTT sample) and txN the number of records written: the ACK of the
 	// other side reads them without a cache miss on the ring.
-	lastTx    txRecord
-	txN       int
-	lastKind  SegKind
-	winScale  uint8  // shift applied to this side's window (0 until both SYNs negotiated it)
-	WScale    int8   // -1 = not seen / not negotiated
-	MSS       uint16 // from this side's SYN (0 = not seen)
-	dupAckRun int
+	lastTx txRecord
+	// Line 1: read of both endpoints.
+	txN        int
+	FINAckedTS int64 // when the peer ACKed that FIN (0 = never seen)
 	// afterFIN describes payload this endpoint sent after it saw the peer's
 	// FIN (see DataAfterPeerFIN); nil until there is some.
-	afterFIN *AfterFIN
+	afterFIN      *AfterFIN
+	ISN           uint32
+	nextSeq       uint32 // highest seq + len (+SYN/FIN) sent (absolute)
+	lastWin       uint32
+	ackedUpTo     uint32 // highest ack this endpoint sent (absolute)
+	lastAck       uint32
+	lastKind      SegKind
+	dupAckRun     int32 // duplicate ACKs in a row (saturates)
+	State         State
+	HasISN        bool // ISN known from a SYN (otherwise the first seq seen stands in)
+	hasNext       bool
+	hasWin        bool
+	hasAcked      bool
+	SACKPermitted bool
+	Timestamps    bool
+	winScale      uint8  // shift applied to this side's window (0 until both SYNs negotiated it)
+	WScale        int8   // -1 = not seen / not negotiated
+	MSS           uint16 // from this side's SYN (0 = not seen)
+
+	// Line 2: the sender's.
+	Packets      int64
+	Bytes        int64 // TCP payload bytes, retransmissions included
+	UniqueBytes  int64 // payload bytes that advanced the sequence space
+	DataSegments int64
+	Truncated    int64 // segments cut by the snaplen (every data segment at -s 96)
+	FirstTS      int64
+	LastTS       int64
+	LastDataTS   int64 // 0 when no payload was sent
+	// Line 3: the sender's.
+	FirstDataTS int64 // 0 when no payload was sent
+	FINFrame    int64
+	MaxSegment  int // largest payload sent in one segment
+	MinWindow   int64
+	MaxWindow   int64 // scaled, bytes
+	lastSegTS   int64
+	hist        *txHistory // allocated on the first payload
+	finSeq      uint32     // seq of the FIN
+	afterFINSeq uint32     // first seq of data sent after the peer's FIN
 
 	Transitions []Transition // bounded; the first and the last are always kept
 
@@ -183,9 +192,9 @@ type Endpoint struct {
 	// first resend: most connections never need their 80 bytes.
 	chains *retransChains
 
-	finSeq      uint32        // seq of the FIN
-	afterFINSeq uint32        // first seq of data sent after the peer's FIN
-	trBuf       [6]Transition // backing array of Transitions for a normal life
+	trBuf [6]Transition // backing array of Transitions for a normal life
+
+	_ [8]byte // to whole cache lines, so that Resp starts one (TestEndpointHotLines)
 }
 
 // txHistory remembers recent transmissions and capture holes of one

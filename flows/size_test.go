@@ -41,10 +41,11 @@ func TestSlotsOwnCacheLine(t *testing.T) {
 }
 
 // TestEndpointHotLines checks that the fields a segment reads or writes of
-// each endpoint (its sender's and its peer's) fill the endpoint's first four
-// cache lines, and that both endpoints start a line: a segment then touches
-// four lines of each, where an endpoint across a line boundary cost it a
-// fifth (BenchmarkTrackerManyConnsHeadersOnly, docs/performance.md item 16).
+// its sender fill the endpoint's first four cache lines, that those it reads
+// or writes of its peer are all in the first two, and that both endpoints
+// start a line: a segment then touches six lines of the endpoints, where
+// an endpoint across a line boundary cost it more (BenchmarkTrackerManyConnsHeadersOnly,
+// docs/performance.md items 16 and 20).
 func TestEndpointHotLines(t *testing.T) {
 	conn, ep := reflect.TypeFor[Conn](), reflect.TypeFor[Endpoint]()
 	for _, name := range []string{"Orig", "Resp"} {
@@ -55,26 +56,34 @@ func TestEndpointHotLines(t *testing.T) {
 	if ep.Size()%64 != 0 {
 		t.Errorf("Endpoint takes %d bytes: want whole cache lines", ep.Size())
 	}
-	for _, name := range []string{"Addr", "State", "Packets", "Bytes", "UniqueBytes", "DataSegments",
-		"Truncated", "FirstTS", "LastTS", "LastDataTS", "FINTS", "FINAckedTS", "RSTTS", "MaxSegment",
-		"MinWindow", "MaxWindow", "ISN", "HasISN", "hasAcked", "hasNext", "hasWin", "ackedUpTo",
-		"nextSeq", "lastWin", "lastAck", "lastSegTS", "hist", "lastTx", "txN", "lastKind", "winScale",
-		"MSS", "dupAckRun", "afterFIN"} {
-		f, ok := ep.FieldByName(name)
-		if !ok {
-			t.Fatalf("no field Endpoint.%s", name)
-		}
-		if f.Offset+f.Type.Size() > 256 {
-			t.Errorf("Endpoint.%s at byte %d: want it in the first four cache lines", name, f.Offset)
+	within := func(lines uintptr, names []string) {
+		for _, name := range names {
+			f, ok := ep.FieldByName(name)
+			if !ok {
+				t.Fatalf("no field Endpoint.%s", name)
+			}
+			if f.Offset+f.Type.Size() > 64*lines {
+				t.Errorf("Endpoint.%s at byte %d: want it in the first %d cache lines", name, f.Offset, lines)
+			}
 		}
 	}
+	// The peer's: the lookup's address, what ACKs, FINs and RSTs change or
+	// compare with (Tracker.update, classify, advanceState, connClosed),
+	// the RTT sample's record, the MSS that data is checked against.
+	peer := []string{"Addr", "FINTS", "RSTTS", "lastTx", "txN", "FINAckedTS", "afterFIN", "ISN", "nextSeq",
+		"lastWin", "ackedUpTo", "lastAck", "lastKind", "dupAckRun", "State", "HasISN", "hasNext", "hasWin",
+		"hasAcked", "winScale", "MSS"}
+	within(2, peer)
+	within(4, append(peer, "Packets", "Bytes", "UniqueBytes", "DataSegments", "Truncated", "FirstTS", "LastTS",
+		"LastDataTS", "FirstDataTS", "MaxSegment", "MinWindow", "MaxWindow", "lastSegTS", "hist"))
 }
 
 // TestWarmLines checks that the fields Tracker.Warm reads of a connection
 // fall on the lines a segment touches, one field a line: the Conn's first,
 // second and fourth (not the third, Slots, which the observers write on
-// another core), and each endpoint's first four (TestEndpointHotLines). A
-// field moved to another line leaves that line to miss again.
+// another core), each endpoint's first two, and the sender's third and
+// fourth (TestEndpointHotLines). A field moved to another line leaves that
+// line to miss again.
 func TestWarmLines(t *testing.T) {
 	conn, ep := reflect.TypeFor[Conn](), reflect.TypeFor[Endpoint]()
 	line := func(typ reflect.Type, name string) uintptr {
@@ -91,21 +100,27 @@ func TestWarmLines(t *testing.T) {
 	for _, name := range []string{"Packets", "closedTS", "RTTMin"} {
 		got[line(conn, name)] = true
 	}
-	for _, side := range []string{"Orig", "Resp"} {
-		f, _ := conn.FieldByName(side)
-		for _, name := range []string{"Packets", "LastTS", "FINAckedTS", "txN"} {
-			got[f.Offset/64+line(ep, name)] = true
+	orig, _ := conn.FieldByName("Orig")
+	resp, _ := conn.FieldByName("Resp")
+	for _, side := range []reflect.StructField{orig, resp} {
+		for _, name := range []string{"FINTS", "txN"} {
+			got[side.Offset/64+line(ep, name)] = true
 		}
 	}
 	slots := line(conn, "Slots")
-	orig, _ := conn.FieldByName("Orig")
-	resp, _ := conn.FieldByName("Resp")
 	want := map[uintptr]bool{0: true, 1: true, 3: true}
-	for i := range uintptr(4) {
+	for i := range uintptr(2) {
 		want[orig.Offset/64+i] = true
 		want[resp.Offset/64+i] = true
 	}
 	if got[slots] || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Warm reads lines %v of a Conn, want %v (Slots on line %d)", got, want, slots)
+	}
+	sender := map[uintptr]bool{}
+	for _, name := range []string{"Packets", "FirstDataTS"} {
+		sender[line(ep, name)] = true
+	}
+	if !reflect.DeepEqual(sender, map[uintptr]bool{2: true, 3: true}) {
+		t.Fatalf("Warm reads lines %v of the sender's endpoint after the first two, want 2 and 3", sender)
 	}
 }

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"sort"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
@@ -782,7 +783,9 @@ func (t *Tracker) classify(c *Conn, e, peer *Endpoint, p *decode.Packet, seqLen,
 			// probe; it is not a duplicate ACK signalling loss.
 			kind |= SegDupAck
 			e.DupAcks++
-			e.dupAckRun++
+			if e.dupAckRun < math.MaxInt32 {
+				e.dupAckRun++
+			}
 		}
 	}
 	if ack && (!e.hasAcked || p.Ack != e.lastAck) {

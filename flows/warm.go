@@ -3,7 +3,7 @@ package flows
 import "github.com/pcapsleuth/pcapsleuth/decode"
 
 // WarmChunk is how many packets Warm takes at once: their connections'
-// lines (about fourteen each) stay in the core's caches until the tracker
+// lines (about twelve each) stay in the core's caches until the tracker
 // reaches them, yet are enough for many cache misses to be in flight
 // together.
 const WarmChunk = 32
@@ -25,6 +25,7 @@ const WarmChunk = 32
 func (t *Tracker) Warm(pkts []decode.Packet, keys []Key) {
 	n := min(len(pkts), len(keys), WarmChunk)
 	var cs [WarmChunk]*Conn
+	var es [WarmChunk]*Endpoint
 	var sink uint64
 	// The table's entries: independent loads. The probe goes on past
 	// other keys' entries (a third of first probes on h1g), mostly
@@ -36,20 +37,20 @@ func (t *Tracker) Warm(pkts []decode.Packet, keys []Key) {
 	}
 	// The connections' hot lines (TestWarmLines): the first two and the
 	// fourth of the Conn (the third, Slots, is the observers'), and the
-	// first four of each endpoint.
+	// first two of each endpoint, which a segment reads of its sender and
+	// of its peer alike.
 	for _, c := range cs[:n] {
 		if c == nil {
 			continue
 		}
 		sink += uint64(c.Packets) + uint64(c.closedTS) + uint64(c.RTTMin) +
-			uint64(c.Orig.Packets) + uint64(c.Orig.LastTS) + uint64(c.Orig.FINAckedTS) + uint64(c.Orig.txN) +
-			uint64(c.Resp.Packets) + uint64(c.Resp.LastTS) + uint64(c.Resp.FINAckedTS) + uint64(c.Resp.txN)
+			uint64(c.Orig.FINTS) + uint64(c.Orig.txN) + uint64(c.Resp.FINTS) + uint64(c.Resp.txN)
 	}
 	// What the connections point to, now that their lines are here: the
 	// log's next entry (in the tail ring, or in the log while its head
-	// fills), the last turn and the next, the sender's transmission ring.
-	// A 48-byte entry may straddle two lines: its first and last fields
-	// are read.
+	// fills), the last turn and the next; and the sender's other two hot
+	// lines, known by the address in its first. A 48-byte entry may
+	// straddle two lines: its first and last fields are read.
 	for i, c := range cs[:n] {
 		if c == nil {
 			continue
@@ -72,6 +73,14 @@ func (t *Tracker) Warm(pkts []decode.Packet, keys []Key) {
 		e := &c.Resp
 		if pkts[i].Src == c.Orig.Addr {
 			e = &c.Orig
+		}
+		sink += uint64(e.Packets) + uint64(e.FirstDataTS)
+		es[i] = e
+	}
+	// The sender's transmission ring, once its pointer is here.
+	for _, e := range es[:n] {
+		if e == nil {
+			continue
 		}
 		if h := e.hist; h != nil {
 			sink += uint64(h.recs[e.txN%recentTx].ts)
