@@ -62,9 +62,15 @@ func (a *rsCounts) all() int64 { return a.Fast + a.RTO + a.TLP + a.Spurious }
 // rsDir is the per-direction state of one connection. Its fields are
 // ordered by size, so that the struct has no padding: with rsTally and the
 // dupTracker, a connection's rsConn fits the 192-byte size class (it was
-// 360 bytes, the 384 class).
+// 360 bytes, the 384 class). Its first 8 bytes are what a segment of
+// either direction reads (see rsConn).
 type rsDir struct {
-	maxEnd  uint32 // highest relative sequence end sent
+	sent     bool
+	resent   bool // a resend was seen: retxSeq holds the last one
+	retxOpen bool
+	tsWait   bool
+	maxEnd   uint32 // highest relative sequence end sent
+
 	retxSeq uint32 // last retransmitted relative seq (valid once resent)
 	retxEnd uint32 // end of the resent data waiting for an ACK
 	tsVal   uint32 // TSval waiting for its echo, for RTT samples
@@ -73,11 +79,6 @@ type rsDir struct {
 	firstRetxFrame int64
 	tsValTS        int64
 	tsRTT          int64 // smallest echo delay seen for this direction's TSvals
-
-	sent     bool
-	resent   bool // a resend was seen: retxSeq holds the last one
-	retxOpen bool
-	tsWait   bool
 }
 
 // rsTally counts what ConnDone judges one connection by, both directions
@@ -96,10 +97,15 @@ type rsTally struct {
 // rsConn is the state of one connection. The last ACK of the peer that
 // reported a hole is dups[dir].fb: dupTracker.observe records it on
 // exactly the segments where this detector would.
+//
+// The directions come first, so that the flags and maxEnd of both are in
+// the state's first cache line (the 192-byte size class starts its objects
+// on a line): a pure ACK without timestamps reads only the peer's
+// retxOpen, and a data segment its own maxEnd (TestRsConnFirstLine).
 type rsConn struct {
+	d    [2]rsDir
 	pair *rsPair
 	n    rsTally
-	d    [2]rsDir
 	dups dupTracker
 }
 

@@ -1,6 +1,9 @@
 package detectors
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 // TestConnStatesReuse checks fresh and release: a released state comes back
 // zeroed from the next fresh, at most stateFree are kept, releasing nil
@@ -31,5 +34,25 @@ func TestConnStatesReuse(t *testing.T) {
 	never.release(never.fresh())
 	if len(never.free) != 0 {
 		t.Fatal("a state was kept for reuse under noStateReuse")
+	}
+}
+
+// TestRsConnFirstLine checks that what retransmission-storm reads of a
+// connection on most segments, the flags and maxEnd of both directions, is
+// in the first cache line of its state, which warmSlots loads, and that the
+// state stays in a size class whose objects start a line.
+func TestRsConnFirstLine(t *testing.T) {
+	conn, dir := reflect.TypeFor[rsConn](), reflect.TypeFor[rsDir]()
+	if size := conn.Size(); size%64 != 0 {
+		t.Fatalf("rsConn takes %d bytes: want whole cache lines (a size class whose objects start a line)", size)
+	}
+	d, _ := conn.FieldByName("d")
+	for i := range uintptr(2) {
+		for _, name := range []string{"sent", "resent", "retxOpen", "tsWait", "maxEnd"} {
+			f, _ := dir.FieldByName(name)
+			if end := d.Offset + i*dir.Size() + f.Offset + f.Type.Size(); end > 64 {
+				t.Errorf("rsConn.d[%d].%s ends at byte %d: want it in the first line", i, name, end)
+			}
+		}
 	}
 }
