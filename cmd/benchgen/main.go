@@ -1,8 +1,10 @@
-// Command benchgen writes large deterministic captures for benchmarks and
-// compares pcapsleuth with tshark on them.
+// Command benchgen writes large deterministic captures for benchmarks,
+// compares pcapsleuth with tshark on them, and compares two builds of
+// pcapsleuth with each other (ab).
 //
 //	go run ./cmd/benchgen gen -out big.pcap -size 1G [-snaplen 96] [-conns 2000] [-seed 1] [-leak-life 60s -clients 64]
 //	go run ./cmd/benchgen compare -runs 3 -pcapsleuth ./pcapsleuth big.pcap [more.pcap ...]
+//	go run ./cmd/benchgen ab -a ./old -b ./new -rounds 30 big.pcap
 //	go run ./cmd/benchgen gen -kind synflood|ooo|overlap|longconn|timejump|seqwrap -packets N -out f.pcap
 //
 // The -kind values other than mixed write the adversarial captures of the
@@ -33,7 +35,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchgen gen|compare [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchgen gen|compare|ab [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -42,6 +44,8 @@ func main() {
 		err = gen(os.Args[2:])
 	case "compare":
 		err = compare(os.Args[2:])
+	case "ab":
+		err = ab(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
