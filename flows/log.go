@@ -39,10 +39,15 @@ func (c *Conn) log(r *recycler, index int64, p *decode.Packet, dir Dir, relSeq, 
 			return
 		}
 	}
-	if c.tail == nil {
+	// The ring is indexed only where it is known not to be nil: the
+	// compiler tested it by loading its first line, which most entries are
+	// not on, a cache miss on most packets (Tracker.Warm loads the entry's).
+	if t := c.tail; t != nil {
+		t[c.tailN%logTail].fill(index, p, dir, relSeq, relAck, win, kind)
+	} else {
 		c.tail = r.tail()
+		c.tail[c.tailN%logTail].fill(index, p, dir, relSeq, relAck, win, kind)
 	}
-	c.tail[c.tailN%logTail].fill(index, p, dir, relSeq, relAck, win, kind)
 	c.tailN++
 }
 
