@@ -57,7 +57,7 @@ func (s *connStates[T]) get(c *flows.Conn) *T {
 
 func (s *connStates[T]) put(c *flows.Conn, v *T) {
 	if s.slot >= 0 {
-		c.Slots[uint(s.slot)%flows.MaxSlots] = v
+		c.Slots[s.slot] = v
 		return
 	}
 	s.m[c] = v
@@ -65,14 +65,14 @@ func (s *connStates[T]) put(c *flows.Conn, v *T) {
 
 func (s *connStates[T]) del(c *flows.Conn) {
 	if s.slot >= 0 {
-		c.Slots[uint(s.slot)%flows.MaxSlots] = nil
+		c.Slots[s.slot] = nil
 		return
 	}
 	delete(s.m, c)
 }
 
-// slotOf returns c.Slots[i] (i < MaxSlots) through a load at a constant
-// offset. Indexed, the slot was loaded after a bounds check, and the
+// slotOf returns c.Slots[i] (i < MaxSlots; TestSlotOf) through a load at
+// a constant offset. Indexed, the slot was loaded after a bounds check, and the
 // compiler tested c for nil before it by loading c's first line, which the
 // tracker writes on the other core: that miss was half of
 // retransmission-storm's per-segment time on h1g. A load at a constant

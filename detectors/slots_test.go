@@ -3,6 +3,8 @@ package detectors
 import (
 	"reflect"
 	"testing"
+
+	"github.com/pcapsleuth/pcapsleuth/flows"
 )
 
 // TestConnStatesReuse checks fresh and release: a released state comes back
@@ -53,6 +55,21 @@ func TestRsConnFirstLine(t *testing.T) {
 			if end := d.Offset + i*dir.Size() + f.Offset + f.Type.Size(); end > 64 {
 				t.Errorf("rsConn.d[%d].%s ends at byte %d: want it in the first line", i, name, end)
 			}
+		}
+	}
+}
+
+// TestSlotOf checks that slotOf returns each slot (its switch must have a
+// case for every one of flows.MaxSlots).
+func TestSlotOf(t *testing.T) {
+	var c flows.Conn
+	states := make([]rsConn, flows.MaxSlots)
+	for i := range c.Slots {
+		c.Slots[i] = &states[i]
+	}
+	for i := range c.Slots {
+		if got, _ := slotOf(&c, i).(*rsConn); got != &states[i] {
+			t.Errorf("slotOf(c, %d) is not c.Slots[%d]", i, i)
 		}
 	}
 }
