@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"sort"
-	"syscall"
-	"time"
 )
 
 // ab runs two pcapsleuth builds alternately on one capture and prints the
@@ -47,12 +44,12 @@ func ab(args []string) error {
 		}
 		for _, i := range order {
 			bin := []string{*a, *b}[i]
-			wall, cpu, err := timeAnalyze(bin, capture, *out)
+			r, err := measure(bin, analyzeArgs(capture, *out, ".ab")...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", bin, err)
 			}
-			walls[i] = append(walls[i], wall)
-			cpus[i] = append(cpus[i], cpu)
+			walls[i] = append(walls[i], r.secs)
+			cpus[i] = append(cpus[i], r.cpu)
 		}
 	}
 	fmt.Printf("capture %s, %d rounds, A=%s B=%s\n", capture, *rounds, *a, *b)
@@ -97,30 +94,4 @@ func medianOf(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
-}
-
-// timeAnalyze runs bin's analyze on capture and returns the wall time and
-// the CPU time (user and system) the run took, in seconds.
-func timeAnalyze(bin, capture, report string) (wall, cpu float64, err error) {
-	outFile, format := os.DevNull, "json"
-	switch report {
-	case "html":
-		outFile, format = capture+".ab.html", "html"
-	case "json":
-		outFile = capture + ".ab.json"
-	}
-	cmd := exec.Command(bin, "analyze", capture, "--format", format, "-o", outFile, "--quiet")
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() > 1 {
-			return 0, 0, err
-		}
-	}
-	wall = time.Since(start).Seconds()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		cpu = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime)).Seconds()
-	}
-	return wall, cpu, nil
 }

@@ -450,15 +450,7 @@ func compare(args []string) error {
 				}
 				loops = append(loops, secs)
 			}
-			outFile := os.DevNull
-			format := "json"
-			switch *out {
-			case "html":
-				outFile, format = capture+".bench.html", "html"
-			case "json":
-				outFile = capture + ".bench.json"
-			}
-			r, err := measure(*bin, "analyze", capture, "--format", format, "-o", outFile, "--quiet")
+			r, err := measure(*bin, analyzeArgs(capture, *out, ".bench")...)
 			if err != nil {
 				return fmt.Errorf("pcapsleuth: %w", err)
 			}
@@ -496,7 +488,21 @@ func compare(args []string) error {
 
 type result struct {
 	secs  float64
+	cpu   float64 // user and system CPU seconds
 	rssKB int64
+}
+
+// analyzeArgs are the arguments of a pcapsleuth run on capture writing
+// report (html, json or none) next to it, its name ending in suffix.
+func analyzeArgs(capture, report, suffix string) []string {
+	outFile, format := os.DevNull, "json"
+	switch report {
+	case "html":
+		outFile, format = capture+suffix+".html", "html"
+	case "json":
+		outFile = capture + suffix + ".json"
+	}
+	return []string{"analyze", capture, "--format", format, "-o", outFile, "--quiet"}
 }
 
 func median(rs []result) result {
@@ -521,13 +527,12 @@ func measure(name string, args ...string) (result, error) {
 			return result{}, err
 		}
 	}
-	secs := time.Since(start).Seconds()
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	var rss int64
-	if ru != nil {
-		rss = ru.Maxrss
+	r := result{secs: time.Since(start).Seconds()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.rssKB = ru.Maxrss
+		r.cpu = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime)).Seconds()
 	}
-	return result{secs, rss}, nil
+	return r, nil
 }
 
 // countPackets counts the records of a little-endian pcap written by gen.
