@@ -2,9 +2,12 @@ package detectors
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pcapsleuth/pcapsleuth/flows"
 )
@@ -168,22 +171,17 @@ func (e *Engine) doneFrom(i int, c *flows.Conn) (next int) {
 	return next
 }
 
-// guard runs f, turning a panic into a disabled detector: a bug in one
-// detector never kills the report.
-func (e *Engine) guard(i int, f func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			e.disable(i, r)
-		}
-	}()
-	f()
+// failure is the error of detector i's panic r, with the stack: call it
+// from the deferred function that recovered r.
+func (e *Engine) failure(i int, r any) error {
+	return fmt.Errorf("detector %s failed: %v\n%s", e.specs[i].Name(), r, debug.Stack())
 }
 
 // disable records the panic r of detector i, called from the deferred
 // function that recovered it (so the stack is the panic's), and stops
 // handing it segments and connections.
 func (e *Engine) disable(i int, r any) {
-	e.failed[i] = fmt.Errorf("detector %s failed: %v\n%s", e.specs[i].Name(), r, debug.Stack())
+	e.failed[i] = e.failure(i, r)
 	for k, j := range e.segIdx {
 		if j == i {
 			e.segs = append(e.segs[:k], e.segs[k+1:]...)
@@ -195,12 +193,40 @@ func (e *Engine) disable(i int, r any) {
 
 // Finish collects every detector's findings, sorted most severe first, then
 // by time and kind, so map order never leaks into the output.
+//
+// Each detector's Finish reads only its own state and env, so they run on
+// up to GOMAXPROCS goroutines, each taking the next detector not yet
+// taken: on a busy capture they are a tenth of a second and more of the
+// run's serial end (h1g: write-after-fin, close-wait-leak and
+// retransmission-storm first). Their findings are put together in spec
+// order, so the result is the same whatever the scheduling.
 func (e *Engine) Finish(env *Env) []Finding {
-	var out []Finding
-	for i, d := range e.dets {
-		if e.failed[i] == nil {
-			e.guard(i, func() { out = append(out, d.Finish(env)...) })
+	found := make([][]Finding, len(e.dets))
+	errs := make([]error, len(e.dets))
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(e.dets) {
+				return
+			}
+			if e.failed[i] == nil {
+				found[i], errs[i] = e.finishOne(i, env)
+			}
 		}
+	}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(e.dets)) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+	var out []Finding
+	for i := range e.dets {
+		if errs[i] != nil {
+			e.failed[i] = errs[i]
+		}
+		out = append(out, found[i]...)
 		if err := e.failed[i]; err != nil {
 			out = append(out, Finding{Kind: KindInternal, Severity: Warning, Subject: e.specs[i].Name(),
 				Title:       fmt.Sprintf("the %s detector failed; its findings are missing", e.specs[i].Name()),
@@ -210,6 +236,18 @@ func (e *Engine) Finish(env *Env) []Finding {
 	relate(out)
 	SortFindings(out)
 	return out
+}
+
+// finishOne runs detector i's Finish, turning a panic into its error (with
+// the panic's stack) and no findings. It changes nothing of e, so several
+// may run at once.
+func (e *Engine) finishOne(i int, env *Env) (fs []Finding, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fs, err = nil, e.failure(i, r)
+		}
+	}()
+	return e.dets[i].Finish(env), nil
 }
 
 // rank orders kinds within a severity: specific root causes of the

@@ -1,12 +1,15 @@
 package detectors
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
 	"github.com/pcapsleuth/pcapsleuth/flows"
@@ -192,5 +195,59 @@ func TestEngineWarmChangesNothing(t *testing.T) {
 	}
 	if findings < 10 {
 		t.Fatalf("only %d findings compared", findings)
+	}
+}
+
+// slow is a detector whose Finish takes a while, so that detectors after it
+// finish first on another goroutine.
+type slow struct {
+	fixed
+	d time.Duration
+}
+
+func (s *slow) Finish(env *Env) []Finding {
+	time.Sleep(s.d)
+	return s.fixed.Finish(env)
+}
+
+type finishPanics struct{}
+
+func (finishPanics) ConnDone(*flows.Conn)  {}
+func (finishPanics) Finish(*Env) []Finding { panic("boom in Finish") }
+
+// TestEngineFinishInSpecOrder checks that the detectors' Finish calls, run
+// on several goroutines, give their findings in spec order whatever order
+// they end in (findings that tie in SortFindings keep it), and that one
+// panicking in Finish is reported alone while the others' findings stay.
+func TestEngineFinishInSpecOrder(t *testing.T) {
+	var specs []*Spec
+	var want []string
+	for i := range 8 {
+		name := fmt.Sprintf("d%d", i)
+		f := Finding{Kind: KindCloseWaitLeak, Severity: Warning, Subject: name, At: 5}
+		d := &slow{fixed{[]Finding{f}}, time.Duration(8-i) * time.Millisecond}
+		specs = append(specs, &Spec{Kind: KindCloseWaitLeak, New: func(*Config) Detector { return d }})
+		want = append(want, name)
+		if i == 3 {
+			specs = append(specs, &Spec{Kind: KindTSOSuperSegments, New: func(*Config) Detector { return finishPanics{} }})
+		}
+	}
+	for range 5 {
+		got := NewEngine(&Config{}, specs).Finish(&Env{})
+		var subjects []string
+		internal := 0
+		for _, f := range got {
+			if f.Kind == KindInternal {
+				internal++
+				if !strings.Contains(f.Title, "tso-super-segments") || !strings.Contains(f.Explanation, "boom in Finish") {
+					t.Errorf("internal finding %q: %q", f.Title, f.Explanation)
+				}
+				continue
+			}
+			subjects = append(subjects, f.Subject)
+		}
+		if internal != 1 || !slices.Equal(subjects, want) {
+			t.Fatalf("findings %v (%d internal), want %v and one internal", subjects, internal, want)
+		}
 	}
 }
