@@ -323,9 +323,42 @@ func newPage(r *Report) (*page, error) {
 		p.Title += " — " + p.Inputs
 	}
 
-	cs, err := buildCharts(r, ids, maxFullFindings)
+	// The connection table reads every connection back from the store
+	// (half a second on a capture of 320,000); the charts and the rest of
+	// the page need none of it, so they are built meanwhile.
+	type table struct {
+		ft   *flowTable
+		json []byte
+		err  error
+	}
+	tc := make(chan table, 1)
+	go func() {
+		var t table
+		if t.ft, t.err = buildFlowTable(r, kindAnchors, ladders); t.err == nil {
+			t.json, t.err = t.ft.marshal()
+		}
+		tc <- t
+	}()
+	err := p.fillRest(r, ids)
+	t := <-tc
 	if err != nil {
 		return nil, err
+	}
+	if t.err != nil {
+		return nil, fmt.Errorf("connection table: %w", t.err)
+	}
+	p.FlowTotal = t.ft.Total
+	p.FlowJSON = template.JS(t.json)
+	return p, nil
+}
+
+// fillRest builds what newPage needs besides the findings and the
+// connection table: the charts, the captures, summary and settings, the
+// inline assets and the content security policy.
+func (p *page) fillRest(r *Report, ids []string) error {
+	cs, err := buildCharts(r, ids, maxFullFindings)
+	if err != nil {
+		return err
 	}
 	p.Charts = cs.Views
 	p.ChartsOmitted = cs.Omitted
@@ -338,31 +371,22 @@ func newPage(r *Report) (*page, error) {
 	}
 	chartJSON, err := json.Marshal(nonNilCharts(cs.Data))
 	if err != nil {
-		return nil, fmt.Errorf("chart data: %w", err)
-	}
-	ft, err := buildFlowTable(r, kindAnchors, ladders)
-	if err != nil {
-		return nil, fmt.Errorf("connection table: %w", err)
-	}
-	p.FlowTotal = ft.Total
-	flowJSON, err := ft.marshal()
-	if err != nil {
-		return nil, fmt.Errorf("connection table: %w", err)
+		return fmt.Errorf("chart data: %w", err)
 	}
 	p.Captures = captureViews(r.Captures)
 	p.Summary = newSummaryView(r)
 	p.Settings = newSettingsView(r)
 
-	// json.Marshal escapes <, >, & and U+2028/2029, so the data blocks can
-	// never close their <script> element or start a comment.
-	p.FlowJSON = template.JS(flowJSON)
+	// json.Marshal escapes <, >, & and U+2028/2029, so the data blocks (this
+	// one and the connection table's) can never close their <script>
+	// element or start a comment.
 	p.ChartJSON = template.JS(chartJSON)
 	ejs, ajs, css := inlineText(echartsJS), inlineText(reportJS), inlineText(reportCSS)
 	p.EChartsJS = template.JS(ejs)
 	p.AppJS = template.JS(ajs)
 	p.CSS = template.CSS(css)
 	p.CSP = contentSecurityPolicy([]string{ejs, ajs}, []string{css})
-	return p, nil
+	return nil
 }
 
 func nonNilCharts(d []chartData) []chartData {
