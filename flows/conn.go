@@ -307,7 +307,7 @@ type Conn struct {
 	// packet's position in the connection, so gaps show what was elided.
 	Log []LogEntry
 
-	tail     *[logTail]LogEntry // allocated after logHead packets
+	tail     *[logTail]tailEntry // allocated after logHead packets
 	tailN    int
 	after    int32 // packets still to log after an anomaly
 	inQueue  bool  // Tracker.closed holds it
@@ -363,6 +363,12 @@ type Conn struct {
 	// packed holds Log, the tail ring's live entries and Turns of a resting
 	// connection (see pack); Log and Turns are nil while it is set.
 	packed []byte
+
+	// tailIndex is the index of the packet at the tail ring's position 0,
+	// and tailHigh, when a frame number passed 1<<32, the upper halves of
+	// the ring's frame numbers (see tailEntry).
+	tailIndex int64
+	tailHigh  *[logTail]uint32
 }
 
 // MaxSlots is the number of observer slots of a Conn.

@@ -42,13 +42,91 @@ func (c *Conn) log(r *recycler, index int64, p *decode.Packet, dir Dir, relSeq, 
 	// The ring is indexed only where it is known not to be nil: the
 	// compiler tested it by loading its first line, which most entries are
 	// not on, a cache miss on most packets (Tracker.Warm loads the entry's).
+	if c.tailN == 0 {
+		c.tailIndex = index
+	}
 	if t := c.tail; t != nil {
-		t[c.tailN%logTail].fill(index, p, dir, relSeq, relAck, win, kind)
+		t[c.tailN%logTail].fill(p, dir, relSeq, relAck, win, kind)
 	} else {
 		c.tail = r.tail()
-		c.tail[c.tailN%logTail].fill(index, p, dir, relSeq, relAck, win, kind)
+		c.tail[c.tailN%logTail].fill(p, dir, relSeq, relAck, win, kind)
+	}
+	if uint64(p.Frame) >= 1<<32 {
+		c.frameHigh(c.tailN, p.Frame)
 	}
 	c.tailN++
+}
+
+// tailEntry is a LogEntry as the tail ring keeps it, in 32 bytes instead
+// of 48: an entry never straddles two cache lines, and the ring takes six
+// lines instead of nine. Most packets of a busy capture write one, and
+// the line is rarely still in the cache. What it leaves out is known
+// otherwise:
+//   - the packet's index in the connection: the ring's entries since
+//     tailN was last reset are consecutive packets of the connection, so
+//     the entry at position i (see tailAt) is packet Conn.tailIndex+i;
+//   - the upper half of the frame number, zero below 1<<32 frames, and kept
+//     in Conn.tailHigh for a ring that passes it.
+type tailEntry struct {
+	ts     int64
+	frame  uint32 // the frame number's lower half
+	relSeq uint32
+	relAck uint32
+	len    int32
+	win    uint32
+	kind   uint16          // SegKind: 16 kinds
+	flags  decode.TCPFlags // 9 flags, and the direction in tailDir
+}
+
+// tailDir is the bit of tailEntry.flags that holds the direction; decode's
+// TCP flags take the nine bits below it.
+const tailDir = 1 << 15
+
+// fill sets every field of t in place (see LogEntry.fill).
+func (t *tailEntry) fill(p *decode.Packet, dir Dir, relSeq, relAck, win uint32, kind SegKind) {
+	t.ts, t.frame = p.TS, uint32(p.Frame)
+	t.relSeq, t.relAck, t.len, t.win = relSeq, relAck, int32(p.PayloadLen), win
+	t.kind, t.flags = uint16(kind), p.Flags&^tailDir|decode.TCPFlags(dir&1)<<15
+}
+
+// frameHigh keeps the upper half of frame, the frame number of the ring's
+// entry at position i, for a capture of 1<<32 frames and more.
+func (c *Conn) frameHigh(i int, frame int64) {
+	if c.tailHigh == nil {
+		c.tailHigh = new([logTail]uint32)
+	}
+	c.tailHigh[i%logTail] = uint32(uint64(frame) >> 32)
+}
+
+// tailAt returns the ring's entry at position i, one of the last logTail
+// before tailN, as the LogEntry it was made from.
+func (c *Conn) tailAt(i int) LogEntry {
+	t := &c.tail[i%logTail]
+	frame := int64(t.frame)
+	if c.tailHigh != nil {
+		frame |= int64(c.tailHigh[i%logTail]) << 32
+	}
+	return LogEntry{Index: c.tailIndex + int64(i), Frame: frame, TS: t.ts,
+		Dir: Dir(t.flags >> 15), Flags: t.flags &^ tailDir,
+		RelSeq: t.relSeq, RelAck: t.relAck, Len: t.len, Win: t.win, Kind: SegKind(t.kind)}
+}
+
+// setTail puts e into the ring at position i (unpack).
+func (c *Conn) setTail(i int, e *LogEntry) {
+	t := &c.tail[i%logTail]
+	t.ts, t.frame = e.TS, uint32(e.Frame)
+	t.relSeq, t.relAck, t.len, t.win = e.RelSeq, e.RelAck, e.Len, e.Win
+	t.kind, t.flags = uint16(e.Kind), e.Flags&^tailDir|decode.TCPFlags(e.Dir&1)<<15
+	c.tailIndex = e.Index - int64(i)
+	if uint64(e.Frame) >= 1<<32 {
+		c.frameHigh(i, e.Frame)
+	}
+}
+
+// dropTail gives the ring back.
+func (c *Conn) dropTail(r *recycler) {
+	r.putTail(c.tail)
+	c.tail, c.tailHigh = nil, nil
 }
 
 // fill sets every field of le in place, field by field: an entry built as
@@ -70,7 +148,7 @@ func (c *Conn) promoteTail(r *recycler, n int) {
 	k := min(n, c.tailN, logTail)
 	c.Log = r.growLog(c.Log, k)
 	for i := c.tailN - k; i < c.tailN; i++ {
-		le := c.tail[i%logTail]
+		le := c.tailAt(i)
 		if len(c.Log) > 0 && c.Log[len(c.Log)-1].Index >= le.Index {
 			continue
 		}
@@ -89,8 +167,7 @@ func (c *Conn) finishLog(r *recycler) {
 		c.unpack(r, true)
 	}
 	c.promoteTail(r, logTail)
-	r.putTail(c.tail)
-	c.tail = nil
+	c.dropTail(r)
 }
 
 // pack encodes what a resting connection keeps of its past into packed and
@@ -117,15 +194,16 @@ func (c *Conn) pack(r *recycler) {
 		b = x.append(b, &c.Log[i])
 	}
 	for i := c.tailN - k; i < c.tailN; i++ {
-		b = x.append(b, &c.tail[i%logTail])
+		e := c.tailAt(i)
+		b = x.append(b, &e)
 	}
 	b = appendTurns(b, c.Turns)
 	c.packed = append([]byte(nil), b...)
 	r.putScratch(b)
-	r.putTail(c.tail)
+	c.dropTail(r)
 	r.putLog(c.Log)
 	r.putTurns(c.Turns)
-	c.Log, c.tail, c.Turns = nil, nil, nil
+	c.Log, c.Turns = nil, nil
 }
 
 // unpack undoes pack; on a connection never packed it makes the log's
@@ -151,7 +229,8 @@ func (c *Conn) unpack(r *recycler, final bool) {
 	if k > 0 && c.tailN >= k {
 		c.tail = r.tail()
 		for i := c.tailN - k; i < c.tailN; i++ {
-			c.tail[i%logTail] = d.logEntry(&x)
+			e := d.logEntry(&x)
+			c.setTail(i, &e)
 		}
 	}
 	if c.packed != nil {

@@ -3,6 +3,9 @@ package flows
 import (
 	"reflect"
 	"testing"
+	"unsafe"
+
+	"github.com/pcapsleuth/pcapsleuth/decode"
 )
 
 // eachSegment is an Observer that records like recorder and calls each on
@@ -99,8 +102,12 @@ func TestPackedLogIsSmaller(t *testing.T) {
 // longConvo plays one long keep-alive connection into tr: 300 request and
 // response rounds, a resend every gap rounds and a reordered segment every
 // 2×gap+1, then a FIN close. The same gap gives the same packets.
-func longConvo(t *testing.T, tr *Tracker, gap int) {
+func longConvo(t *testing.T, tr *Tracker, gap int) { longConvoFrom(t, tr, gap, 0) }
+
+// longConvoFrom is longConvo with frame numbers after frame.
+func longConvoFrom(t *testing.T, tr *Tracker, gap int, frame int64) {
 	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.frame = frame
 	cv.handshake(0)
 	sec := 0.01
 	for round := range 300 {
@@ -126,4 +133,58 @@ func longConvo(t *testing.T, tr *Tracker, gap int) {
 	cv.send(sec+0.001, false, finack, 0)
 	cv.send(sec+0.002, true, ack, 0)
 	tr.Flush()
+}
+
+// TestTailEntryHoldsLogEntry checks what tailEntry's 32 bytes rely on: the
+// segment kinds fit 16 bits, decode's TCP flags stay below the direction's
+// bit, and an entry is half a cache line.
+func TestTailEntryHoldsLogEntry(t *testing.T) {
+	if n := len(segKindNames); n > 16 {
+		t.Errorf("%d segment kinds: tailEntry.kind holds 16", n)
+	}
+	if decode.FlagNS<<1 > tailDir {
+		t.Errorf("TCP flags reach bit %d, tailEntry's direction bit", tailDir)
+	}
+	if n := unsafe.Sizeof(tailEntry{}); n != 32 {
+		t.Errorf("tailEntry takes %d bytes, want 32", n)
+	}
+}
+
+// TestTailRingPastFrame32 runs a long conversation whose frame numbers
+// pass 1<<32 while they are in the tail ring (whose entries keep the
+// lower half), or start past it, packing after every segment or not, and
+// checks that the log is the one of the same conversation from frame 1,
+// every frame number moved by the same amount.
+func TestTailRingPastFrame32(t *testing.T) {
+	want := &recorder{}
+	longConvo(t, NewTracker(Config{}, want), 7)
+	w := want.done[0]
+	for _, start := range []int64{1<<32 - w.Packets + 6, 1<<32 - 1, 3<<32 + 5} {
+		for _, pack := range []bool{false, true} {
+			got := &recorder{}
+			var obs Observer = got
+			if pack {
+				obs = &eachSegment{got, func(c *Conn) { c.pack(nil) }}
+			}
+			longConvoFrom(t, NewTracker(Config{}, obs), 7, start)
+			g := got.done[0]
+			if len(g.Log) != len(w.Log) {
+				t.Fatalf("start %d, pack %v: %d entries, want %d", start, pack, len(g.Log), len(w.Log))
+			}
+			high := 0
+			for i := range g.Log {
+				e := g.Log[i]
+				if e.Frame >= 1<<32 {
+					high++
+				}
+				e.Frame -= start
+				if e != w.Log[i] {
+					t.Fatalf("start %d, pack %v: entry %d is %+v, want %+v (frames from %d)", start, pack, i, g.Log[i], w.Log[i], start)
+				}
+			}
+			if high == 0 {
+				t.Fatalf("start %d: no frame past 1<<32 logged", start)
+			}
+		}
+	}
 }

@@ -9,7 +9,7 @@ package flows
 // closes gives back. A nil *recycler allocates every time.
 type recycler struct {
 	hists []*txHistory
-	tails []*[logTail]LogEntry
+	tails []*[logTail]tailEntry
 	buf   []byte // pack's scratch
 	// logs and turns hold empty log and turns buffers by capacity class
 	// (see bufLists).
@@ -51,19 +51,19 @@ func (r *recycler) putHist(h *txHistory) {
 }
 
 // tail returns a zeroed tail ring.
-func (r *recycler) tail() *[logTail]LogEntry {
+func (r *recycler) tail() *[logTail]tailEntry {
 	if r == nil || len(r.tails) == 0 {
-		return new([logTail]LogEntry)
+		return new([logTail]tailEntry)
 	}
 	t := r.tails[len(r.tails)-1]
 	r.tails[len(r.tails)-1] = nil
 	r.tails = r.tails[:len(r.tails)-1]
-	*t = [logTail]LogEntry{}
+	*t = [logTail]tailEntry{}
 	return t
 }
 
 // putTail takes back t (nil does nothing); the caller no longer uses it.
-func (r *recycler) putTail(t *[logTail]LogEntry) {
+func (r *recycler) putTail(t *[logTail]tailEntry) {
 	if r == nil || t == nil || len(r.tails) >= recycleMax {
 		return
 	}

@@ -70,14 +70,14 @@ func TestRecycler(t *testing.T) {
 		t.Errorf("recycled history kept %d holes of room", cap(g.holes))
 	}
 	tl := r.tail()
-	tl[5].Frame = 9
+	tl[5].frame = 9
 	r.putTail(tl)
-	if g := r.tail(); g != tl || g[5].Frame != 0 {
+	if g := r.tail(); g != tl || g[5].frame != 0 {
 		t.Error("recycled tail ring not zeroed")
 	}
 	for range recycleMax + 10 {
 		r.putHist(new(txHistory))
-		r.putTail(new([logTail]LogEntry))
+		r.putTail(new([logTail]tailEntry))
 	}
 	if len(r.hists) != recycleMax || len(r.tails) != recycleMax {
 		t.Errorf("free lists hold %d and %d, want at most %d", len(r.hists), len(r.tails), recycleMax)

@@ -49,19 +49,17 @@ func (t *Tracker) Warm(pkts []decode.Packet, keys []Key) {
 	// What the connections point to, now that their lines are here: the
 	// log's next entry (in the tail ring, or in the log while its head
 	// fills), the last turn and the next; and the sender's other two hot
-	// lines, known by the address in its first. A 48-byte entry may
-	// straddle two lines: its first and last fields are read.
+	// lines, known by the address in its first. A 48-byte entry of the log
+	// may straddle two lines: its first and last fields are read (the
+	// ring's 32-byte entries never do).
 	for i, c := range cs[:n] {
 		if c == nil {
 			continue
 		}
-		var le *LogEntry
 		if c.tail != nil {
-			le = &c.tail[c.tailN%logTail]
+			sink += uint64(c.tail[c.tailN%logTail].ts)
 		} else if l := len(c.Log); l < cap(c.Log) {
-			le = &c.Log[:l+1][l]
-		}
-		if le != nil {
+			le := &c.Log[:l+1][l]
 			sink += uint64(le.Index) + uint64(le.Kind)
 		}
 		if l := len(c.Turns); l > 0 {
