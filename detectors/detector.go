@@ -77,6 +77,11 @@ type Engine struct {
 	segIdx []int
 	sink   uint32 // what warmSlots read, so that no compiler drops the loads
 	failed []error
+	// dupsFrom is the index in dets of the retransmission-storm detector
+	// whose duplicate tracker capture-quality reads (-1: none; see
+	// quality.rs), dupsTo that capture-quality.
+	dupsFrom int
+	dupsTo   *quality
 }
 
 // NewEngine makes a fresh instance of each spec.
@@ -95,7 +100,28 @@ func NewEngine(cfg *Config, specs []*Spec) *Engine {
 			e.segIdx = append(e.segIdx, i)
 		}
 	}
+	e.shareDups()
 	return e
+}
+
+// shareDups lets capture-quality read retransmission-storm's duplicate
+// tracker when both run, retransmission-storm first (see quality.rs).
+func (e *Engine) shareDups() {
+	e.dupsFrom = -1
+	var rs *retrans
+	for i, d := range e.dets {
+		switch d := d.(type) {
+		case *retrans:
+			if rs == nil {
+				rs, e.dupsFrom = d, i
+			}
+		case *quality:
+			if rs != nil && e.dupsTo == nil {
+				d.shareDups(rs)
+				e.dupsTo = d
+			}
+		}
+	}
 }
 
 // Warm loads the detectors' states of cs, the connections of the next
@@ -182,6 +208,9 @@ func (e *Engine) failure(i int, r any) error {
 // handing it segments and connections.
 func (e *Engine) disable(i int, r any) {
 	e.failed[i] = e.failure(i, r)
+	if i == e.dupsFrom && e.dupsTo != nil {
+		e.dupsTo.shareDups(nil)
+	}
 	for k, j := range e.segIdx {
 		if j == i {
 			e.segs = append(e.segs[:k], e.segs[k+1:]...)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pcapsleuth/pcapsleuth/decode"
 	"github.com/pcapsleuth/pcapsleuth/flows"
 )
 
@@ -45,14 +46,23 @@ type quality struct {
 	dupFrames   trFrames
 
 	lastDupC *flows.Conn
-	conns    connStates[dupTracker]
-	lastC    *flows.Conn
-	lastS    *dupTracker
-	flows    FlowList
-	ex       exemplarSet
-	hl       trFrames
-	first    int64
-	last     int64
+	// rs, when set, is retransmission-storm running before this detector
+	// in the engine (see shareDups). It keeps the same duplicate tracker
+	// per connection, and hands every segment that dupSees admits to it,
+	// but SYNs: so this detector reads its verdict instead of keeping a
+	// second tracker, a cache line fewer per data segment. A connection
+	// gets a tracker of its own here only at its first SYN that dupSees
+	// admits (a SYN|ACK with SACK blocks: hostile input), a copy of
+	// retransmission-storm's, which was the same until then.
+	rs    *retrans
+	conns connStates[dupTracker]
+	lastC *flows.Conn
+	lastS *dupTracker
+	flows FlowList
+	ex    exemplarSet
+	hl    trFrames
+	first int64
+	last  int64
 }
 
 func newQuality(cfg *Config) *quality {
@@ -69,16 +79,22 @@ func (d *quality) Segment(c *flows.Conn, s *flows.Segment) {
 	if !dupSees(s) {
 		return // most pure ACKs: nothing to look up
 	}
-	st := d.lastS
-	if d.lastC != c {
-		st = d.conns.get(c)
-		if st == nil {
-			st = d.conns.fresh()
-			d.conns.put(c, st)
+	var copied bool
+	if d.rs != nil {
+		copied = d.sharedDup(c, s)
+	} else {
+		st := d.lastS
+		if d.lastC != c {
+			st = d.conns.get(c)
+			if st == nil {
+				st = d.conns.fresh()
+				d.conns.put(c, st)
+			}
+			d.lastC, d.lastS = c, st
 		}
-		d.lastC, d.lastS = c, st
+		copied = st.observe(s)
 	}
-	if st.observe(s) {
+	if copied {
 		d.dups++
 		d.dupFrames.add(s.P.Frame)
 		if d.lastDupC != c {
@@ -87,6 +103,28 @@ func (d *quality) Segment(c *flows.Conn, s *flows.Segment) {
 		}
 	}
 }
+
+// sharedDup is Segment's duplicate test while retransmission-storm keeps
+// the tracker (see rs).
+func (d *quality) sharedDup(c *flows.Conn, s *flows.Segment) bool {
+	st := d.conns.get(c)
+	if st == nil {
+		if !s.P.Flags.Has(decode.FlagSYN) {
+			return d.rs.dupSeg == s && d.rs.dupCopied
+		}
+		st = d.conns.fresh()
+		if rst := d.rs.conns.get(c); rst != nil {
+			*st = rst.dups
+		}
+		d.conns.put(c, st)
+	}
+	return st.observe(s)
+}
+
+// shareDups makes d read rs's duplicate tracker (see quality.rs). nil
+// (retransmission-storm failed) makes d keep its own trackers from then on,
+// new ones for the connections that had none.
+func (d *quality) shareDups(rs *retrans) { d.rs = rs }
 
 // ConnDone implements Detector.
 func (d *quality) ConnDone(c *flows.Conn) {

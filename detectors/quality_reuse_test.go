@@ -2,10 +2,12 @@ package detectors
 
 import (
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/pcapsleuth/pcapsleuth/decode"
 	"github.com/pcapsleuth/pcapsleuth/flows"
 )
 
@@ -121,5 +123,56 @@ func TestQualityForgetsReusedDupConn(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("the finding changes when connections are reused:\n got %s\nwant %s",
 			findingsOutline([]Finding{got}), findingsOutline([]Finding{want}))
+	}
+}
+
+// TestQualitySharesRetransDups checks that capture-quality reading
+// retransmission-storm's duplicate tracker (retransmission-storm first)
+// reports exactly what it reports with a tracker of its own (itself
+// first), on the test captures and on a script where a SYN|ACK with SACK
+// blocks comes back after the client's data: a hole report that only
+// capture-quality's tracker sees, after which a copy of that data is no
+// longer one.
+func TestQualitySharesRetransDups(t *testing.T) {
+	script := "conn a client 10.7.1.1:40000 server 10.7.1.2:80\n" +
+		"0.000000 C>S SYN mss=1460 ws=7 sackok\n0.020000 S>C SYN,ACK mss=1460 ws=7 sackok\n0.040000 C>S ACK\n" +
+		"0.050000 C>S PSH,ACK len=100\n" +
+		"0.050200 S>C SYN,ACK sack=1-2\n" + // hostile: a SYN|ACK reporting a hole
+		"0.050400 C>S PSH,ACK retrans\n" + // within the copy window, after the hole report
+		"0.060000 S>C ACK len=1448\n0.060200 S>C ACK retrans\n" + // a mirror's copy
+		"0.080000 C>S ACK\n0.100000 S>C FIN,ACK\n0.120000 C>S FIN,ACK\n0.140000 S>C ACK\n"
+	paths, _ := filepath.Glob("../testdata/captures/*.pcap*")
+	paths = append(paths, writeScript(t, "quality-syn-sack", script))
+	if e := NewEngine(&Config{}, []*Spec{retransSpec(), qualitySpec()}); e.dupsTo == nil {
+		t.Fatal("capture-quality after retransmission-storm does not share its tracker")
+	}
+	if e := NewEngine(&Config{}, []*Spec{qualitySpec(), retransSpec()}); e.dupsTo != nil {
+		t.Fatal("capture-quality before retransmission-storm shares its tracker")
+	}
+	for _, path := range paths {
+		if r, err := decode.Open(path, decode.ReaderOptions{}); err != nil {
+			continue // the unreadable test captures
+		} else {
+			r.Close()
+		}
+		shared := runCapture(t, path, nil, false, retransSpec(), qualitySpec()).Findings
+		own := runCapture(t, path, nil, false, qualitySpec(), retransSpec()).Findings
+		if !reflect.DeepEqual(shared, own) {
+			t.Errorf("%s: findings differ with the shared tracker:\n%+v\nwant\n%+v", path, shared, own)
+		}
+		if path != paths[len(paths)-1] {
+			continue
+		}
+		// The script: the server's copy is one; the client's resend, after
+		// the hole report, is not.
+		var expl string
+		for _, f := range own {
+			if f.Kind == KindCaptureQuality {
+				expl = f.Explanation
+			}
+		}
+		if !strings.Contains(expl, "1 of 3 segments that look like retransmissions came within half a round trip") {
+			t.Errorf("the script's capture-quality finding: %q", expl)
+		}
 	}
 }

@@ -162,6 +162,11 @@ type retrans struct {
 	pairs map[trPair]*rsPair
 	lastC *flows.Conn
 	lastS *rsConn
+	// dupSeg is the segment the duplicate tracker saw last, and dupCopied
+	// what it said: capture-quality, which runs after this detector, reads
+	// it instead of keeping a second tracker (see quality.rs).
+	dupSeg    *flows.Segment
+	dupCopied bool
 
 	// The pair table is bounded (see fold): pairCap is its size limit,
 	// folded the counts of the pairs folded away, foldedPairs their number.
@@ -243,6 +248,7 @@ func (d *retrans) Segment(c *flows.Conn, s *flows.Segment) {
 		st = d.newState(c)
 	}
 	copied := st.dups.observe(s)
+	d.dupSeg, d.dupCopied = s, copied
 	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
 	if p.Flags.Has(decode.FlagACK) {
 		if peer.retxOpen && flows.SeqDiff(peer.retxEnd, s.RelAck) >= 0 {
