@@ -59,11 +59,15 @@ const AnyRetransmission = SegRetransmission | SegFastRetransmission | SegSpuriou
 
 // Segment is what the tracker tells observers about each TCP segment.
 type Segment struct {
-	P      *decode.Packet // the decoded packet; valid only during the callback
-	Dir    Dir
-	Kind   SegKind
-	RelSeq uint32 // sequence number relative to the sender's ISN (1 = first data byte)
-	RelAck uint32 // ack number relative to the receiver's ISN
+	P   *decode.Packet // the decoded packet; valid only during the callback
+	Dir Dir
+	// FirstSYN is set on the connection's first SYN without ACK: the one
+	// whose time Conn.SYNTS holds. SYNTS never changes once set, so an
+	// observer may read it on any later segment.
+	FirstSYN bool
+	Kind     SegKind
+	RelSeq   uint32 // sequence number relative to the sender's ISN (1 = first data byte)
+	RelAck   uint32 // ack number relative to the receiver's ISN
 	// SinceFirstTx is, for a retransmission, the time since the original
 	// transmission of the same sequence number (0 when unknown).
 	SinceFirstTx int64
@@ -71,7 +75,8 @@ type Segment struct {
 	// about this segment: the values right after it. An observer that
 	// handles segments later than the tracker (on another goroutine) must
 	// read these, not the Conn's fields, which go on changing; of the Conn
-	// it may read only what never changes (ID, addresses, Slots).
+	// it may read only what never changes (ID, addresses, Slots) and
+	// SYNTS after FirstSYN.
 	View ConnView
 }
 

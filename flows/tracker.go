@@ -522,6 +522,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 	syn, fin, rst, ack := flags.Has(decode.FlagSYN), flags.Has(decode.FlagFIN), flags.Has(decode.FlagRST), flags.Has(decode.FlagACK)
 	plen := p.PayloadLen
 	index := c.Packets
+	firstSYN := false
 
 	c.Packets++
 	c.LastTS = p.TS
@@ -550,6 +551,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 			}
 		} else if c.SYNTS == 0 {
 			c.SYNTS = p.TS
+			firstSYN = true
 		}
 		if e.WScale >= 0 && peer.WScale >= 0 {
 			e.winScale, peer.winScale = uint8(min(e.WScale, 14)), uint8(min(peer.WScale, 14))
@@ -699,7 +701,7 @@ func (t *Tracker) update(c *Conn, dir Dir, p *decode.Packet) {
 	// copied with loads that straddle the stores that built it, which
 	// wait for every store pending (as in Conn.log).
 	seg := &t.seg
-	seg.P, seg.Dir, seg.Kind = p, dir, kind
+	seg.P, seg.Dir, seg.FirstSYN, seg.Kind = p, dir, firstSYN, kind
 	seg.RelSeq, seg.RelAck, seg.SinceFirstTx = p.Seq-e.ISN, 0, 0
 	seg.View = c.view
 	if ack && peer.hasNext {

@@ -747,12 +747,31 @@ type viewChecker struct {
 	t                                 testing.TB
 	path                              string
 	segs, rtt, rttMin, mss, ts, synRe int
+	// synTS is each live connection's SYNTS before its segment, to check
+	// FirstSYN; firstSYNs counts them.
+	synTS     map[*Conn]int64
+	firstSYNs int
 }
 
 func (v *viewChecker) Segment(c *Conn, s *Segment) {
 	if want := c.View(); s.View != want {
 		v.t.Fatalf("%s: conn %d, frame %d: Segment.View %+v, the connection says %+v", v.path, c.ID, s.P.Frame, s.View, want)
 	}
+	if v.synTS == nil {
+		v.synTS = map[*Conn]int64{}
+	}
+	before := v.synTS[c]
+	pureSYN := s.P.Flags&(decode.FlagSYN|decode.FlagACK) == decode.FlagSYN
+	switch {
+	case s.FirstSYN && (before != 0 || !pureSYN || c.SYNTS != s.P.TS):
+		v.t.Fatalf("%s: conn %d, frame %d: FirstSYN on %v, SYNTS %d before, %d after", v.path, c.ID, s.P.Frame, s.P.Flags, before, c.SYNTS)
+	case !s.FirstSYN && c.SYNTS != before:
+		v.t.Fatalf("%s: conn %d, frame %d: SYNTS went from %d to %d without FirstSYN", v.path, c.ID, s.P.Frame, before, c.SYNTS)
+	}
+	if s.FirstSYN {
+		v.firstSYNs++
+	}
+	v.synTS[c] = c.SYNTS
 	v.segs++
 	w := s.View
 	if w.HandshakeRTT > 0 {
@@ -772,12 +791,13 @@ func (v *viewChecker) Segment(c *Conn, s *Segment) {
 	}
 }
 
-func (v *viewChecker) Done(*Conn) {}
+func (v *viewChecker) Done(c *Conn) { delete(v.synTS, c) }
 
 // TestSegmentViewMatchesConn checks that the view the tracker keeps in
 // step (Segment.View, which observers running behind the tracker read
 // instead of the Conn) never differs from the connection's own fields, on
-// every segment of the test captures.
+// every segment of the test captures, and that FirstSYN marks the segment
+// that set SYNTS, which no other changes.
 func TestSegmentViewMatchesConn(t *testing.T) {
 	paths := testCaptures(t)
 	v := &viewChecker{t: t}
@@ -785,7 +805,7 @@ func TestSegmentViewMatchesConn(t *testing.T) {
 		v.path = path
 		trackInto(t, path, NewTracker(Config{}, v))
 	}
-	if v.rtt == 0 || v.rttMin == 0 || v.mss == 0 || v.ts == 0 || v.synRe == 0 {
+	if v.rtt == 0 || v.rttMin == 0 || v.mss == 0 || v.ts == 0 || v.synRe == 0 || v.firstSYNs == 0 {
 		t.Fatalf("the captures left a view field untested: %+v", *v)
 	}
 	t.Logf("%d segments; views with a handshake RTT %d, an RTT sample %d, both MSS %d, timestamps %d, a resent SYN %d",
