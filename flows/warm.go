@@ -46,6 +46,7 @@ func (t *Tracker) Warm(pkts []decode.Packet, keys []Key) {
 		sink += uint64(c.Packets) + uint64(c.closedTS) + uint64(c.RTTMin) +
 			uint64(c.Orig.FINTS) + uint64(c.Orig.txN) + uint64(c.Resp.FINTS) + uint64(c.Resp.txN)
 	}
+	sink += t.warmAside()
 	// What the connections point to, now that their lines are here: the
 	// log's next entry (in the tail ring, or in the log while its head
 	// fills), the last turn and the next; and the sender's other two hot
@@ -88,4 +89,28 @@ func (t *Tracker) Warm(pkts []decode.Packet, keys []Key) {
 		}
 	}
 	t.warmSink += sink
+}
+
+// warmAside loads what restOne and sweep read first of the connections
+// they take next, cold ones that no packet brings in: the next live
+// connection from the rest cursor (Warm runs once every restEvery
+// segments, as restOne does), and the head of the closed queue, which
+// sweep reads on every segment.
+func (t *Tracker) warmAside() (sink uint64) {
+	if n := len(t.live); n > 0 {
+		i := t.restCursor + 1
+		if i >= n {
+			i = 0
+		}
+		c := t.live[i]
+		sink += uint64(c.LastTS)
+		if c.Orig.hist != nil || c.Resp.hist != nil {
+			sink++
+		}
+	}
+	if len(t.closed) > 0 {
+		c := t.closed[0]
+		sink += uint64(c.closedTS) + uint64(c.LastTS)
+	}
+	return sink
 }

@@ -80,3 +80,12 @@ func trackWarmed(t *testing.T, path string, tr *Tracker) bool {
 	tr.Flush()
 	return true
 }
+
+// TestWarmAsideCadence checks what warmAside relies on: Warm runs once per
+// WarmChunk packets, as restOne does once per restEvery segments, so the
+// connection it loads from the rest cursor is the one restOne takes next.
+func TestWarmAsideCadence(t *testing.T) {
+	if WarmChunk != restEvery {
+		t.Fatalf("WarmChunk %d, restEvery %d: warmAside loads the rest cursor's next connection once per chunk", WarmChunk, restEvery)
+	}
+}
