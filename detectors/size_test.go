@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"math"
 	"testing"
 	"unsafe"
 )
@@ -14,7 +15,21 @@ func TestPerConnectionStateSizes(t *testing.T) {
 	if n := unsafe.Sizeof(rsConn{}); n > 192 {
 		t.Errorf("retransmission-storm's rsConn takes %d bytes, over its size class of 192", n)
 	}
-	if n := unsafe.Sizeof(tsoConn{}); n > 144 {
-		t.Errorf("tso-super-segments' tsoConn takes %d bytes, over its size class of 144", n)
+	if n := unsafe.Sizeof(tsoConn{}); n != 128 {
+		t.Errorf("tso-super-segments' tsoConn takes %d bytes, want 128: two cache lines exactly", n)
+	}
+}
+
+// TestAddSat32 checks the saturating sum of tsoDir.burstBytes.
+func TestAddSat32(t *testing.T) {
+	for _, c := range []struct {
+		b    int32
+		n    int
+		want int32
+	}{{0, 1448, 1448}, {math.MaxInt32 - 10, 10, math.MaxInt32}, {math.MaxInt32 - 10, 11, math.MaxInt32},
+		{math.MaxInt32, 65535, math.MaxInt32}, {5, math.MaxInt64 - 2, math.MaxInt32}} {
+		if got := addSat32(c.b, c.n); got != c.want {
+			t.Errorf("addSat32(%d, %d) = %d, want %d", c.b, c.n, got, c.want)
+		}
 	}
 }

@@ -44,15 +44,19 @@ type tsoSize struct {
 }
 
 // tsoDir is the per-direction state of one connection. The fields are
-// ordered by size (no padding): with burstSegs a byte, tsoConn fits the
-// 144-byte size class (it was 176 bytes).
+// ordered by size (no padding): tsoConn takes 128 bytes, two cache lines
+// exactly in its size class (at 144 bytes, three for most connections;
+// every data segment and most ACKs touch it). burstBytes and super
+// saturate: a burst between two ACKs is under 1 GiB (the largest TCP
+// window), and 1<<32 super-segments on one connection would take a
+// capture hundreds of terabytes long.
 type tsoDir struct {
 	maxEnd uint32
 	una    uint32
 
 	burstSizes [6]int32 // the sizes of the burst's first segments
-	burstBytes int
-	super      int64
+	burstBytes int32
+	super      uint32
 	firstFrame int64
 
 	// burstSegs counts the segments of the burst up to len(burstSizes)
@@ -197,10 +201,12 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 		me.burstSizes[me.burstSegs] = int32(p.PayloadLen)
 		me.burstSegs++
 	}
-	me.burstBytes += p.PayloadLen
+	me.burstBytes = addSat32(me.burstBytes, p.PayloadLen)
 	if p.PayloadLen > superBound(s.View, s.Dir) {
 		me.burstSuper = true
-		me.super++
+		if me.super < math.MaxUint32 {
+			me.super++
+		}
 		if me.firstFrame == 0 {
 			me.firstFrame = p.Frame
 		}
@@ -213,6 +219,14 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 			l.maxFlight = max(l.maxFlight, int(flows.SeqDiff(me.una, me.maxEnd)))
 		}
 	}
+}
+
+// addSat32 returns b+n (n >= 0), at most math.MaxInt32.
+func addSat32(b int32, n int) int32 {
+	if n >= math.MaxInt32-int(b) {
+		return math.MaxInt32
+	}
+	return b + int32(n)
 }
 
 // connLink returns the link of c's direction dir, looked up once per
@@ -342,9 +356,9 @@ func (d *tso) endBurst(c *flows.Conn, st *tsoConn, dir flows.Dir) {
 	me := &st.d[dir]
 	if me.burstSuper {
 		sup := d.super(d.connLink(c, st, dir))
-		sup.burstMax = max(sup.burstMax, me.burstBytes)
+		sup.burstMax = max(sup.burstMax, int(me.burstBytes))
 		if len(sup.bursts) < 4 {
-			sup.bursts = append(sup.bursts, tsoBurst{Bytes: me.burstBytes, Sizes: append([]int32(nil), me.burstSizes[:me.burstSegs]...)})
+			sup.bursts = append(sup.bursts, tsoBurst{Bytes: int(me.burstBytes), Sizes: append([]int32(nil), me.burstSizes[:me.burstSegs]...)})
 		}
 	}
 	me.burstBytes, me.burstSegs, me.burstSuper = 0, 0, false
