@@ -1,8 +1,9 @@
 package flows
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/pcapsleuth/pcapsleuth/decode"
 )
@@ -83,7 +84,7 @@ type Tracker struct {
 	nextID             int64
 	lastTS             int64
 	last               *Conn  // the connection of the last segment, while live
-	warmSink           uint64 // what Warm read, so that no compiler drops its loads
+	warmSink           uint64 // what Warm and Flush read ahead, so that no compiler drops the loads
 	// recycle keeps the scratch finished and resting connections give
 	// back (nil: allocate every time, as the tests compare).
 	recycle *recycler
@@ -252,6 +253,9 @@ func (t *Tracker) Flush() {
 		if i%flushReclaim == 0 {
 			t.reclaim(i == 0)
 		}
+		if i+flushAhead < len(conns) {
+			t.warmSink += warmFinish(conns[i+flushAhead])
+		}
 		conns[i] = nil
 		t.finish(c, EndCaptureEnd)
 	}
@@ -259,8 +263,40 @@ func (t *Tracker) Flush() {
 	t.live = t.live[:0]
 }
 
+// flushAhead is how many connections ahead of the one it finishes Flush
+// loads the first lines of (warmFinish): in ID order the connections lie
+// anywhere in memory, and finishing each waited for its lines one after
+// the other.
+const flushAhead = 8
+
+// warmFinish reads a word of the lines finish reads first of c: its first
+// two (the log, the tail ring, the queues' fields), its last (the packed
+// log of a resting connection) and each endpoint's fourth (the
+// transmission history).
+func warmFinish(c *Conn) uint64 {
+	s := uint64(c.Packets) + uint64(c.closedTS) + uint64(len(c.packed))
+	if c.Orig.hist != nil || c.Resp.hist != nil {
+		s++
+	}
+	return s
+}
+
+// sortConnsByID sorts cs by ID. Each ID is read once, into a slice sorted
+// with its connection: sorting the connections themselves read two cold
+// connections at each of the sort's comparisons.
 func sortConnsByID(cs []*Conn) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
+	type byID struct {
+		id int64
+		c  *Conn
+	}
+	k := make([]byID, len(cs))
+	for i, c := range cs {
+		k[i] = byID{c.ID, c}
+	}
+	slices.SortFunc(k, func(a, b byID) int { return cmp.Compare(a.id, b.id) })
+	for i := range k {
+		cs[i] = k[i].c
+	}
 }
 
 // startsNewConn reports whether a pure SYN on an existing 4-tuple starts a new

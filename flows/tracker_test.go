@@ -3,6 +3,7 @@ package flows
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -851,6 +852,21 @@ func TestHTTPLineRecognition(t *testing.T) {
 			if got != w[dir] {
 				t.Errorf("%q from %v: line %q, %d requests, %d responses; want %+v", payload, Dir(dir), got.line, got.req, got.resp, w[dir])
 			}
+		}
+	}
+}
+
+// TestSortConnsByID checks Flush's order: every connection once, by ID.
+func TestSortConnsByID(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	var cs []*Conn
+	for _, id := range r.Perm(1000) {
+		cs = append(cs, &Conn{ID: int64(id) + 1})
+	}
+	sortConnsByID(cs)
+	for i, c := range cs {
+		if c.ID != int64(i)+1 {
+			t.Fatalf("position %d holds connection %d", i, c.ID)
 		}
 	}
 }
