@@ -2,6 +2,7 @@ package decode
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"net/netip"
 )
@@ -103,9 +104,9 @@ func (d *Decoder) Decode(f *Frame, p *Packet) bool {
 	p.Reset()
 	p.Frame = f.Number
 	p.TS = f.TS
-	p.Iface = f.Iface
-	p.WireLen = f.WireLen
-	p.CapLen = len(f.Data)
+	p.Iface = int32(f.Iface)                                   // the interfaces a file describes, or -1
+	p.WireLen = uint32(min(max(f.WireLen, 0), math.MaxUint32)) // a record's uint32
+	p.CapLen = uint32(len(f.Data))
 	d.Stats.Frames++
 	// rep is the length the frame had on the wire, as far as it is
 	// believable: never below what was captured.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // seg is the TCP segment most decoder tests carry.
@@ -60,7 +61,7 @@ func decodeOne(t *testing.T, tc decodeCase) *Packet {
 	if ok != (tc.want == vTCP) || verdictCount(&d.Stats, tc.want, tc.lt) != 1 || d.Stats.Frames != 1 {
 		t.Fatalf("Decode = %v, stats %+v, want verdict %d", ok, d.Stats, tc.want)
 	}
-	if p.Frame != 7 || p.TS != 99 || p.Iface != 3 || p.WireLen != wire || p.CapLen != len(tc.data) {
+	if p.Frame != 7 || p.TS != 99 || p.Iface != 3 || p.WireLen != uint32(wire) || p.CapLen != uint32(len(tc.data)) {
 		t.Errorf("frame fields = %+v", p)
 	}
 	return p
@@ -431,5 +432,13 @@ func TestDecodeZeroAllocs(t *testing.T) {
 	}
 	if d.Stats.UnsupportedLink[160] != 102 {
 		t.Errorf("unsupported count %d", d.Stats.UnsupportedLink[160])
+	}
+}
+
+// TestPacketSize checks that a Packet takes three cache lines exactly, so
+// that in a batch's array no packet straddles a fourth.
+func TestPacketSize(t *testing.T) {
+	if n := unsafe.Sizeof(Packet{}); n != 192 {
+		t.Errorf("Packet takes %d bytes, want 192", n)
 	}
 }
