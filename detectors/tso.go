@@ -3,7 +3,6 @@ package detectors
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 
@@ -267,9 +266,6 @@ type tsoHist struct {
 	sizes []uint16
 	n     []uint32 // n[i]: segments of sizes[i] modulo 1<<32
 	rare  *tsoHistRare
-	// last is the index of the size counted last: a link's segments are
-	// mostly of one size (its MSS), and looking it up first skips the scan.
-	last int
 }
 
 // tsoHistRare is the part of a tsoHist that few links need.
@@ -281,17 +277,14 @@ type tsoHistRare struct {
 // add counts a segment of n bytes.
 func (h *tsoHist) add(n int) {
 	if n < 1<<16 {
-		i := h.last
-		if i >= len(h.sizes) || int(h.sizes[i]) != n {
-			i = slices.Index(h.sizes, uint16(n))
-		}
-		if i >= 0 {
-			h.last = i
-			h.n[i]++
-			if h.n[i] == 0 {
-				h.more().carry[i]++
+		for i, size := range h.sizes {
+			if int(size) == n {
+				h.n[i]++
+				if h.n[i] == 0 {
+					h.more().carry[i]++
+				}
+				return
 			}
-			return
 		}
 	} else if h.rare != nil {
 		for i := range h.rare.big {
