@@ -55,11 +55,6 @@ type Options struct {
 	Version string
 	// StatesBucket is the width of the state timeline buckets (0 = automatic).
 	StatesBucket time.Duration
-	// PassDone, when set, is called once the pass is over: every
-	// connection went through the detectors, and only their findings and
-	// the report are left to build. The caller may stop holding the heap
-	// to the pass's budget then (cmd/analyze stops its memory tuner).
-	PassDone func()
 	// inlineObservers runs the detectors on the tracking goroutine, called
 	// by the tracker itself, as before the pipeline had its third stage:
 	// tests compare the two.
@@ -188,9 +183,6 @@ func Run(opts Options) (*Result, error) {
 	tracker.Flush()
 	pl.close()
 	late.Close()
-	if opts.PassDone != nil {
-		opts.PassDone()
-	}
 	ts := tracker.Stats()
 	env.TCPPackets = ts.Segments
 	env.Backwards = ts.Backwards

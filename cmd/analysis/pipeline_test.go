@@ -364,27 +364,3 @@ func TestBatchArenaGrows(t *testing.T) {
 		t.Fatalf("reset: arena %d of %d bytes, want empty with %d", len(b.arena), cap(b.arena), grown)
 	}
 }
-
-// TestPassDoneOnceAfterThePass checks Options.PassDone: called once per
-// analysis, after every connection went through the observers (those
-// given back for reuse all were by then: the offloaded observers see a
-// connection last), and not at all when an input cannot be read.
-func TestPassDoneOnceAfterThePass(t *testing.T) {
-	var calls, given, givenAtPassDone int
-	res, err := Run(Options{Paths: []string{"../../testdata/captures/demo.pcap"}, TempDir: t.TempDir(),
-		onReuse:  func(*flows.Conn) { given++ },
-		PassDone: func() { calls, givenAtPassDone = calls+1, given }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Close()
-	if calls != 1 || given == 0 || givenAtPassDone != given {
-		t.Fatalf("PassDone called %d times, after %d of the %d connections given back", calls, givenAtPassDone, given)
-	}
-	calls = 0
-	_, err = Run(Options{Paths: []string{filepath.Join(t.TempDir(), "missing.pcap")}, TempDir: t.TempDir(),
-		PassDone: func() { calls++ }})
-	if err == nil || calls != 0 {
-		t.Fatalf("unreadable input: error %v, PassDone called %d times", err, calls)
-	}
-}

@@ -170,21 +170,12 @@ func Run(opts *Options) error {
 		return cli.UsageError(err)
 	}
 	r := &runner{opts: opts, failOn: failOn}
-	// One analysis: once its pass is over, the tuner stops following the
-	// live heap. The limit it leaves is the pass's, which the report's
-	// building stays well under; followed, the limit fell with the live
-	// heap once the pass's connections were collected, and the findings
-	// and the report were built against a limit a fraction of the pass's,
-	// the collector and the scavenger returning pages all the while (a
-	// fifth of that serial end's time on h1g).
 	switch {
 	case outDir:
 		return r.toFolder(jobs)
 	case len(jobs) == 1 && jobs[0].err == nil && (!ex.Batch || opts.Merge):
-		r.passDone = tuner.Stop
 		return r.single(&jobs[0], problemsOf(jobs))
 	case opts.Merge && len(jobs) > 1 && jobs[0].err == nil:
-		r.passDone = tuner.Stop
 		return r.single(&jobs[0], problemsOf(jobs[1:]))
 	}
 	return r.summary(jobs)

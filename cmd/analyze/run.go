@@ -22,8 +22,6 @@ type runner struct {
 	failOn   detectors.Severity
 	progress *cli.Progress
 	mu       sync.Mutex // serializes standard error between workers
-	// passDone, when set, is the analyses' analysis.Options.PassDone.
-	passDone func()
 }
 
 // writeFunc writes one analysis' report; it returns the file written ("" for
@@ -172,7 +170,6 @@ func (r *runner) analyze(j *job, write writeFunc) (batch.Entry, error) {
 	ao.Stdin = r.opts.IO.In
 	ao.Version = r.opts.Version
 	ao.Progress = r.progress.Func()
-	ao.PassDone = r.passDone
 	res, err := r.opts.Analyze(ao)
 	if err != nil {
 		err = cli.Explain(err)
