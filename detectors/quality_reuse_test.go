@@ -176,3 +176,23 @@ func TestQualitySharesRetransDups(t *testing.T) {
 		}
 	}
 }
+
+// TestQualityKeepsOwnTrackersWhenRetransFails checks that when
+// retransmission-storm is disabled (it panicked), capture-quality stops
+// reading its tracker and keeps trackers of its own from then on, while a
+// failure of another detector leaves the link alone.
+func TestQualityKeepsOwnTrackersWhenRetransFails(t *testing.T) {
+	e := NewEngine(&Config{}, []*Spec{retransSpec(), tsoSpec(), qualitySpec()})
+	q := e.dupsTo
+	if q == nil || q.rs == nil {
+		t.Fatal("capture-quality does not share retransmission-storm's tracker")
+	}
+	e.disable(1, "boom") // tso-super-segments
+	if q.rs == nil {
+		t.Fatal("another detector's failure cut capture-quality off retransmission-storm's tracker")
+	}
+	e.disable(e.dupsFrom, "boom")
+	if q.rs != nil {
+		t.Fatal("capture-quality still reads the tracker of a failed retransmission-storm")
+	}
+}
