@@ -55,6 +55,18 @@ func TestNewCmdAnalyze(t *testing.T) {
 				if o.Jobs < 1 {
 					t.Errorf("jobs = %d", o.Jobs)
 				}
+				if !o.HugePages {
+					t.Error("huge pages off by default")
+				}
+			},
+		},
+		{
+			name: "huge pages off",
+			args: []string{"dump.pcap", "--huge-pages=false"},
+			check: func(t *testing.T, o *Options) {
+				if o.HugePages {
+					t.Error("--huge-pages=false left them on")
+				}
 			},
 		},
 		{

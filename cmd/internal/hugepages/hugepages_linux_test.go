@@ -1,0 +1,79 @@
+package hugepages
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestStartAdvisesTheHeap checks, where the system leaves huge pages to
+// madvise, that the heap is not advised before Start (nothing else in this
+// process advises it), and that after Start both an allocation made before
+// it and one made after it lie in mappings the kernel marks as advised
+// ("hg" in their VmFlags).
+func TestStartAdvisesTheHeap(t *testing.T) {
+	if mode := Mode(); mode != "madvise" {
+		t.Skipf("transparent huge pages are %q here, not madvise: Start does nothing", mode)
+	}
+	before := make([]byte, 1<<20)
+	if flags := vmFlags(t, sliceAddr(before)); flags == nil || flags["hg"] {
+		t.Fatalf("before Start, the heap's mapping has VmFlags %v: want it found, not advised", flags)
+	}
+	a := Start(64 << 20)
+	defer a.Stop()
+	after := make([]byte, 16<<20)
+	for i := range after {
+		after[i] = 1
+	}
+	for name, p := range map[string]uintptr{"allocation before Start": sliceAddr(before), "allocation after Start": sliceAddr(after)} {
+		if flags := vmFlags(t, p); !flags["hg"] {
+			t.Errorf("the %s lies in a mapping not advised (VmFlags %v)", name, flags)
+		}
+	}
+	if a.Errors != 0 {
+		t.Errorf("%d advice refused", a.Errors)
+	}
+}
+
+// vmFlags returns the VmFlags of the mapping holding p, from
+// /proc/self/smaps, or nil when no mapping holds it.
+func vmFlags(t *testing.T, p uintptr) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("no /proc/self/smaps: %v", err)
+	}
+	in := false
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := sc.Text()
+		if m, ok := parseLine([]byte(line)); ok {
+			in = m.Start <= p && p < m.End
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
+			flags := map[string]bool{}
+			for _, f := range strings.Fields(rest) {
+				flags[f] = true
+			}
+			return flags
+		}
+	}
+	return nil
+}
+
+func TestMemAvailable(t *testing.T) {
+	for in, want := range map[string]int64{
+		"MemTotal:       24683520 kB\nMemFree:        21415424 kB\nMemAvailable:   24227840 kB\n": 24227840 << 10,
+		"MemAvailable: 12 MB\n": 0,
+		"MemAvailable: x kB\n":  0,
+		"MemFree: 12 kB\n":      0,
+		"":                      0,
+	} {
+		if got := memAvailable([]byte(in)); got != want {
+			t.Errorf("memAvailable(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
