@@ -26,7 +26,8 @@ import (
 // pages the runtime had handed back resident again: the bounded capture of
 // bench/memory.sh peaked at 254 MB instead of 120.) The reserve is at most a
 // quarter of the memory available, and none under strict overcommit
-// (vm.overcommit_memory=2), where mapping it could fail; the heap that grows
+// (vm.overcommit_memory=2) or a limit on the address space (ulimit -v),
+// where mapping it could fail or starve the runtime; the heap that grows
 // past it is advised by the looks.
 func Start(reserve int64) *Advisor {
 	a := &Advisor{stop: make(chan struct{}), done: make(chan struct{}), advised: map[uintptr]uintptr{}}
@@ -80,13 +81,20 @@ func Mode() string {
 }
 
 // reserveBytes bounds the reserve: a quarter of MemAvailable and half the
-// soft memory limit; none under strict overcommit or when the memory
-// available cannot be read.
+// soft memory limit; none under strict overcommit or a limit on the address
+// space, or when the memory available cannot be read.
 func reserveBytes(want int64) int64 {
 	if want <= 0 {
 		return 0
 	}
 	if data, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || string(bytes.TrimSpace(data)) == "2" {
+		return 0
+	}
+	// Under a limit on the address space (ulimit -v), mapping the reserve
+	// might take what the runtime needs later, and it aborts when it cannot
+	// map its heap.
+	var as syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &as); err != nil || as.Cur != rlimInfinity {
 		return 0
 	}
 	data, err := os.ReadFile("/proc/meminfo")
@@ -117,6 +125,9 @@ func memAvailable(meminfo []byte) int64 {
 	}
 	return 0
 }
+
+// rlimInfinity is RLIM_INFINITY, an unlimited resource.
+const rlimInfinity = ^uint64(0)
 
 // madviseHuge gives m the advice MADV_HUGEPAGE.
 func madviseHuge(m Mapping) error {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -75,5 +76,35 @@ func TestMemAvailable(t *testing.T) {
 		if got := memAvailable([]byte(in)); got != want {
 			t.Errorf("memAvailable(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// TestNoReserveUnderAddressLimit checks that a limit on the address space
+// (ulimit -v), however high, leaves no reserve: the runtime aborts when it
+// cannot map its heap, and the reserve would take address space from it.
+func TestNoReserveUnderAddressLimit(t *testing.T) {
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &old); err != nil {
+		t.Skipf("getrlimit: %v", err)
+	}
+	if old.Cur != rlimInfinity {
+		if got := reserveBytes(64 << 20); got != 0 {
+			t.Fatalf("under ulimit -v %d, a reserve of %d bytes", old.Cur, got)
+		}
+		return
+	}
+	if got := reserveBytes(64 << 20); got == 0 {
+		t.Skip("no reserve even without a limit here (strict overcommit, or no /proc/meminfo)")
+	}
+	high := syscall.Rlimit{Cur: 1 << 46, Max: old.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &high); err != nil {
+		t.Skipf("setrlimit: %v", err)
+	}
+	got := reserveBytes(64 << 20)
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &old); err != nil {
+		t.Fatalf("restoring the address space limit: %v", err)
+	}
+	if got != 0 {
+		t.Errorf("under ulimit -v of 64 TiB, a reserve of %d bytes", got)
 	}
 }
