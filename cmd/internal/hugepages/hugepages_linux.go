@@ -81,11 +81,11 @@ func Mode() string {
 }
 
 // reserveBytes bounds the reserve: a quarter of MemAvailable and half the
-// soft memory limit; none under strict overcommit or a limit on the address
-// space, or when the memory available cannot be read.
+// soft memory limit; none on a 32-bit platform, under strict overcommit or a
+// limit on the address space, or when the memory available cannot be read.
 func reserveBytes(want int64) int64 {
-	if want <= 0 {
-		return 0
+	if want <= 0 || strconv.IntSize < 64 {
+		return 0 // a 32-bit address space has no room to spare
 	}
 	if data, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || string(bytes.TrimSpace(data)) == "2" {
 		return 0

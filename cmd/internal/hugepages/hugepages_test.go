@@ -1,3 +1,7 @@
+//go:build !386 && !arm && !mips && !mipsle
+
+// The captured maps hold 64-bit addresses.
+
 package hugepages
 
 import (
