@@ -135,10 +135,10 @@ type Advisor struct {
 
 	// advised are the ends of the mappings advised so far, by start.
 	advised map[uintptr]uintptr
-	// Advised counts the mappings advised, Errors the advice the kernel
-	// refused (one built without transparent huge pages). Read them after
+	// advisedN counts the mappings advised, refused the advice the kernel
+	// refused (one built without transparent huge pages); for tests, after
 	// Stop.
-	Advised, Errors int
+	advisedN, refused int
 }
 
 // Stop ends the advisor and waits for it. The advice already given stays.
@@ -186,10 +186,10 @@ func (a *Advisor) advise(ms []Mapping, do func(Mapping) error) bool {
 		a.advised[m.Start] = m.End
 		acted = true
 		if err := do(m); err != nil {
-			a.Errors++
+			a.refused++
 			continue
 		}
-		a.Advised++
+		a.advisedN++
 	}
 	return acted
 }

@@ -90,8 +90,8 @@ func TestAdviseEachMappingOnce(t *testing.T) {
 		return nil
 	}
 	first := []Mapping{{Start: 0x1000, End: 0x2000}, {Start: 0x3000, End: 0x4000}}
-	if !a.advise(first, do) || a.Advised != 1 || a.Errors != 1 {
-		t.Fatalf("first look: advised %d, errors %d", a.Advised, a.Errors)
+	if !a.advise(first, do) || a.advisedN != 1 || a.refused != 1 {
+		t.Fatalf("first look: advised %d, errors %d", a.advisedN, a.refused)
 	}
 	if a.advise(first, do) {
 		t.Fatalf("second look at the same mappings advised again: %x", got)
