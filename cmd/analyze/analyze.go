@@ -18,7 +18,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/batch"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
-	"github.com/pcapsleuth/pcapsleuth/cmd/internal/hugepages"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 )
 
@@ -43,13 +43,10 @@ type Options struct {
 	Merge  bool
 	Jobs   int
 	JUnit  string // --junit FILE: also write JUnit XML of the run
-	// MemoryLimit is --memory-limit: the Go runtime's soft memory limit
-	// for the whole run ("auto", "0" or a size).
-	MemoryLimit string
-	// HugePages is --huge-pages: advise the Go heap to transparent huge
-	// pages while the analyses run (package hugepages).
-	HugePages bool
-	Summary   string // --summary FILE: also write the Markdown summary of the run
+	// Memory is --memory-limit and --huge-pages: the runtime's memory
+	// policy for the whole run.
+	Memory  memory.Flags
+	Summary string // --summary FILE: also write the Markdown summary of the run
 
 	Settings *config.Settings
 }
@@ -122,8 +119,7 @@ Exit status: 0 when the analysis ran, 1 when --fail-on matched a finding,
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on standard error but errors (no progress bar)")
 	f.BoolVar(&opts.Merge, "merge", false, "analyze the captures as one timeline (rotated files), ordered by their first packet")
 	f.IntVarP(&opts.Jobs, "jobs", "j", opts.Jobs, "captures analyzed in parallel (memory grows with it: each analysis is bounded by --max-conns)")
-	f.StringVar(&opts.MemoryLimit, "memory-limit", "auto", "soft memory limit of the run (e.g. 512MiB; 0 = none): the garbage collector works harder near it. auto = 112MiB per analysis running at once, the live heap and 60 % of it up to 232MiB per analysis, or the live heap plus a quarter of it (at least 48MiB above it per analysis), whichever is most, re-evaluated after each collection, and then the limit alone paces the collector (GOGC off while the analyses run, unless GOGC is set); GOMEMLIMIT instead when set. The hard bounds are --max-conns and --max-half-open")
-	f.BoolVar(&opts.HugePages, "huge-pages", true, "ask the kernel to back the analysis's memory with transparent huge pages (Linux, where /sys/kernel/mm/transparent_hugepage/enabled is madvise; elsewhere nothing changes): fewer TLB misses, about a tenth less time on a large capture; =false leaves page sizes to the system")
+	opts.Memory.Bind(f)
 	f.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML of the run to this file (a test per capture and detector)")
 	f.StringVar(&opts.Summary, "summary", "", "also write a Markdown summary of the run to this file (e.g. $GITHUB_STEP_SUMMARY)")
 	opts.Settings.Bind(cmd)
@@ -166,15 +162,11 @@ func Run(opts *Options) error {
 	}
 	jobs := planJobs(opts, ex)
 	parallel := min(opts.Jobs, len(jobs))
-	if opts.HugePages {
-		// Room for what the memory policy lets each analysis grow to.
-		defer hugepages.Start(int64(max(parallel, 1)) * perAnalysisTarget).Stop()
-	}
-	tuner, err := applyMemoryLimit(opts.MemoryLimit, parallel)
+	stop, err := opts.Memory.Start(parallel)
 	if err != nil {
 		return cli.UsageError(err)
 	}
-	defer tuner.Stop()
+	defer stop()
 	outDir, err := isOutDir(opts.Output, len(jobs) > 1 || ex.Batch)
 	if err != nil {
 		return cli.UsageError(err)

@@ -55,8 +55,8 @@ func TestNewCmdAnalyze(t *testing.T) {
 				if o.Jobs < 1 {
 					t.Errorf("jobs = %d", o.Jobs)
 				}
-				if !o.HugePages {
-					t.Error("huge pages off by default")
+				if !o.Memory.HugePages || o.Memory.Limit != "auto" {
+					t.Errorf("memory flags %+v, want auto and huge pages by default", o.Memory)
 				}
 			},
 		},
@@ -64,7 +64,7 @@ func TestNewCmdAnalyze(t *testing.T) {
 			name: "huge pages off",
 			args: []string{"dump.pcap", "--huge-pages=false"},
 			check: func(t *testing.T, o *Options) {
-				if o.HugePages {
+				if o.Memory.HugePages {
 					t.Error("--huge-pages=false left them on")
 				}
 			},

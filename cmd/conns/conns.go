@@ -20,6 +20,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/batch"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/flows"
 	"github.com/pcapsleuth/pcapsleuth/render"
@@ -42,6 +43,8 @@ type Options struct {
 	Quiet      bool
 
 	Settings *config.Settings
+	// Memory is --memory-limit and --huge-pages (package memory).
+	Memory memory.Flags
 }
 
 // NewCmdFlows returns the command; runF (tests) replaces the run.
@@ -103,6 +106,7 @@ one.`,
 	f.Int64Var(&opts.MinRetrans, "min-retrans", 0, "only connections with at least this many retransmissions")
 	f.IntVar(&opts.Limit, "limit", 0, "print at most this many connections (0 = all)")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	opts.Memory.Bind(f)
 	opts.Settings.Bind(cmd)
 	return cmd
 }
@@ -113,6 +117,11 @@ func Run(opts *Options) error {
 	if err != nil {
 		return err
 	}
+	stop, err := opts.Memory.Start(1)
+	if err != nil {
+		return cli.UsageError(err)
+	}
+	defer stop()
 	var prog *cli.Progress
 	if opts.Progress && !opts.Quiet {
 		prog = cli.NewProgress(opts.IO.Err, opts.Now, totalSize(paths), len(paths))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -76,13 +77,23 @@ func TestFlows(t *testing.T) {
 	if _, _, err := run("--finding", "nope"); err == nil {
 		t.Error("bad finding name should fail")
 	}
+	// The memory flags are flows' too (package memory): a size is put in
+	// force for the analysis, a bad one is a usage error.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	if _, _, err := run("--memory-limit", "300MiB", "--huge-pages=false"); err != nil || debug.SetMemoryLimit(-1) != 300<<20 {
+		t.Errorf("--memory-limit 300MiB: %v, limit %d", err, debug.SetMemoryLimit(-1))
+	}
+	var ee *cli.ExitError
+	if _, _, err := run("--memory-limit", "lots"); !errors.As(err, &ee) || ee.Code != cli.ExitUsage {
+		t.Errorf("--memory-limit lots: %v", err)
+	}
 	var o *Options
 	cmd := NewCmdFlows(cli.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, func(x *Options) error { o = x; return nil })
 	cmd.SetArgs([]string{"a.pcap", "--limit", "5", "--finding", "close-wait-leak", "--state", "syn-recv"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Limit != 5 || o.Findings[0] != "close-wait-leak" || o.States[0] != "SYN_RECEIVED" {
+	if o.Limit != 5 || o.Findings[0] != "close-wait-leak" || o.States[0] != "SYN_RECEIVED" || o.Memory.Limit != "auto" || !o.Memory.HugePages {
 		t.Errorf("options %+v", o)
 	}
 }

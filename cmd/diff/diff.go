@@ -29,6 +29,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/analysis"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/render"
 )
@@ -48,6 +49,9 @@ type Options struct {
 	Quiet         bool
 
 	Settings *config.Settings
+	// Memory is --memory-limit and --huge-pages (package memory), for
+	// the sides that are captures (analyzed one after the other).
+	Memory memory.Flags
 }
 
 // NewCmdDiff returns the command; runF (tests) replaces the run.
@@ -93,6 +97,7 @@ all), 2 on bad usage or an unreadable input.`,
 	cli.StringEnumFlag(cmd, &opts.Format, "format", "", "", []string{"text", "json", "md"}, "output format (default: from the -o extension, else text)")
 	cli.StringEnumFlag(cmd, &opts.FailOn, "fail-on", "", "info", []string{"info", "warning", "critical"}, "only findings at or above this severity count when deciding whether things got worse")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	opts.Memory.Bind(f)
 	opts.Settings.Bind(cmd)
 	return cmd
 }
@@ -158,6 +163,13 @@ func Run(opts *Options) error {
 	th, _ := detectors.ParseSeverity(opts.FailOn)
 	if th == 0 {
 		th = detectors.Info
+	}
+	if !isReport(opts.Before) || !isReport(opts.After) {
+		stop, err := opts.Memory.Start(1)
+		if err != nil {
+			return cli.UsageError(err)
+		}
+		defer stop()
 	}
 	before, bs, err := load(opts, opts.Before)
 	if err != nil {

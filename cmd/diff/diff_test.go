@@ -13,6 +13,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/analysis"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/render"
 )
@@ -128,6 +129,23 @@ func TestRun(t *testing.T) {
 		}
 		if code != tt.wantCode || !strings.Contains(out.String()+errb.String(), tt.want) {
 			t.Errorf("%s %s %s: exit %v, want %v; output lacks %q:\n%s%s", filepath.Base(tt.before), tt.after, tt.format, code, tt.wantCode, tt.want, out.String(), errb.String())
+		}
+	}
+	// The memory flags apply when a side is a capture (package memory):
+	// then a bad size is a usage error; two reports need no analysis.
+	for _, tt := range []struct {
+		after string
+		want  cli.ExitCode
+	}{{"same.pcap", cli.ExitUsage}, {report, cli.ExitOK}} {
+		o := &Options{IO: cli.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, Now: time.Now, Analyze: an, Settings: config.New(),
+			Before: report, After: tt.after, Memory: memory.Flags{Limit: "lots"}}
+		err := Run(o)
+		code := cli.ExitOK
+		if ee := (*cli.ExitError)(nil); errors.As(err, &ee) {
+			code = ee.Code
+		}
+		if code != tt.want {
+			t.Errorf("--memory-limit lots, after %s: %v (exit %v), want exit %v", filepath.Base(tt.after), err, code, tt.want)
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
 	"github.com/pcapsleuth/pcapsleuth/cmd/conns"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/decode"
 	"github.com/pcapsleuth/pcapsleuth/flows"
 )
@@ -39,6 +40,8 @@ type Options struct {
 	Packets  bool // print the packet list
 
 	Settings *config.Settings
+	// Memory is --memory-limit and --huge-pages (package memory).
+	Memory memory.Flags
 }
 
 // NewCmdFollow returns the command; runF (tests) replaces the run.
@@ -92,6 +95,7 @@ endpoints select every connection on that 4-tuple (port reuse included).`,
 	cli.StringEnumFlag(cmd, &opts.Payload, "payload", "", "auto", []string{"auto", "text", "hex", "none"}, "how to print the reassembled payload (auto: text when printable)")
 	f.IntVar(&opts.MaxBytes, "max-bytes", 64<<10, "payload bytes printed at most (both directions together)")
 	f.BoolVar(&opts.Packets, "packets", true, "print the packet list (--packets=false: payload only)")
+	opts.Memory.Bind(f)
 	opts.Settings.Bind(cmd)
 	return cmd
 }
@@ -147,6 +151,11 @@ func Run(opts *Options) error {
 	if err != nil {
 		return err
 	}
+	stop, err := opts.Memory.Start(1)
+	if err != nil {
+		return cli.UsageError(err)
+	}
+	defer stop()
 	w := bufio.NewWriter(opts.IO.Out)
 	defer w.Flush()
 	p := &printer{w: w, sel: sel, opts: opts, asm: newAssembler(opts.MaxBytes)}

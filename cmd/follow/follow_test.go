@@ -144,4 +144,8 @@ func TestRun(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Code != cli.ExitUsage || !strings.Contains(err.Error(), "no connection 9") || !strings.Contains(err.Error(), "port 8080") {
 		t.Errorf("unknown flow: %v", err)
 	}
+	// The memory flags are follow's too (package memory).
+	if _, err = run("1", func(o *Options) { o.Memory.Limit = "lots" }); !errors.As(err, &ee) || ee.Code != cli.ExitUsage || !strings.Contains(err.Error(), "--memory-limit") {
+		t.Errorf("--memory-limit lots: %v", err)
+	}
 }

@@ -1,4 +1,4 @@
-package analyze
+package memory
 
 import (
 	"fmt"
@@ -251,10 +251,13 @@ func parseSize(s string) (int64, error) {
 	}
 parsed:
 	n, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-	if err != nil || n < 0 {
+	if err != nil || !(n >= 0) { // NaN too
 		return 0, fmt.Errorf("--memory-limit %q: want a size such as 512MiB, 1G, 0 (no limit) or auto", s)
 	}
-	return int64(n * float64(mult)), nil
+	if b := n * float64(mult); b < math.MaxInt64 {
+		return int64(b), nil
+	}
+	return math.MaxInt64, nil // past what int64 holds: no limit in effect
 }
 
 // applyMemoryLimit sets the Go runtime's soft memory limit from
@@ -265,19 +268,26 @@ parsed:
 // collector's own trigger on). "0" removes any limit; a size sets it. The
 // tuner is nil but for auto (Stop on nil does nothing).
 func applyMemoryLimit(flag string, parallel int) (*memTuner, error) {
-	if flag == "" || strings.EqualFold(flag, "auto") {
-		if os.Getenv("GOMEMLIMIT") != "" {
-			return nil, nil
-		}
-		return newMemTuner(autoPolicy(), parallel, os.Getenv("GOGC") != ""), nil
-	}
-	n, err := parseSize(flag)
-	if err != nil {
+	n, err := parseLimit(flag)
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if n == 0 {
+	case n < 0 && os.Getenv("GOMEMLIMIT") != "":
+		return nil, nil
+	case n < 0:
+		return newMemTuner(autoPolicy(), parallel, os.Getenv("GOGC") != ""), nil
+	case n == 0:
 		n = math.MaxInt64
 	}
 	debug.SetMemoryLimit(n)
 	return nil, nil
+}
+
+// parseLimit reads --memory-limit: -1 for auto (or ""), 0 for no limit, or
+// the size in bytes.
+func parseLimit(flag string) (int64, error) {
+	if flag == "" || strings.EqualFold(flag, "auto") {
+		return -1, nil
+	}
+	return parseSize(flag)
 }

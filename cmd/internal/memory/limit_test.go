@@ -1,4 +1,4 @@
-package analyze
+package memory
 
 import (
 	"math"
@@ -12,13 +12,14 @@ func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{
 		"512MiB": 512 << 20, "1G": 1 << 30, "1GB": 1 << 30, "300m": 300 << 20, "1024": 1024,
 		"1.5G": 3 << 29, "0": 0, "64KiB": 64 << 10, "100B": 100,
+		"1e30": math.MaxInt64, "8388608T": math.MaxInt64, // past int64: no limit, not a negative one
 	} {
 		got, err := parseSize(in)
 		if err != nil || got != want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "lots", "-1G", "G", "12XB"} {
+	for _, bad := range []string{"", "lots", "-1G", "G", "12XB", "NaN", "nanG"} {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) accepted", bad)
 		}
