@@ -135,16 +135,21 @@ func (e *Engine) shareDups() {
 // three misses in flight together; Warm's loops, over the whole run, a
 // dozen and more: first the line of each connection's Slots, then what the
 // slots point to. The detectors then find their states in the cache.
-func (e *Engine) Warm(cs []*flows.Conn) {
+//
+// ackOnly[i] tells that cs[i]'s callback is a segment without payload, SYN
+// or FIN (nil: none is): about half a busy capture's segments are such
+// ACKs, and they read no more than the connection's own states, so what
+// only data reaches is not loaded for them.
+func (e *Engine) Warm(cs []*flows.Conn, ackOnly []bool) {
 	var sum uint32
 	for _, c := range cs {
 		if c != nil && c.Slots[0] != nil {
 			sum++
 		}
 	}
-	for _, c := range cs {
+	for i, c := range cs {
 		if c != nil {
-			sum += warmSlots(c)
+			sum += warmSlots(c, i < len(ackOnly) && ackOnly[i])
 		}
 	}
 	e.sink += sum

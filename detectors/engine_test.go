@@ -139,13 +139,13 @@ type warming struct {
 }
 
 func (w *warming) Segment(c *flows.Conn, s *flows.Segment) {
-	w.Warm([]*flows.Conn{c, nil, w.last})
+	w.Warm([]*flows.Conn{c, nil, w.last}, []bool{s.P.PayloadLen == 0, false, true})
 	w.last = c
 	w.Engine.Segment(c, s)
 }
 
 func (w *warming) Done(c *flows.Conn) {
-	w.Warm([]*flows.Conn{c, nil, w.last})
+	w.Warm([]*flows.Conn{c, nil, w.last}, nil)
 	w.last = nil // c may be reused
 	w.Engine.Done(c)
 }

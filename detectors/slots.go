@@ -103,13 +103,16 @@ func (d *quality) useSlot(i int)    { d.conns.slot = i }
 // the CPU has all the cache misses in flight at once instead of one after
 // the other as each detector reaches its state (the lines next to the one
 // read come along). It only reads, so it cannot fail whatever a detector
-// did. zeroWindow's state is left out: it is rarely used.
-func warmSlots(c *flows.Conn) (sum uint32) {
+// did. zeroWindow's state is left out: it is rarely used. With ackOnly
+// (the callback is a segment without payload or FIN) it leaves out
+// retransmission-storm's host pair too, which only data, FINs and a
+// connection's end reach.
+func warmSlots(c *flows.Conn, ackOnly bool) (sum uint32) {
 	for i := range c.Slots {
 		switch st := c.Slots[i].(type) {
 		case *rsConn:
 			sum += st.d[0].maxEnd
-			if st.pair != nil {
+			if st.pair != nil && !ackOnly {
 				sum += uint32(st.pair.cur) // every data segment ticks the pair's window
 			}
 		case *tsoConn:

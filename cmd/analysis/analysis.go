@@ -103,10 +103,10 @@ func (f fanout) Segment(c *flows.Conn, s *flows.Segment) {
 }
 
 // Warm hands cs to the observers that warm (see warmer).
-func (f fanout) Warm(cs []*flows.Conn) {
+func (f fanout) Warm(cs []*flows.Conn, ackOnly []bool) {
 	for _, o := range f {
 		if w, ok := o.(warmer); ok {
-			w.Warm(cs)
+			w.Warm(cs, ackOnly)
 		}
 	}
 }

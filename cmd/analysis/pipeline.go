@@ -156,8 +156,11 @@ func newPipeline(keep int, obs flows.Observer, inline bool) *pipeline {
 
 // warmer is an observer that can load ahead, without changing anything,
 // the state it keeps for the connections of the next callbacks
-// (detectors.Engine.Warm).
-type warmer interface{ Warm(cs []*flows.Conn) }
+// (detectors.Engine.Warm); ackOnly[i] tells that cs[i]'s callback is a
+// segment without payload, SYN or FIN.
+type warmer interface {
+	Warm(cs []*flows.Conn, ackOnly []bool)
+}
 
 // warmEvents is how many events the observing goroutine warms at once.
 const warmEvents = 32
@@ -168,15 +171,18 @@ func (pl *pipeline) observe() {
 	defer close(pl.done)
 	w, _ := pl.obs.(warmer)
 	var cs [warmEvents]*flows.Conn
+	var ackOnly [warmEvents]bool
 	for b := range pl.next {
 		for i := range b.ev {
 			if w != nil && i%warmEvents == 0 {
 				n := 0
 				for _, e := range b.ev[i:min(i+warmEvents, len(b.ev))] {
 					cs[n] = e.c
+					p := e.seg.P
+					ackOnly[n] = p != nil && p.PayloadLen == 0 && p.Flags&(decode.FlagSYN|decode.FlagFIN) == 0
 					n++
 				}
-				w.Warm(cs[:n])
+				w.Warm(cs[:n], ackOnly[:n])
 				clear(cs[:n]) // the connections may go back to the tracker's pool
 			}
 			e := &b.ev[i]

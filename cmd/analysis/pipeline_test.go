@@ -73,35 +73,45 @@ func TestPipelineReplaysInOrder(t *testing.T) {
 
 // warmRecorder is a callRecorder that warms: it records the connections
 // each Warm got, and checks that every callback's connection was in the
-// last Warm's run.
+// last Warm's run, told ackOnly exactly when the callback is a segment
+// without payload, SYN or FIN.
 type warmRecorder struct {
 	callRecorder
-	run    []*flows.Conn
-	warms  int
-	missed int
+	run     []*flows.Conn
+	ackOnly []bool
+	warms   int
+	missed  int
+	wrong   int
 }
 
-func (r *warmRecorder) Warm(cs []*flows.Conn) {
+func (r *warmRecorder) Warm(cs []*flows.Conn, ackOnly []bool) {
 	r.run = append(r.run[:0], cs...)
+	r.ackOnly = append(r.ackOnly[:0], ackOnly...)
 	r.warms++
 }
 
-func (r *warmRecorder) check(c *flows.Conn) {
-	for _, w := range r.run {
-		if w == c {
-			return
+func (r *warmRecorder) check(c *flows.Conn, ackOnly bool) {
+	found := false
+	for i, w := range r.run {
+		if w == c && i < len(r.ackOnly) && r.ackOnly[i] == ackOnly {
+			return // a connection may come twice in a run: a segment, then its end
 		}
+		found = found || w == c
 	}
-	r.missed++
+	if found {
+		r.wrong++
+	} else {
+		r.missed++
+	}
 }
 
 func (r *warmRecorder) Segment(c *flows.Conn, s *flows.Segment) {
-	r.check(c)
+	r.check(c, s.P.PayloadLen == 0 && s.P.Flags&(decode.FlagSYN|decode.FlagFIN) == 0)
 	r.callRecorder.Segment(c, s)
 }
 
 func (r *warmRecorder) Done(c *flows.Conn) {
-	r.check(c)
+	r.check(c, false)
 	r.callRecorder.Done(c)
 }
 
@@ -119,7 +129,15 @@ func TestPipelineWarms(t *testing.T) {
 		pl.tracking(b)
 		for i := range 100 {
 			frame++
-			b.pkts[i].Frame = frame
+			b.pkts[i] = decode.Packet{Frame: frame}
+			switch i % 4 { // a pure ACK, data, a SYN, a FIN
+			case 1:
+				b.pkts[i].PayloadLen = 100
+			case 2:
+				b.pkts[i].Flags = decode.FlagSYN
+			case 3:
+				b.pkts[i].Flags = decode.FlagFIN | decode.FlagACK
+			}
 			c := &flows.Conn{ID: frame}
 			pl.Segment(c, &flows.Segment{P: &b.pkts[i]})
 			want = append(want, frame)
@@ -136,9 +154,9 @@ func TestPipelineWarms(t *testing.T) {
 		t.Fatalf("the observer got %d calls, want %d, or not in order", len(rec.calls), len(want))
 	}
 	// 115 events a batch: four runs of 32 at most.
-	if rec.missed != 0 || rec.warms != 2*batchesInFlight*4 {
-		t.Fatalf("%d callbacks for a connection not warmed just before; %d warms, want %d",
-			rec.missed, rec.warms, 2*batchesInFlight*4)
+	if rec.missed != 0 || rec.wrong != 0 || rec.warms != 2*batchesInFlight*4 {
+		t.Fatalf("%d callbacks for a connection not warmed just before, %d warmed with the wrong ackOnly; %d warms, want %d",
+			rec.missed, rec.wrong, rec.warms, 2*batchesInFlight*4)
 	}
 }
 
