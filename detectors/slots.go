@@ -112,8 +112,11 @@ func warmSlots(c *flows.Conn, ackOnly bool) (sum uint32) {
 		switch st := c.Slots[i].(type) {
 		case *rsConn:
 			sum += st.d[0].maxEnd
-			if st.pair != nil && !ackOnly {
-				sum += uint32(st.pair.cur) // every data segment ticks the pair's window
+			if pr := st.pair; pr != nil && !ackOnly {
+				sum += uint32(pr.cur) // every data segment ticks the pair's window
+			}
+			if !ackOnly {
+				sum += st.dups[0].end // the state's third line, which a data segment updates
 			}
 		case *tsoConn:
 			if st.lk[0] != nil {
