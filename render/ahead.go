@@ -10,22 +10,34 @@ import "errors"
 // caller's goroutine; when it returns an error the reading stops, and
 // eachAhead returns that error once the goroutine has ended.
 //
-// It reads at most aheadMax summaries more than f takes.
+// It reads at most aheadMax summaries more than f takes. As with
+// ConnSource.Each, a summary is f's only until f returns: the batches are
+// copies, used again once f has seen them, so that reading a table of
+// 150,000 connections allocates a few batches, not 150,000 summaries.
 func eachAhead(src ConnSource, f func(*ConnSummary) error) error {
-	batches := make(chan []*ConnSummary, aheadDepth)
+	batches := make(chan []ConnSummary, aheadDepth)
+	free := make(chan []ConnSummary, aheadDepth+2) // every batch there can be
 	stop := make(chan struct{})
 	var readErr error
 	go func() {
 		defer close(batches)
-		b := make([]*ConnSummary, 0, aheadBatch)
+		next := func() []ConnSummary {
+			select {
+			case b := <-free:
+				return b[:0]
+			default:
+				return make([]ConnSummary, 0, aheadBatch)
+			}
+		}
+		b := next()
 		readErr = src.Each(func(c *ConnSummary) error {
-			if b = append(b, c); len(b) == aheadBatch {
+			if b = append(b, *c); len(b) == aheadBatch {
 				select {
 				case batches <- b:
 				case <-stop:
 					return errStopped
 				}
-				b = make([]*ConnSummary, 0, aheadBatch)
+				b = next()
 			}
 			return nil
 		})
@@ -42,12 +54,13 @@ func eachAhead(src ConnSource, f func(*ConnSummary) error) error {
 		if err != nil {
 			continue // drain: the reader stops at its next batch
 		}
-		for _, c := range b {
-			if err = f(c); err != nil {
+		for i := range b {
+			if err = f(&b[i]); err != nil {
 				close(stop)
 				break
 			}
 		}
+		free <- b
 	}
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package render
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -62,5 +63,43 @@ func TestEachAhead(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines left behind", n-before)
+	}
+}
+
+// reusingConns yields n summaries through one ConnSummary, as ConnStore
+// does: a consumer that kept the pointer would see only the last.
+type reusingConns struct{ n int }
+
+func (r reusingConns) Len() int { return r.n }
+
+func (r reusingConns) Each(f func(*ConnSummary) error) error {
+	var c ConnSummary
+	for i := range r.n {
+		c = ConnSummary{ID: int64(i + 1), Client: fmt.Sprintf("10.0.0.1:%d", 1024+i)}
+		if err := f(&c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestEachAheadCopies: eachAhead hands f copies that stay as they were
+// read while the reading goes on with the same summary, and the batches it
+// uses again carry nothing of the ones before.
+func TestEachAheadCopies(t *testing.T) {
+	n := 5*aheadBatch + 3
+	seen := 0
+	err := eachAhead(reusingConns{n: n}, func(c *ConnSummary) error {
+		seen++
+		if c.ID != int64(seen) || c.Client != fmt.Sprintf("10.0.0.1:%d", 1023+seen) {
+			return fmt.Errorf("summary %d is %d %s", seen, c.ID, c.Client)
+		}
+		if seen%aheadBatch == 1 {
+			time.Sleep(time.Millisecond) // let the reader run ahead
+		}
+		return nil
+	})
+	if err != nil || seen != n {
+		t.Fatalf("%d of %d summaries: %v", seen, n, err)
 	}
 }

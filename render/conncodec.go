@@ -61,6 +61,7 @@ var errRecord = errors.New("corrupt connection record")
 type recordReader struct {
 	b   []byte
 	err error
+	rs  *recordStrings // nil: every string its own
 }
 
 func (r *recordReader) int() int64 {
@@ -94,6 +95,56 @@ func (r *recordReader) str() string {
 	return s
 }
 
+// common is str for a field with few distinct values, shared through r.rs.
+func (r *recordReader) common() string {
+	if r.rs == nil {
+		return r.str()
+	}
+	n := r.uint()
+	if n > uint64(len(r.b)) {
+		r.err, r.b = errRecord, nil
+		return ""
+	}
+	s := r.rs.get(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+// recordStrings shares the strings of the summaries' repetitive fields
+// (direction source, states, history, end reason, TLS version) between
+// the records one reader decodes: a capture's connections have a few
+// hundred distinct values of them, and the report reads back up to
+// 150,000 connections, each string a new allocation. It keeps at most
+// recordStringsMax strings of at most recordStringMax bytes; the others
+// are allocated as before.
+type recordStrings struct {
+	m map[string]string
+}
+
+const (
+	recordStringsMax = 4096
+	recordStringMax  = 64
+)
+
+func (rs *recordStrings) get(b []byte) string {
+	if s, ok := rs.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= recordStringMax && len(rs.m) < recordStringsMax {
+		if rs.m == nil {
+			rs.m = make(map[string]string)
+		}
+		rs.m[s] = s
+	}
+	return s
+}
+
+// decode is decodeSummary with the repetitive fields shared.
+func (rs *recordStrings) decode(b []byte, c *ConnSummary) error {
+	return decodeRecord(recordReader{b: b, rs: rs}, c)
+}
+
 func (r *recordReader) float() float64 {
 	if len(r.b) < 8 {
 		r.err, r.b = errRecord, nil
@@ -116,15 +167,18 @@ func (r *recordReader) byte() byte {
 
 // decodeSummary reads a record written by appendSummary into c.
 func decodeSummary(b []byte, c *ConnSummary) error {
-	r := recordReader{b: b}
+	return decodeRecord(recordReader{b: b}, c)
+}
+
+func decodeRecord(r recordReader, c *ConnSummary) error {
 	c.ID = r.int()
 	c.Client = r.str()
 	c.Server = r.str()
-	c.DirectionFrom = r.str()
+	c.DirectionFrom = r.common()
 	c.Packets = r.int()
 	c.Retransmissions = r.int()
-	c.ClientState = r.str()
-	c.ServerState = r.str()
+	c.ClientState = r.common()
+	c.ServerState = r.common()
 	c.Start = r.str()
 	c.DurationS = r.float()
 	c.ClientPackets = r.int()
@@ -137,10 +191,10 @@ func decodeSummary(b []byte, c *ConnSummary) error {
 	}
 	c.ClientMSS = uint16(r.uint())
 	c.ServerMSS = uint16(r.uint())
-	c.History = r.str()
-	c.End = r.str()
+	c.History = r.common()
+	c.End = r.common()
 	c.TLSSNI = r.str()
-	c.TLSVersion = r.str()
+	c.TLSVersion = r.common()
 	c.HTTPRequest = r.str()
 	c.HTTPStatus = int(r.int())
 	if r.err == nil && len(r.b) != 0 {

@@ -1,8 +1,11 @@
 package render
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // fillSummary sets every field of a ConnSummary but Findings to a distinct
@@ -68,5 +71,39 @@ func TestSummaryCodecRejectsDamage(t *testing.T) {
 	var out ConnSummary
 	if err := decodeSummary(append(rec, 0), &out); err == nil {
 		t.Fatal("trailing bytes were accepted")
+	}
+}
+
+// TestRecordStrings: records decoded through one recordStrings equal those
+// decodeSummary gives, share their repetitive fields' strings, and keep
+// neither long strings nor more than recordStringsMax of them.
+func TestRecordStrings(t *testing.T) {
+	var rs recordStrings
+	var first ConnSummary
+	for i := range recordStringsMax + 100 {
+		in := ConnSummary{ID: int64(i + 1), Client: "10.0.0.1:1", ClientState: "ESTABLISHED", ServerState: "CLOSE_WAIT",
+			History: fmt.Sprintf("ShAD%d", i), End: strings.Repeat("e", recordStringMax+1), DirectionFrom: "syn", TLSVersion: "TLS 1.3"}
+		rec := appendSummary(nil, &in)
+		var want, got ConnSummary
+		if err := decodeSummary(rec, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := rs.decode(rec, &got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("record %d: %+v (%v), want %+v", i, got, err, want)
+		}
+		if i == 0 {
+			first = got
+			continue
+		}
+		if unsafe.StringData(got.ClientState) != unsafe.StringData(first.ClientState) ||
+			unsafe.StringData(got.TLSVersion) != unsafe.StringData(first.TLSVersion) {
+			t.Fatalf("record %d: the states and TLS version are not shared", i)
+		}
+	}
+	if len(rs.m) > recordStringsMax {
+		t.Errorf("%d strings kept, want at most %d", len(rs.m), recordStringsMax)
+	}
+	if _, ok := rs.m[strings.Repeat("e", recordStringMax+1)]; ok {
+		t.Error("a string longer than recordStringMax is kept")
 	}
 }

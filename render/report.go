@@ -111,6 +111,9 @@ type ConnSource interface {
 	// Len is the number of connections.
 	Len() int
 	// Each calls f for every summary in ID order until f returns an error.
+	// The summary is f's only until f returns: Each may reuse it for the
+	// next one, so f copies what it keeps (the strings and slices in it
+	// stay valid).
 	Each(f func(*ConnSummary) error) error
 }
 
