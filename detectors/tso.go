@@ -50,22 +50,45 @@ type tsoSize struct {
 // window), and 1<<32 super-segments on one connection would take a
 // capture hundreds of terabytes long.
 type tsoDir struct {
-	maxEnd uint32
-	una    uint32
+	firstFrame int64
+	maxEnd     uint32
+	una        uint32
 
 	burstSizes [6]int32 // the sizes of the burst's first segments
 	burstBytes int32
 	super      uint32
-	firstFrame int64
+	// maxFlight is the most data in flight after a data segment of 256
+	// bytes or more; the link takes it when the connection is done.
+	maxFlight int32
 
-	// burstSegs counts the segments of the burst up to len(burstSizes)
-	// and stays there: the sizes kept are all that is read of it, and
-	// whether it is 0.
-	burstSegs  uint8
-	burstSuper bool
-	sent       bool
-	hasUna     bool
+	// sizeCache and sizeN are the segments of one size (256 bytes to
+	// 64 KiB) that the link's histogram has not counted yet: a data
+	// segment of the size the connection sent last leaves the link
+	// alone, whose lines (the link, its sizes and their counts) were
+	// most of this detector's misses on a busy capture. The histogram
+	// counts them when another size comes, when sizeN would wrap, and
+	// when the connection is done (fold and Finish only read links no
+	// connection holds); the link saw the size itself when it came
+	// first, so which sizes the histogram keeps is the same.
+	sizeCache uint16
+	sizeN     uint8
+	// bits holds the burst's segment count up to len(burstSizes)
+	// (bitsSegs: it stays there, as the sizes kept are all that is read
+	// of it, and whether it is 0) and three flags.
+	bits uint8
 }
+
+// tsoDir.bits.
+const (
+	bitsSegs      = 0x7 // segments in the burst, up to len(burstSizes)
+	bitBurstSuper = 0x8 // the burst has a super-segment
+	bitSent       = 0x10
+	bitHasUna     = 0x20
+)
+
+func (d *tsoDir) burstSegs() int     { return int(d.bits & bitsSegs) }
+func (d *tsoDir) has(bit uint8) bool { return d.bits&bit != 0 }
+func (d *tsoDir) set(bit uint8)      { d.bits |= bit }
 
 type tsoConn struct {
 	lk [2]*tsoLink // the links of both directions, once looked up; first, where warmSlots reads
@@ -183,26 +206,28 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 		d.lastC, d.lastS = c, st
 	}
 	me, peer := &st.d[s.Dir], &st.d[s.Dir.Reverse()]
-	if p.Flags.Has(decode.FlagACK) && (!peer.hasUna || flows.SeqDiff(peer.una, s.RelAck) > 0) {
-		if peer.hasUna && peer.burstSegs > 0 {
+	if p.Flags.Has(decode.FlagACK) && (!peer.has(bitHasUna) || flows.SeqDiff(peer.una, s.RelAck) > 0) {
+		if peer.has(bitHasUna) && peer.burstSegs() > 0 {
 			d.endBurst(c, st, s.Dir.Reverse())
 		}
-		peer.una, peer.hasUna = s.RelAck, true
+		peer.una = s.RelAck
+		peer.set(bitHasUna)
 	}
 	if p.PayloadLen == 0 || s.Kind&flows.AnyRetransmission != 0 {
 		return
 	}
 	end := s.RelSeq + uint32(p.PayloadLen)
-	if !me.sent || flows.SeqDiff(me.maxEnd, end) > 0 {
-		me.maxEnd, me.sent = end, true
+	if !me.has(bitSent) || flows.SeqDiff(me.maxEnd, end) > 0 {
+		me.maxEnd = end
+		me.set(bitSent)
 	}
-	if int(me.burstSegs) < len(me.burstSizes) {
-		me.burstSizes[me.burstSegs] = int32(p.PayloadLen)
-		me.burstSegs++
+	if n := me.burstSegs(); n < len(me.burstSizes) {
+		me.burstSizes[n] = int32(p.PayloadLen)
+		me.bits++ // the count is the low bits
 	}
 	me.burstBytes = addSat32(me.burstBytes, p.PayloadLen)
 	if p.PayloadLen > superBound(s.View, s.Dir) {
-		me.burstSuper = true
+		me.set(bitBurstSuper)
 		if me.super < math.MaxUint32 {
 			me.super++
 		}
@@ -211,12 +236,30 @@ func (d *tso) Segment(c *flows.Conn, s *flows.Segment) {
 		}
 	}
 	if p.PayloadLen >= 256 {
+		if me.has(bitHasUna) {
+			me.maxFlight = max(me.maxFlight, flows.SeqDiff(me.una, me.maxEnd))
+		}
+		if n := p.PayloadLen; n == int(me.sizeCache) && me.sizeN < math.MaxUint8 {
+			me.sizeN++
+			return
+		}
 		l := d.connLink(c, st, s.Dir)
+		countSizes(l, me)
 		l.segs++
 		l.addSize(p.PayloadLen)
-		if me.hasUna {
-			l.maxFlight = max(l.maxFlight, int(flows.SeqDiff(me.una, me.maxEnd)))
+		if p.PayloadLen < 1<<16 {
+			me.sizeCache = uint16(p.PayloadLen)
 		}
+	}
+}
+
+// countSizes adds the segments me kept aside (tsoDir.sizeCache) to l, its
+// direction's link.
+func countSizes(l *tsoLink, me *tsoDir) {
+	if me.sizeN > 0 {
+		l.segs += int64(me.sizeN)
+		l.sizes.addN(int(me.sizeCache), uint32(me.sizeN))
+		me.sizeN = 0
 	}
 }
 
@@ -304,6 +347,21 @@ func (h *tsoHist) add(n int) {
 	}
 }
 
+// addN counts k more segments of n bytes (n < 1<<16), a size add was
+// given before: nothing when the histogram was full then.
+func (h *tsoHist) addN(n int, k uint32) {
+	for i, size := range h.sizes {
+		if int(size) == n {
+			v := h.n[i] + k
+			if v < k {
+				h.more().carry[i]++
+			}
+			h.n[i] = v
+			return
+		}
+	}
+}
+
 func (h *tsoHist) more() *tsoHistRare {
 	if h.rare == nil {
 		h.rare = &tsoHistRare{}
@@ -347,14 +405,15 @@ func (l *tsoLink) hist() []tsoSize { return l.sizes.list() }
 // endBurst closes the burst of direction dir when the receiver's ACK moves.
 func (d *tso) endBurst(c *flows.Conn, st *tsoConn, dir flows.Dir) {
 	me := &st.d[dir]
-	if me.burstSuper {
+	if me.has(bitBurstSuper) {
 		sup := d.super(d.connLink(c, st, dir))
 		sup.burstMax = max(sup.burstMax, int(me.burstBytes))
 		if len(sup.bursts) < 4 {
-			sup.bursts = append(sup.bursts, tsoBurst{Bytes: int(me.burstBytes), Sizes: append([]int32(nil), me.burstSizes[:me.burstSegs]...)})
+			sup.bursts = append(sup.bursts, tsoBurst{Bytes: int(me.burstBytes), Sizes: append([]int32(nil), me.burstSizes[:me.burstSegs()]...)})
 		}
 	}
-	me.burstBytes, me.burstSegs, me.burstSuper = 0, 0, false
+	me.burstBytes = 0
+	me.bits &^= bitsSegs | bitBurstSuper
 }
 
 // ConnDone implements Detector.
@@ -370,7 +429,11 @@ func (d *tso) ConnDone(c *flows.Conn) {
 	}
 	for dir := flows.Orig; dir <= flows.Resp; dir++ {
 		me := &st.d[dir]
-		if me.burstSegs > 0 {
+		if l := st.lk[dir]; l != nil {
+			countSizes(l, me)
+			l.maxFlight = max(l.maxFlight, int(me.maxFlight))
+		}
+		if me.burstSegs() > 0 {
 			d.endBurst(c, st, dir)
 		}
 		if me.super == 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -139,4 +140,89 @@ func TestTSOHist(t *testing.T) {
 	if want[size] < 2<<32 {
 		t.Fatalf("count %d should be past 2<<32", want[size])
 	}
+}
+
+// TestTSOSizeCounts: the link's histogram, data segment count and largest
+// flight are exact though a connection keeps the segments of the size it
+// sent last aside (tsoDir.sizeCache): runs of one size longer than the
+// count kept aside, sizes interleaved, two connections on one link, and
+// connections done in either order.
+func TestTSOSizeCounts(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("conn a client 10.4.0.7:49200 server 10.4.0.4:8080\n0.000 C>S ACK\n")
+	b.WriteString("conn b client 10.4.0.7:49201 server 10.4.0.4:8080\n0.000 C>S ACK\n")
+	want := map[int]int64{}
+	var segs int64
+	flight := map[string]int{}
+	most := 0
+	send := func(conn string, n int) {
+		fmt.Fprintf(&b, "+0.0001 S>C@%s PSH,ACK len=%d\n", conn, n)
+		want[n]++
+		segs++
+		flight[conn] += n
+		most = max(most, flight[conn])
+	}
+	ack := func(conn string) {
+		fmt.Fprintf(&b, "+0.0001 C>S@%s ACK\n", conn)
+		flight[conn] = 0
+	}
+	for i := range 600 {
+		switch {
+		case i%50 == 49:
+			send("a", 2824)
+		case i%7 == 3:
+			send("b", 1412)
+		default:
+			send("a", 1412)
+		}
+		if i%120 == 119 {
+			ack("a")
+		}
+		if i == 300 {
+			ack("b")
+		}
+	}
+	send("b", 700)
+	send("a", 600)
+	for range 3 {
+		send("a", 1412)
+	}
+	b.WriteString("+0.001 S>C@b FIN,ACK\n+0.001 C>S@b FIN,ACK\n+0.001 S>C@b ACK\n")
+	run := runScript(t, "tso-counts", b.String())
+	for _, f := range run.Findings {
+		if f.Kind != KindTSOSuperSegments {
+			continue
+		}
+		got := map[int]int64{}
+		for _, p := range f.Charts[0].Series[0].Points {
+			var n int
+			if _, err := fmt.Sscanf(p.Label, "%d bytes", &n); err != nil {
+				t.Fatalf("chart label %q: %v", p.Label, err)
+			}
+			got[n] = int64(p.Y)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("sizes %v, want %v", got, want)
+		}
+		seen := 0
+		for _, m := range f.Evidence {
+			switch m.Name {
+			case "data_segments":
+				seen++
+				if int64(m.Value) != segs {
+					t.Errorf("data_segments %v, want %d", m.Value, segs)
+				}
+			case "max_flight_mss":
+				seen++
+				if w := round3(float64(most) / 1412); m.Value != w {
+					t.Errorf("max_flight_mss %v, want %v (%d bytes)", m.Value, w, most)
+				}
+			}
+		}
+		if seen != 2 {
+			t.Errorf("evidence %+v lacks data_segments or max_flight_mss", f.Evidence)
+		}
+		return
+	}
+	t.Fatal("no tso-super-segments finding")
 }
