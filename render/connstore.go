@@ -181,7 +181,7 @@ func (s *ConnStore) Each(f func(*ConnSummary) error) error {
 		ra = s.file
 	}
 	var hdr [20]byte
-	// One summary for all: a table of 150,000 rows allocated 45 MB of
+	// One summary for all: a table of 150,000 rows allocated 50 MB of
 	// them in the report's last half second, enough to make the
 	// collector run and raise the peak (ConnSource allows the reuse).
 	var c ConnSummary
