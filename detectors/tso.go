@@ -80,10 +80,10 @@ type tsoDir struct {
 
 // tsoDir.bits.
 const (
-	bitsSegs      = 0x7 // segments in the burst, up to len(burstSizes)
-	bitBurstSuper = 0x8 // the burst has a super-segment
-	bitSent       = 0x10
-	bitHasUna     = 0x20
+	bitsSegs      = 0x7  // segments in the burst, up to len(burstSizes)
+	bitBurstSuper = 0x8  // the burst has a super-segment
+	bitSent       = 0x10 // the direction sent new data: maxEnd is set
+	bitHasUna     = 0x20 // the peer acknowledged: una is set
 )
 
 func (d *tsoDir) burstSegs() int     { return int(d.bits & bitsSegs) }
