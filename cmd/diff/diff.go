@@ -164,18 +164,21 @@ func Run(opts *Options) error {
 	if th == 0 {
 		th = detectors.Info
 	}
-	if !isReport(opts.Before) || !isReport(opts.After) {
+	// Each side's kind is decided once: the memory policy is for the
+	// analyses, and a side that is a report needs none.
+	beforeReport, afterReport := isReport(opts.Before), isReport(opts.After)
+	if !beforeReport || !afterReport {
 		stop, err := opts.Memory.Start(1)
 		if err != nil {
 			return cli.UsageError(err)
 		}
 		defer stop()
 	}
-	before, bs, err := load(opts, opts.Before)
+	before, bs, err := load(opts, opts.Before, beforeReport)
 	if err != nil {
 		return err
 	}
-	after, as, err := load(opts, opts.After)
+	after, as, err := load(opts, opts.After, afterReport)
 	if err != nil {
 		return err
 	}
@@ -208,10 +211,11 @@ func Run(opts *Options) error {
 	return nil
 }
 
-// load reads one side: a JSON report, or a capture to analyze.
-func load(opts *Options, path string) ([]render.FindingJSON, Side, error) {
+// load reads one side: a JSON report (report, from isReport), or a capture
+// to analyze.
+func load(opts *Options, path string, report bool) ([]render.FindingJSON, Side, error) {
 	side := Side{Source: path, Kind: "capture"}
-	if isReport(path) {
+	if report {
 		side.Kind = "report"
 		fs, err := readReport(path)
 		if err != nil {
