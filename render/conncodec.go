@@ -84,30 +84,26 @@ func (r *recordReader) uint() uint64 {
 	return v
 }
 
-func (r *recordReader) str() string {
+// strBytes reads a length-prefixed string's bytes (nil after an error).
+func (r *recordReader) strBytes() []byte {
 	n := r.uint()
 	if n > uint64(len(r.b)) {
 		r.err, r.b = errRecord, nil
-		return ""
+		return nil
 	}
-	s := string(r.b[:n])
+	b := r.b[:n]
 	r.b = r.b[n:]
-	return s
+	return b
 }
+
+func (r *recordReader) str() string { return string(r.strBytes()) }
 
 // common is str for a field with few distinct values, shared through r.rs.
 func (r *recordReader) common() string {
 	if r.rs == nil {
 		return r.str()
 	}
-	n := r.uint()
-	if n > uint64(len(r.b)) {
-		r.err, r.b = errRecord, nil
-		return ""
-	}
-	s := r.rs.get(r.b[:n])
-	r.b = r.b[n:]
-	return s
+	return r.rs.get(r.strBytes())
 }
 
 // recordStrings shares the strings of the summaries' repetitive fields
