@@ -104,7 +104,7 @@ func (d *quality) useSlot(i int)    { d.conns.slot = i }
 // the other as each detector reaches its state (the lines next to the one
 // read come along). It only reads, so it cannot fail whatever a detector
 // did. zeroWindow's state is left out: it is rarely used. With ackOnly
-// (the callback is a segment without payload or FIN) it leaves out
+// (the callback is a segment without payload, SYN or FIN) it leaves out
 // retransmission-storm's host pair too, which only data, FINs and a
 // connection's end reach.
 func warmSlots(c *flows.Conn, ackOnly bool) (sum uint32) {
