@@ -138,6 +138,7 @@ func buildFlowTable(r *Report, kindAnchors map[string]string, ladders map[int64]
 	kinds := newInterner(0)
 	sets := newInterner(0)
 	var setLists [][]int
+	notes := map[appKey]int{}
 	rows := make([]byte, 0, flowRowBytes*max(1, connLen(r))+2)
 	rows = append(rows, '[')
 	var row [len(flowColumns)]int64
@@ -170,12 +171,21 @@ func buildFlowTable(r *Report, kindAnchors map[string]string, ladders map[int64]
 			row[11], row[12] = c.ClientBytes, c.ServerBytes
 			row[13] = int64(strs.id(cleanLine(c.History, 64)))
 			row[14] = int64(strs.id(cleanLine(c.End, 32)))
-			row[15] = int64(strs.id(appNote(c)))
+			ak := appKey{c.HTTPRequest, c.HTTPStatus, c.TLSSNI, c.TLSVersion}
+			note, ok := notes[ak]
+			if !ok {
+				note = strs.id(appNote(c))
+				if len(notes) < maxAppKeys {
+					notes[ak] = note
+				}
+			}
+			row[15] = int64(note)
 			row[16] = -1
 			if len(c.Findings) > 0 {
-				names := slices.Clone(c.Findings)
-				slices.Sort(names)
-				names = slices.Compact(names)
+				names := c.Findings
+				if !sortedUnique(names) {
+					names = slices.Compact(slices.Sorted(slices.Values(names)))
+				}
 				key := strings.Join(names, ",")
 				before := len(sets.list)
 				row[16] = int64(sets.id(key))
@@ -250,6 +260,18 @@ func buildFlowTable(r *Report, kindAnchors map[string]string, ladders map[int64]
 	return t, nil
 }
 
+// appKey is what appNote reads of a connection: the table builds the note
+// of each distinct one once, for at most maxAppKeys of them (a capture's
+// connections repeat a few requests and server names).
+type appKey struct {
+	req    string
+	status int
+	sni    string
+	ver    string
+}
+
+const maxAppKeys = 4096
+
 // appNote is what the table shows of a connection's application: the HTTP
 // request line and status, or the TLS server name.
 func appNote(c *ConnSummary) string {
@@ -277,16 +299,39 @@ func appNote(c *ConnSummary) string {
 }
 
 // splitAddr splits "ip:port" or "[v6]:port" into a cleaned host and port;
-// anything else is kept whole as the host with port 0.
+// anything else is kept whole as the host with port 0. The host is a
+// substring of s when s writes the address as netip does (as the
+// connection summaries do), so that the table's walk over 150,000
+// connections does not format each address again.
 func splitAddr(s string) (string, int) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		a := ap.Addr()
+		var buf [64]byte
+		canon := a.AppendTo(buf[:0])
+		host := s[:strings.LastIndexByte(s, ':')]
 		if a.Is6() && !a.Is4In6() {
-			return "[" + a.String() + "]", int(ap.Port())
+			if len(host) == len(canon)+2 && host[0] == '[' && host[1:len(host)-1] == string(canon) {
+				return host, int(ap.Port())
+			}
+			return "[" + string(canon) + "]", int(ap.Port())
 		}
-		return a.String(), int(ap.Port())
+		if host == string(canon) {
+			return host, int(ap.Port())
+		}
+		return string(canon), int(ap.Port())
 	}
 	return cleanLine(s, 80), 0
+}
+
+// sortedUnique tells whether s is sorted without repeats (as the store
+// keeps a connection's findings).
+func sortedUnique(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func orDash(s string) string {
