@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/html"
+
+	"github.com/pcapsleuth/pcapsleuth/render/reporttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -144,10 +146,10 @@ func outline(doc *html.Node) string {
 			return
 		}
 		b.WriteString(ind + n.Data)
-		if id := attr(n, "id"); id != "" {
+		if id := reporttest.Attr(n, "id"); id != "" {
 			b.WriteString("#" + id)
 		}
-		if cl := attr(n, "class"); cl != "" {
+		if cl := reporttest.Attr(n, "class"); cl != "" {
 			b.WriteString("." + strings.Join(strings.Fields(cl), "."))
 		}
 		for _, a := range n.Attr {
@@ -155,7 +157,7 @@ func outline(doc *html.Node) string {
 			case "id", "class", "d", "points", "x", "y", "x1", "x2", "y1", "y2", "width", "height", "viewbox", "xmlns", "rx", "text-anchor":
 				continue
 			case "content":
-				if strings.EqualFold(attr(n, "http-equiv"), "content-security-policy") {
+				if strings.EqualFold(reporttest.Attr(n, "http-equiv"), "content-security-policy") {
 					b.WriteString(" csp=" + cspHashRE.ReplaceAllString(a.Val, "'sha256-…'"))
 					continue
 				}
@@ -163,8 +165,8 @@ func outline(doc *html.Node) string {
 			b.WriteString(" " + a.Key + "=" + truncateRunes(a.Val, 120))
 		}
 		switch {
-		case n.Data == "script" && attr(n, "type") == "":
-			body := textOf(n)
+		case n.Data == "script" && reporttest.Attr(n, "type") == "":
+			body := reporttest.Text(n)
 			name := "UNKNOWN"
 			switch body {
 			case inlineText(echartsJS):
@@ -179,7 +181,7 @@ func outline(doc *html.Node) string {
 			return
 		case n.Data == "style":
 			name := "UNKNOWN"
-			if textOf(n) == inlineText(reportCSS) {
+			if reporttest.Text(n) == inlineText(reportCSS) {
 				name = "report.css"
 			}
 			b.WriteString(" [inline style: " + name + "]\n")
@@ -189,7 +191,7 @@ func outline(doc *html.Node) string {
 			var collect func(*html.Node)
 			collect = func(c *html.Node) {
 				if c.Type == html.ElementNode && c.Data == "text" {
-					texts = append(texts, textOf(c))
+					texts = append(texts, reporttest.Text(c))
 				}
 				for k := c.FirstChild; k != nil; k = k.NextSibling {
 					collect(k)
@@ -213,7 +215,7 @@ func outline(doc *html.Node) string {
 }
 
 func hasClass(n *html.Node, cls string) bool {
-	for _, c := range strings.Fields(attr(n, "class")) {
+	for _, c := range strings.Fields(reporttest.Attr(n, "class")) {
 		if c == cls {
 			return true
 		}

@@ -2,8 +2,6 @@ package render
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
@@ -16,6 +14,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/decode/capturetest"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/flows"
+	"github.com/pcapsleuth/pcapsleuth/render/reporttest"
 )
 
 // Hostile strings, as an attacker would put them in packets: markup that
@@ -105,134 +104,15 @@ func hostileReport(t testing.TB) *Report {
 	return r
 }
 
-// allowedTags are every element the report may contain.
-var allowedTags = map[string]bool{
-	"html": true, "head": true, "meta": true, "title": true, "style": true, "body": true, "header": true,
-	"span": true, "nav": true, "a": true, "main": true, "section": true, "h1": true, "h2": true, "h3": true,
-	"h4": true, "ol": true, "ul": true, "li": true, "p": true, "article": true, "div": true, "code": true,
-	"table": true, "thead": true, "tbody": true, "tr": true, "th": true, "td": true, "button": true,
-	"details": true, "summary": true, "figure": true, "figcaption": true, "svg": true, "g": true,
-	"rect": true, "text": true, "line": true, "polygon": true, "polyline": true, "input": true,
-	"select": true, "option": true, "noscript": true, "footer": true, "strong": true, "script": true,
-}
-
-// allowedAttrs are every attribute the report may contain.
-var allowedAttrs = map[string]bool{
-	"lang": true, "charset": true, "http-equiv": true, "content": true, "name": true, "class": true,
-	"id": true, "href": true, "aria-label": true, "role": true, "type": true, "data-copy": true,
-	"data-finding": true, "data-sort": true, "data-frame": true, "xmlns": true, "viewbox": true,
-	"width": true, "height": true, "x": true, "y": true, "x1": true, "y1": true, "x2": true, "y2": true,
-	"text-anchor": true, "points": true, "rx": true, "placeholder": true, "value": true,
-}
-
-// checkInert parses a report and fails on anything that could run or load:
-// unexpected elements or attributes, event handlers, links that leave the
-// page, scripts or styles that are not exactly the report's own (checked
-// against the CSP hashes), and bidi controls or invalid UTF-8 in the output.
+// checkInert fails on anything in a report that could run or load (see
+// reporttest.Check): its inline scripts and style must be exactly the
+// report's own.
 func checkInert(t *testing.T, out []byte) {
 	t.Helper()
-	if !utf8.Valid(out) {
-		t.Error("report is not valid UTF-8")
+	own := reporttest.Own{Scripts: []string{inlineText(echartsJS), inlineText(reportJS)}, Style: inlineText(reportCSS)}
+	for _, err := range reporttest.Check(out, own) {
+		t.Error(err)
 	}
-	for _, r := range []rune{0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x2028, 0x2029, 0x1b} {
-		if bytes.ContainsRune(out, r) {
-			t.Errorf("report contains U+%04X raw", r)
-		}
-	}
-	doc, err := html.Parse(bytes.NewReader(out))
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	var csp string
-	var scripts, dataBlocks, styles int
-	var walk func(n *html.Node, inSVG bool)
-	walk = func(n *html.Node, inSVG bool) {
-		if n.Type == html.ElementNode {
-			if !allowedTags[n.Data] {
-				t.Errorf("unexpected element <%s>", n.Data)
-			}
-			for _, a := range n.Attr {
-				key := strings.ToLower(a.Key)
-				if !allowedAttrs[key] || strings.HasPrefix(key, "on") {
-					t.Errorf("unexpected attribute %s=%q on <%s>", a.Key, a.Val, n.Data)
-				}
-				if key == "href" && !strings.HasPrefix(a.Val, "#") {
-					t.Errorf("link out of the page: href=%q", a.Val)
-				}
-				if key == "xmlns" && a.Val != "http://www.w3.org/2000/svg" {
-					t.Errorf("xmlns=%q", a.Val)
-				}
-				if key == "http-equiv" && strings.EqualFold(a.Val, "Content-Security-Policy") {
-					csp = attr(n, "content")
-				}
-			}
-			switch n.Data {
-			case "script":
-				body := textOf(n)
-				switch attr(n, "type") {
-				case "application/json":
-					dataBlocks++
-					if !json.Valid([]byte(body)) {
-						t.Errorf("data block %s is not valid JSON", attr(n, "id"))
-					}
-				case "":
-					scripts++
-					if body != inlineText(echartsJS) && body != inlineText(reportJS) {
-						t.Errorf("unexpected inline script of %d bytes: %.80q", len(body), body)
-					}
-					if !strings.Contains(csp, cspDigest(body)) {
-						t.Errorf("inline script of %d bytes has no hash in the CSP", len(body))
-					}
-				default:
-					t.Errorf("script of type %q", attr(n, "type"))
-				}
-			case "style":
-				styles++
-				if body := textOf(n); body != inlineText(reportCSS) || !strings.Contains(csp, cspDigest(body)) {
-					t.Errorf("unexpected or unhashed style of %d bytes", len(body))
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c, inSVG || n.Data == "svg")
-		}
-	}
-	walk(doc, false)
-	if scripts != 2 || dataBlocks != 2 || styles != 1 {
-		t.Errorf("%d scripts, %d data blocks, %d styles; want 2, 2, 1", scripts, dataBlocks, styles)
-	}
-	for _, want := range []string{"default-src 'none'", "connect-src 'none'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("CSP %q lacks %q", csp, want)
-		}
-	}
-	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "http") {
-		t.Errorf("CSP too loose: %q", csp)
-	}
-}
-
-func cspDigest(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func textOf(n *html.Node) string {
-	var b strings.Builder
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.TextNode {
-			b.WriteString(c.Data)
-		}
-	}
-	return b.String()
 }
 
 // allText returns the document's visible text (outside scripts and styles).
@@ -335,7 +215,7 @@ func dataBlock(t *testing.T, doc *html.Node, id string) string {
 	var found *html.Node
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "script" && attr(n, "id") == id {
+		if n.Type == html.ElementNode && n.Data == "script" && reporttest.Attr(n, "id") == id {
 			found = n
 		}
 		for c := n.FirstChild; c != nil && found == nil; c = c.NextSibling {
@@ -346,7 +226,7 @@ func dataBlock(t *testing.T, doc *html.Node, id string) string {
 	if found == nil {
 		t.Fatalf("no data block %s", id)
 	}
-	return textOf(found)
+	return reporttest.Text(found)
 }
 
 func TestMarkdownAndTextHostileStrings(t *testing.T) {

@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/internal/jsonschema"
 	"github.com/pcapsleuth/pcapsleuth/decode/capturetest"
 	"github.com/pcapsleuth/pcapsleuth/render"
+	"github.com/pcapsleuth/pcapsleuth/render/reporttest"
 )
 
 // The fuzz targets of this file run the whole analysis over a capture, as
@@ -31,10 +31,8 @@ import (
 //     tracker and connections reused (as the tool runs) and with the
 //     tracker calling them itself (the reference, see reportJSON);
 //   - write JSON that the contract's schema accepts, strictly;
-//   - write HTML whose scripts and style are exactly the report's own
-//     (those of an empty capture's report), whose data blocks are JSON
-//     that cannot end their element, and that holds no element or
-//     attribute the report never writes, nor any event handler;
+//   - write HTML that reporttest.Check finds inert, its inline scripts
+//     and style exactly those of an empty capture's report;
 //   - write Markdown and text in valid UTF-8 without terminal escapes or
 //     bidi controls.
 
@@ -298,7 +296,9 @@ func checkAnalysis(t *testing.T, capture []byte) {
 	for _, e := range fuzzSchema(t).Validate(got[0], true) {
 		t.Errorf("JSON report: %v", e)
 	}
-	checkFuzzHTML(t, got[1], fuzzReference(t))
+	for _, err := range reporttest.Check(got[1], fuzzReference(t)) {
+		t.Errorf("HTML report: %v", err)
+	}
 	for i, name := range []string{"Markdown", "text"} {
 		out := got[2+i]
 		if !utf8.Valid(out) {
@@ -362,160 +362,43 @@ func fuzzSchema(t *testing.T) *jsonschema.Schema {
 	return fuzzSchemaV
 }
 
-// htmlParts are what any HTML report must hold the same of: its inline
-// scripts and its style, and every element and attribute name it may use.
-type htmlParts struct {
-	scripts []string
-	style   string
-}
-
 var (
-	fuzzRefOnce sync.Once
-	fuzzRef     htmlParts
-	fuzzRefErr  error
+	fuzzOwnOnce sync.Once
+	fuzzOwn     reporttest.Own
+	fuzzOwnErr  error
 )
 
-// fuzzReference reads the scripts and style of the report of an empty
-// capture, once per process.
-func fuzzReference(t *testing.T) htmlParts {
-	fuzzRefOnce.Do(func() {
+// fuzzReference returns the inline scripts and style of the report of an
+// empty capture, read once per process: every report must have exactly
+// these.
+func fuzzReference(t *testing.T) reporttest.Own {
+	fuzzOwnOnce.Do(func() {
 		out, err := fuzzReports(t, "../../testdata/captures/empty.pcap", asTool)
 		if err != nil {
-			fuzzRefErr = err
+			fuzzOwnErr = err
 			return
 		}
 		doc, err := html.Parse(bytes.NewReader(out[1]))
 		if err != nil {
-			fuzzRefErr = err
+			fuzzOwnErr = err
 			return
 		}
-		walkHTML(doc, func(n *html.Node) {
+		reporttest.Walk(doc, func(n *html.Node) {
 			switch {
-			case n.Data == "script" && htmlAttr(n, "type") == "":
-				fuzzRef.scripts = append(fuzzRef.scripts, htmlText(n))
+			case n.Data == "script" && reporttest.Attr(n, "type") == "":
+				fuzzOwn.Scripts = append(fuzzOwn.Scripts, reporttest.Text(n))
 			case n.Data == "style":
-				fuzzRef.style = htmlText(n)
+				fuzzOwn.Style = reporttest.Text(n)
 			}
 		})
-		if len(fuzzRef.scripts) == 0 || fuzzRef.style == "" {
-			fuzzRefErr = errors.New("the empty capture's report has no script or no style")
+		if len(fuzzOwn.Scripts) == 0 || fuzzOwn.Style == "" {
+			fuzzOwnErr = errors.New("the empty capture's report has no script or no style")
 		}
 	})
-	if fuzzRefErr != nil {
-		t.Fatal(fuzzRefErr)
+	if fuzzOwnErr != nil {
+		t.Fatal(fuzzOwnErr)
 	}
-	return fuzzRef
-}
-
-// fuzzTags and fuzzAttrs are every element and attribute a report writes
-// (render/hostile_test.go keeps the same lists against a report built to
-// show everything).
-var (
-	fuzzTags = map[string]bool{
-		"html": true, "head": true, "meta": true, "title": true, "style": true, "body": true, "header": true,
-		"span": true, "nav": true, "a": true, "main": true, "section": true, "h1": true, "h2": true, "h3": true,
-		"h4": true, "ol": true, "ul": true, "li": true, "p": true, "article": true, "div": true, "code": true,
-		"table": true, "thead": true, "tbody": true, "tr": true, "th": true, "td": true, "button": true,
-		"details": true, "summary": true, "figure": true, "figcaption": true, "svg": true, "g": true,
-		"rect": true, "text": true, "line": true, "polygon": true, "polyline": true, "input": true,
-		"select": true, "option": true, "noscript": true, "footer": true, "strong": true, "script": true,
-	}
-	fuzzAttrs = map[string]bool{
-		"lang": true, "charset": true, "http-equiv": true, "content": true, "name": true, "class": true,
-		"id": true, "href": true, "aria-label": true, "role": true, "type": true, "data-copy": true,
-		"data-finding": true, "data-sort": true, "data-frame": true, "xmlns": true, "viewbox": true,
-		"width": true, "height": true, "x": true, "y": true, "x1": true, "y1": true, "x2": true, "y2": true,
-		"text-anchor": true, "points": true, "rx": true, "placeholder": true, "value": true,
-	}
-)
-
-// checkFuzzHTML checks an HTML report against the reference's parts. The
-// reference's scripts and style are cut out of the report first, leaving
-// their elements empty (a few kilobytes to parse instead of 1.5 MB), so an
-// inline script or style with any text left is not the report's own.
-func checkFuzzHTML(t *testing.T, out []byte, ref htmlParts) {
-	t.Helper()
-	if !utf8.Valid(out) {
-		t.Error("HTML report: invalid UTF-8")
-	}
-	for _, body := range append(ref.scripts, ref.style) {
-		if i := bytes.Index(out, []byte(body)); i >= 0 {
-			out = append(out[:i:i], out[i+len(body):]...)
-		}
-	}
-	doc, err := html.Parse(bytes.NewReader(out))
-	if err != nil {
-		t.Fatalf("HTML report: %v", err)
-	}
-	var scripts, styles, blocks int
-	walkHTML(doc, func(n *html.Node) {
-		if !fuzzTags[n.Data] {
-			t.Errorf("HTML report: unexpected element <%.40s>", n.Data)
-		}
-		for _, a := range n.Attr {
-			if k := strings.ToLower(a.Key); !fuzzAttrs[k] || strings.HasPrefix(k, "on") {
-				t.Errorf("HTML report: unexpected attribute %.40s on <%s>", a.Key, n.Data)
-			}
-			if strings.EqualFold(a.Key, "href") && !strings.HasPrefix(a.Val, "#") {
-				t.Errorf("HTML report: link out of the page: %.80q", a.Val)
-			}
-		}
-		switch n.Data {
-		case "script":
-			body := htmlText(n)
-			switch htmlAttr(n, "type") {
-			case "":
-				scripts++
-				if body != "" {
-					t.Errorf("HTML report: an inline script that is not the report's own (%d bytes): %.80q", len(body), body)
-				}
-			case "application/json":
-				blocks++
-				if !json.Valid([]byte(body)) || strings.Contains(body, "</") {
-					t.Errorf("HTML report: data block %s is not inert JSON: %.120q", htmlAttr(n, "id"), body)
-				}
-			default:
-				t.Errorf("HTML report: script of type %.40q", htmlAttr(n, "type"))
-			}
-		case "style":
-			styles++
-			if body := htmlText(n); body != "" {
-				t.Errorf("HTML report: a style that is not the report's own: %.80q", body)
-			}
-		}
-	})
-	if scripts != len(ref.scripts) || blocks != 2 || styles != 1 {
-		t.Fatalf("HTML report: %d scripts, %d data blocks, %d styles; want %d, 2, 1", scripts, blocks, styles, len(ref.scripts))
-	}
-}
-
-// walkHTML calls f on every element under n.
-func walkHTML(n *html.Node, f func(*html.Node)) {
-	if n.Type == html.ElementNode {
-		f(n)
-	}
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		walkHTML(c, f)
-	}
-}
-
-func htmlAttr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func htmlText(n *html.Node) string {
-	var b strings.Builder
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.TextNode {
-			b.WriteString(c.Data)
-		}
-	}
-	return b.String()
+	return fuzzOwn
 }
 
 // TestFuzzScriptsParse keeps the script generator honest: the seeds give
