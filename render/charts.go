@@ -197,13 +197,11 @@ func stateChart(s *flows.StateSeries, n int) (chartView, map[string]any, bool) {
 	line := charts.NewLine()
 	line.SetGlobalOptions(commonOpts(id, "time (UTC)", "sockets", "time", true)...)
 	var colors []string
+	// The series' points (up to 1,024 per state) are written after the
+	// option's round trip through maps (optionMap), as go-echarts would
+	// have written them: the trip cost three JSON passes over each.
 	for _, st := range used {
-		var data []opts.LineData
-		for i := 0; i < len(s.Counts); i += step {
-			t := (s.BucketStart + int64(i+1)*s.BucketWidth) / 1e6
-			data = append(data, opts.LineData{Value: []any{t, s.Counts[i][st]}})
-		}
-		line.AddSeries(st.String(), data)
+		line.AddSeries(st.String(), nil)
 		colors = append(colors, stateColor(st))
 	}
 	line.Validate()
@@ -213,11 +211,31 @@ func stateChart(s *flows.StateSeries, n int) (chartView, map[string]any, bool) {
 	}
 	finishOption(opt, colors, "axis")
 	opt["useUTC"] = true
-	for _, se := range seriesList(opt) {
+	for k, se := range seriesList(opt) {
 		se["showSymbol"] = false
 		se["step"] = "end"
+		se["data"] = stateData(s, used[k], step)
 	}
 	return v, opt, true
+}
+
+// stateData is the points of state st in s, every step-th bucket, as
+// go-echarts writes line data: [{"value":[ms,count]},...].
+func stateData(s *flows.StateSeries, st flows.State, step int) json.RawMessage {
+	b := make([]byte, 0, 2+(len(s.Counts)/step+1)*32)
+	b = append(b, '[')
+	for i := 0; i < len(s.Counts); i += step {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		t := (s.BucketStart + int64(i+1)*s.BucketWidth) / 1e6
+		b = append(b, `{"value":[`...)
+		b = strconv.AppendInt(b, t, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(s.Counts[i][st]), 10)
+		b = append(b, "]}"...)
+	}
+	return append(b, ']')
 }
 
 // findingChart converts a detector's chart into ECharts options.
