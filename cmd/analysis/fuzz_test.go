@@ -239,9 +239,9 @@ func scriptFrom(data []byte) string {
 			dir = "S>C"
 		}
 		delta, _ := strconv.ParseFloat(fuzzDeltas[rec[0]>>3], 64)
-		// A parameter of 255 on a sorted capture's line steps back in
-		// time instead: the line keeps its place in the file only when
-		// frames stay in script order.
+		// When frames stay in script order ("unsorted"), a parameter of
+		// 255 steps back in time instead, so the capture's time goes
+		// backwards (a sorted capture would only move the frame).
 		if unsorted && rec[2] == 255 {
 			now = max(0, now-delta)
 		} else {
