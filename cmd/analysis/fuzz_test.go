@@ -16,6 +16,7 @@ import (
 
 	"github.com/pcapsleuth/pcapsleuth/cmd/internal/jsonschema"
 	"github.com/pcapsleuth/pcapsleuth/decode/capturetest"
+	"github.com/pcapsleuth/pcapsleuth/flows"
 	"github.com/pcapsleuth/pcapsleuth/render"
 	"github.com/pcapsleuth/pcapsleuth/render/reporttest"
 )
@@ -316,11 +317,7 @@ func checkAnalysis(t *testing.T, capture []byte) {
 // configuration) and returns its JSON, HTML, Markdown and text reports.
 func fuzzReports(t *testing.T, path string, mode runMode) ([4][]byte, error) {
 	var out [4][]byte
-	opts := Options{Paths: []string{path}, Version: "fuzz", TempDir: t.TempDir(), onReuse: poisonConn}
-	if mode == reference {
-		opts.inlineObservers, opts.noConnReuse, opts.onReuse = true, true, nil
-	}
-	res, err := Run(opts)
+	res, err := Run(modeOptions([]string{path}, mode, flows.Config{}, t.TempDir()))
 	if err != nil {
 		return out, err
 	}

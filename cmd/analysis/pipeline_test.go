@@ -189,14 +189,7 @@ func reportJSON(t *testing.T, paths []string, mode runMode, fc flows.Config) []b
 	var err error
 	go func() {
 		defer close(done)
-		opts := Options{Paths: paths, Version: "test", TempDir: t.TempDir(), onReuse: poisonConn, Flows: fc}
-		switch mode {
-		case mostReuse:
-			opts.inlineObservers, opts.inlineOffload = true, true
-		case reference:
-			opts.inlineObservers, opts.noConnReuse, opts.onReuse = true, true, nil
-		}
-		res, err = Run(opts)
+		res, err = Run(modeOptions(paths, mode, fc, t.TempDir()))
 	}()
 	select {
 	case <-done:
@@ -216,6 +209,19 @@ func reportJSON(t *testing.T, paths []string, mode runMode, fc flows.Config) []b
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// modeOptions are the options of an analysis of paths run in mode, with
+// the tracker's configuration fc.
+func modeOptions(paths []string, mode runMode, fc flows.Config, tempDir string) Options {
+	opts := Options{Paths: paths, Version: "test", TempDir: tempDir, onReuse: poisonConn, Flows: fc}
+	switch mode {
+	case mostReuse:
+		opts.inlineObservers, opts.inlineOffload = true, true
+	case reference:
+		opts.inlineObservers, opts.noConnReuse, opts.onReuse = true, true, nil
+	}
+	return opts
 }
 
 // poisonConn overwrites a finished connection given back for reuse with a
