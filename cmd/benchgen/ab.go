@@ -18,7 +18,8 @@ import (
 // there are enough rounds. The order within a round alternates, so that
 // each build runs first in half of the rounds: the first run of a round
 // tends to be the slower one. Both builds the same (-a X -b X) shows what
-// the machine alone moves.
+// the machine alone moves. Each run starts with the capture read once
+// untimed (warmCache).
 func ab(args []string) error {
 	fs := flag.NewFlagSet("ab", flag.ContinueOnError)
 	rounds := fs.Int("rounds", 20, "rounds of one run of each build (an odd count is rounded up: each build runs first in half of them)")
@@ -44,6 +45,9 @@ func ab(args []string) error {
 		}
 		for _, i := range order {
 			bin := []string{*a, *b}[i]
+			if err := warmCache(capture); err != nil {
+				return err
+			}
 			r, err := measure(bin, analyzeArgs(capture, *out, ".ab")...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", bin, err)

@@ -46,3 +46,21 @@ func TestABRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmCache: the capture is read to its end, and what cannot be read
+// stops the comparison before a run is timed.
+func TestWarmCache(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "x.pcap")
+	if err := os.WriteFile(capture, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := warmCache(capture); err != nil {
+		t.Fatalf("warmCache: %v", err)
+	}
+	for _, bad := range []string{dir, capture + ".missing"} {
+		if err := warmCache(bad); err == nil {
+			t.Errorf("warmCache(%s): want an error", bad)
+		}
+	}
+}
