@@ -498,12 +498,13 @@ func compare(args []string) error {
 }
 
 // warmCache reads path once, so that the timed run after it finds the
-// capture in the page cache. On the project's virtual machines the kernel
-// keeps far less of a file cached than the free memory would allow (a
-// quarter to half of two 1 GB captures read in turn, and less after
-// tshark's 6 GB), so a run found part of its capture on the disk or not
-// at random: the bare decode loop took 1.4 s or 3.4 s on h1g within an
-// hour, and whichever tool read the evicted part paid for it.
+// capture in the page cache. On the project's virtual machines the page
+// cache loses a file's pages while most of the memory is free (the
+// twenty-second session's: 1.7 GB of the two 1 GB captures cached, 22 GB
+// free, and tens of MB less every minute while idle), so a run found part
+// of its capture on the disk or not, at random: the bare decode loop took
+// 1.4 s or 3.4 s on h1g within an hour, and whichever tool read the
+// evicted part paid for it.
 func warmCache(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
