@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/pcapsleuth/pcapsleuth/detectors"
@@ -70,6 +71,47 @@ func groupFindings(fs []findingView) []findingGroup {
 	return out
 }
 
+// parsedTemplate returns the report's template, parsed once per process
+// (see inlined): html/template's templates may be executed by several
+// goroutines at once, and its escaping, worked out at the first execution,
+// is kept for the next ones.
+var parsedTemplate = sync.OnceValues(func() (*template.Template, error) {
+	tmpl, err := template.New("report").Funcs(template.FuncMap{
+		"int": func(n any) string {
+			switch v := n.(type) {
+			case int:
+				return fmtInt(int64(v))
+			case int64:
+				return fmtInt(v)
+			}
+			return fmt.Sprint(n)
+		},
+		"rich": richText,
+	}).Parse(reportTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("parse report template: %w", err)
+	}
+	return tmpl, nil
+})
+
+// inlineAssets are the report's inline script and style texts as written
+// (inlineText) and the Content-Security-Policy that allows exactly them.
+type inlineAssets struct {
+	echarts, app, css string
+	csp               string
+}
+
+// inlined returns the inline assets, worked out once per process. They
+// depend on nothing but the embedded files, so this is a constant computed
+// late, never state that changes: copying and hashing ECharts' megabyte,
+// and parsing the template, were half the time a small capture's report
+// took to write, once per report of a batch run.
+var inlined = sync.OnceValue(func() inlineAssets {
+	a := inlineAssets{echarts: inlineText(echartsJS), app: inlineText(reportJS), css: inlineText(reportCSS)}
+	a.csp = contentSecurityPolicy([]string{a.echarts, a.app}, []string{a.css})
+	return a
+})
+
 // WriteHTML writes r as one self-contained HTML file: every script and style
 // is inline (ECharts is embedded), a Content-Security-Policy forbids any
 // network access and any script but the report's own (by sha256 hash), and
@@ -85,20 +127,9 @@ func WriteHTML(w io.Writer, r *Report) error {
 	if err != nil {
 		return err
 	}
-	tmpl, err := template.New("report").Funcs(template.FuncMap{
-		"int": func(n any) string {
-			switch v := n.(type) {
-			case int:
-				return fmtInt(int64(v))
-			case int64:
-				return fmtInt(v)
-			}
-			return fmt.Sprint(n)
-		},
-		"rich": richText,
-	}).Parse(reportTemplate)
+	tmpl, err := parsedTemplate()
 	if err != nil {
-		return fmt.Errorf("parse report template: %w", err)
+		return err
 	}
 	// The connection table's data goes between the template's two parts,
 	// written from its rows as they are (10 MB on a capture of 150,000
@@ -395,11 +426,11 @@ func (p *page) fillRest(r *Report, ids []string) error {
 	// one and the connection table's) can never close their <script>
 	// element or start a comment.
 	p.ChartJSON = template.JS(chartJSON)
-	ejs, ajs, css := inlineText(echartsJS), inlineText(reportJS), inlineText(reportCSS)
-	p.EChartsJS = template.JS(ejs)
-	p.AppJS = template.JS(ajs)
-	p.CSS = template.CSS(css)
-	p.CSP = contentSecurityPolicy([]string{ejs, ajs}, []string{css})
+	a := inlined()
+	p.EChartsJS = template.JS(a.echarts)
+	p.AppJS = template.JS(a.app)
+	p.CSS = template.CSS(a.css)
+	p.CSP = a.csp
 	return nil
 }
 
