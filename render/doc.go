@@ -50,8 +50,8 @@
 // connect-src 'none' and allows exactly the inline scripts and style whose
 // sha256 hashes it lists (worked out once per process from the embedded
 // texts, after turning CR LF into LF as the HTML parser does). Untrusted
-// text therefore could not run even if it escaped its context. TestHTMLHostileStringsStayInert and
-// TestRealPipeline parse reports with golang.org/x/net/html and fail on any
+// text therefore could not run even if it escaped its context.
+// TestHTMLHostileStringsStayInert and TestRealPipeline parse reports with golang.org/x/net/html and fail on any
 // element, attribute, link, script or style that is not the report's own;
 // TestBrowser loads reports in headless Chromium with the network off and
 // fails on any console error, CSP violation or request; it leaves
