@@ -51,8 +51,9 @@
 // sha256 hashes it lists (worked out once per process from the embedded
 // texts, after turning CR LF into LF as the HTML parser does). Untrusted
 // text therefore could not run even if it escaped its context.
-// TestHTMLHostileStringsStayInert and TestRealPipeline parse reports with golang.org/x/net/html and fail on any
-// element, attribute, link, script or style that is not the report's own;
+// TestHTMLHostileStringsStayInert and TestRealPipeline parse reports with
+// golang.org/x/net/html and fail on any element, attribute, link, script or
+// style that is not the report's own;
 // TestBrowser loads reports in headless Chromium with the network off and
 // fails on any console error, CSP violation or request; it leaves
 // screenshots and PDFs in $PCAPSLEUTH_SCREENSHOTS (default
