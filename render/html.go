@@ -131,10 +131,10 @@ func WriteHTML(w io.Writer, r *Report) error {
 	if err != nil {
 		return err
 	}
-	// The connection table's data goes between the template's two parts,
-	// written from its rows as they are (10 MB on a capture of 150,000
-	// connections or more): as a string in the template's data it took
-	// two more copies of them, the largest allocations of the report.
+	// The connection table's data goes between the template's first two
+	// parts, written from its rows as they are (10 MB on a capture of
+	// 150,000 connections or more): as a string in the template's data it
+	// took two more copies of them, the largest allocations of the report.
 	// json.Marshal escapes <, > and &, and the rows are numbers, so
 	// nothing in it can close the <script> element.
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -147,6 +147,15 @@ func WriteHTML(w io.Writer, r *Report) error {
 	}
 	bw.WriteString("</script>\n")
 	if err := tmpl.ExecuteTemplate(bw, "bottom", p); err != nil {
+		return fmt.Errorf("write html report: %w", err)
+	}
+	// ECharts' megabyte too: through the template it was copied into a
+	// buffer of fmt's first (a megabyte of garbage a report). It is the
+	// embedded file, whose hash the Content-Security-Policy lists.
+	bw.WriteString("<script>")
+	bw.WriteString(inlined().echarts)
+	bw.WriteString("</script>\n")
+	if err := tmpl.ExecuteTemplate(bw, "tail", p); err != nil {
 		return fmt.Errorf("write html report: %w", err)
 	}
 	return bw.Flush()
@@ -212,7 +221,6 @@ type page struct {
 
 	CSS       template.CSS
 	ChartJSON template.JS
-	EChartsJS template.JS
 	AppJS     template.JS
 
 	// flows is the connection table, which WriteHTML writes itself
@@ -427,7 +435,6 @@ func (p *page) fillRest(r *Report, ids []string) error {
 	// element or start a comment.
 	p.ChartJSON = template.JS(chartJSON)
 	a := inlined()
-	p.EChartsJS = template.JS(a.echarts)
 	p.AppJS = template.JS(a.app)
 	p.CSS = template.CSS(a.css)
 	p.CSP = a.csp
