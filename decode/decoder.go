@@ -104,8 +104,8 @@ func (d *Decoder) Decode(f *Frame, p *Packet) bool {
 	p.Reset()
 	p.Frame = f.Number
 	p.TS = f.TS
-	p.Iface = int32(f.Iface)                                   // the interfaces a file describes, or -1
-	p.WireLen = uint32(min(max(f.WireLen, 0), math.MaxUint32)) // a record's uint32
+	p.Iface = int32(f.Iface)                                          // the interfaces a file describes, or -1
+	p.WireLen = uint32(min(int64(max(f.WireLen, 0)), math.MaxUint32)) // a record's uint32 (int64: int may be 32 bits)
 	p.CapLen = uint32(len(f.Data))
 	d.Stats.Frames++
 	// rep is the length the frame had on the wire, as far as it is

@@ -90,7 +90,7 @@ type refTab struct {
 const maxRefTab = 1<<32 - 64
 
 // room reports whether put can take another reference.
-func (t *refTab) room() bool { return len(t.b) < maxRefTab }
+func (t *refTab) room() bool { return int64(len(t.b)) < maxRefTab }
 
 // put appends r and returns its offset; callers check room first.
 func (t *refTab) put(r FlowRef) uint32 {

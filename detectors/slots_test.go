@@ -3,6 +3,7 @@ package detectors
 import (
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/pcapsleuth/pcapsleuth/flows"
 )
@@ -44,6 +45,10 @@ func TestConnStatesReuse(t *testing.T) {
 // in the first cache line of its state, which warmSlots loads, and that the
 // state stays in a size class whose objects start a line.
 func TestRsConnFirstLine(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the cache-line layout is tuned for 64-bit platforms; pointers take 4 bytes here")
+	}
+
 	conn, dir := reflect.TypeFor[rsConn](), reflect.TypeFor[rsDir]()
 	if size := conn.Size(); size%64 != 0 {
 		t.Fatalf("rsConn takes %d bytes: want whole cache lines (a size class whose objects start a line)", size)

@@ -3,6 +3,7 @@ package flows
 import (
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // TestPerConnectionSizes guards what a live connection costs: h1g, the
@@ -14,6 +15,7 @@ import (
 // Move rarely used fields behind a pointer (as App, DataAfterPeerFIN and
 // Backoff) rather than raising these bounds.
 func TestPerConnectionSizes(t *testing.T) {
+
 	for _, c := range []struct {
 		typ reflect.Type
 		max uintptr
@@ -34,6 +36,10 @@ func TestPerConnectionSizes(t *testing.T) {
 // counters cost 7 % of the run on h300. Conns of the 1,536-byte size class
 // start on a 64-byte boundary.
 func TestSlotsOwnCacheLine(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the cache-line layout is tuned for 64-bit platforms; pointers take 4 bytes here")
+	}
+
 	f, _ := reflect.TypeFor[Conn]().FieldByName("Slots")
 	if f.Offset%64 != 0 || f.Type.Size() != 64 {
 		t.Fatalf("Conn.Slots at byte %d, %d bytes: want one whole cache line", f.Offset, f.Type.Size())
@@ -47,6 +53,10 @@ func TestSlotsOwnCacheLine(t *testing.T) {
 // an endpoint across a line boundary cost it more (BenchmarkTrackerManyConnsHeadersOnly,
 // docs/performance.md items 16 and 20).
 func TestEndpointHotLines(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the cache-line layout is tuned for 64-bit platforms; pointers take 4 bytes here")
+	}
+
 	conn, ep := reflect.TypeFor[Conn](), reflect.TypeFor[Endpoint]()
 	for _, name := range []string{"Orig", "Resp"} {
 		if f, _ := conn.FieldByName(name); f.Offset%64 != 0 {
@@ -85,6 +95,10 @@ func TestEndpointHotLines(t *testing.T) {
 // fourth (TestEndpointHotLines). A field moved to another line leaves that
 // line to miss again.
 func TestWarmLines(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the cache-line layout is tuned for 64-bit platforms; pointers take 4 bytes here")
+	}
+
 	conn, ep := reflect.TypeFor[Conn](), reflect.TypeFor[Endpoint]()
 	line := func(typ reflect.Type, name string) uintptr {
 		f, ok := typ.FieldByName(name)

@@ -34,7 +34,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -235,8 +234,7 @@ func analyzeUnderLimits(t *testing.T, bin, capPath, out, tmp string, ceilingMiB 
 	cmd.Env = append(os.Environ(), spawnEnv+"="+usage, spawnLimitEnv+"="+limit.String(),
 		fmt.Sprintf("GOMEMLIMIT=%dMiB", ceilingMiB/2), "TMPDIR="+tmp)
 	// A backstop for the spawner's own time limit: kill the process group.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	killGroupOnCancel(cmd)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	runErr := cmd.Run()
@@ -308,12 +306,7 @@ func spawn(args []string) int {
 		rep.Err = err.Error()
 	}
 	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rep.MaxRSSKiB = int64(ru.Maxrss)
-			if runtime.GOOS == "darwin" {
-				rep.MaxRSSKiB /= 1024 // bytes there, KiB on Linux
-			}
-		}
+		rep.MaxRSSKiB, _ = usage(cmd.ProcessState)
 	}
 	b, _ := json.Marshal(rep)
 	if err := os.WriteFile(os.Getenv(spawnEnv), b, 0o644); err != nil {

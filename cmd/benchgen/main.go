@@ -30,7 +30,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -559,10 +558,7 @@ func measure(name string, args ...string) (result, error) {
 		}
 	}
 	r := result{secs: time.Since(start).Seconds()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKB = ru.Maxrss
-		r.cpu = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime)).Seconds()
-	}
+	r.rssKB, r.cpu = usage(cmd.ProcessState)
 	return r, nil
 }
 
