@@ -171,6 +171,9 @@ func Run(opts *Options) error {
 	if err != nil {
 		return cli.UsageError(err)
 	}
+	if err := checkDestinations(opts, outDir); err != nil {
+		return cli.UsageError(err)
+	}
 	r := &runner{opts: opts, failOn: failOn}
 	switch {
 	case outDir:
@@ -181,6 +184,30 @@ func Run(opts *Options) error {
 		return r.single(&jobs[0], problemsOf(jobs[1:]))
 	}
 	return r.summary(jobs)
+}
+
+// checkDestinations makes sure, before any capture is read, that every
+// file the run will write can be written: -o (a file, or the folder of a
+// batch, made here when missing), --junit and --summary. A typo in a path
+// then costs nothing rather than a large capture's analysis.
+func checkDestinations(opts *Options, outDir bool) error {
+	if outDir {
+		if err := os.MkdirAll(opts.Output, 0o755); err != nil {
+			return fmt.Errorf("-o %s: %w", opts.Output, err)
+		}
+		if err := cli.CheckWritable(filepath.Join(opts.Output, "index.json")); err != nil {
+			return fmt.Errorf("-o: %w", err)
+		}
+	}
+	for _, d := range []struct{ flag, path string }{{"-o", opts.Output}, {"--junit", opts.JUnit}, {"--summary", opts.Summary}} {
+		if d.path == "" || d.path == "-" || (outDir && d.flag == "-o") {
+			continue
+		}
+		if err := cli.CheckWritable(d.path); err != nil {
+			return fmt.Errorf("%s: %w", d.flag, err)
+		}
+	}
+	return nil
 }
 
 // planJobs turns the expanded inputs into analyses, in argument order.

@@ -336,6 +336,49 @@ func TestRun(t *testing.T) {
 			},
 		},
 		{
+			name: "-o into a missing folder fails before any analysis",
+			setup: func(o *Options, dir string) {
+				o.Inputs = []string{filepath.Join(dir, "in", "a.pcap")}
+				o.Output = filepath.Join(dir, "nope", "r.html")
+			},
+			wantCode: cli.ExitUsage,
+			check: func(t *testing.T, dir, out, errb string, f *fake) {
+				if len(f.calls) != 0 {
+					t.Errorf("analyzed %v before finding -o unwritable", f.calls)
+				}
+				if want := "there is no folder " + filepath.Join(dir, "nope"); !strings.Contains(errb, want) || strings.Contains(errb, ".pcapsleuth-") {
+					t.Errorf("stderr %q: want it to say %q, without the temporary file's name", errb, want)
+				}
+			},
+		},
+		{
+			name: "--summary naming a folder",
+			setup: func(o *Options, dir string) {
+				o.Inputs = []string{filepath.Join(dir, "in", "a.pcap")}
+				o.Summary = filepath.Join(dir, "in")
+			},
+			wantCode: cli.ExitUsage,
+			check: func(t *testing.T, dir, out, errb string, f *fake) {
+				if len(f.calls) != 0 || !strings.Contains(errb, "--summary") || !strings.Contains(errb, "it is a folder") {
+					t.Errorf("calls %v, stderr %q: want no analysis and the folder named", f.calls, errb)
+				}
+			},
+		},
+		{
+			name: "--junit into a missing folder fails before any analysis of a batch",
+			setup: func(o *Options, dir string) {
+				o.Inputs = []string{filepath.Join(dir, "in")}
+				o.Output = filepath.Join(dir, "out") + "/"
+				o.JUnit = filepath.Join(dir, "nope", "junit.xml")
+			},
+			wantCode: cli.ExitUsage,
+			check: func(t *testing.T, dir, out, errb string, f *fake) {
+				if len(f.calls) != 0 || !strings.Contains(errb, "--junit") {
+					t.Errorf("calls %v, stderr %q: want no analysis and --junit named", f.calls, errb)
+				}
+			},
+		},
+		{
 			name: "bad -o extension",
 			setup: func(o *Options, dir string) {
 				o.Inputs = []string{filepath.Join(dir, "in", "a.pcap")}

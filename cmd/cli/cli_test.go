@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,36 @@ func TestExplain(t *testing.T) {
 	plain := errors.New("disk full")
 	if Explain(plain) != plain {
 		t.Error("other errors pass through")
+	}
+}
+
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "r.html")
+	if err := CheckWritable(ok); err != nil {
+		t.Fatalf("CheckWritable(%s) = %v", ok, err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("CheckWritable left %v behind", left)
+	}
+	missing := filepath.Join(dir, "nope", "r.html")
+	for _, err := range []error{CheckWritable(missing), WriteFile(missing, func(io.Writer) error { return nil })} {
+		if err == nil || !strings.Contains(err.Error(), "there is no folder "+filepath.Join(dir, "nope")) || strings.Contains(err.Error(), ".pcapsleuth-") {
+			t.Errorf("missing folder: %v", err)
+		}
+	}
+	if err := CheckWritable(dir); err == nil || !strings.Contains(err.Error(), "it is a folder") {
+		t.Errorf("CheckWritable(a folder) = %v", err)
+	}
+	if os.Geteuid() == 0 {
+		t.Log("running as root: the read-only folder case is not tested (root may write anywhere)")
+		return
+	}
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckWritable(filepath.Join(ro, "r.html")); err == nil || !strings.Contains(err.Error(), "no permission") {
+		t.Errorf("read-only folder: %v", err)
 	}
 }

@@ -160,6 +160,11 @@ func Run(opts *Options) error {
 	if err != nil {
 		return cli.UsageError(err)
 	}
+	if opts.Output != "" && opts.Output != "-" {
+		if err := cli.CheckWritable(opts.Output); err != nil {
+			return cli.UsageError(fmt.Errorf("-o: %w", err))
+		}
+	}
 	th, _ := detectors.ParseSeverity(opts.FailOn)
 	if th == 0 {
 		th = detectors.Info

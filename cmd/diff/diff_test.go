@@ -131,6 +131,17 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s %s %s: exit %v, want %v; output lacks %q:\n%s%s", filepath.Base(tt.before), tt.after, tt.format, code, tt.wantCode, tt.want, out.String(), errb.String())
 		}
 	}
+	// An -o that cannot be written fails before either side is analyzed.
+	analyzed := 0
+	counting := func(o analysis.Options) (*analysis.Result, error) { analyzed++; return an(o) }
+	var errb bytes.Buffer
+	o := &Options{IO: cli.Streams{Out: &bytes.Buffer{}, Err: &errb}, Now: time.Now, Analyze: counting, Settings: config.New(),
+		Before: "same.pcap", After: "worse.pcap", Output: filepath.Join(dir, "nope", "d.json")}
+	err := Run(o)
+	if ee := (*cli.ExitError)(nil); !errors.As(err, &ee) || ee.Code != cli.ExitUsage || analyzed != 0 ||
+		!strings.Contains(err.Error(), "there is no folder") {
+		t.Errorf("-o in a missing folder: %v after %d analyses; want exit 2 before any", err, analyzed)
+	}
 	// The memory flags apply when a side is a capture (package memory):
 	// then a bad size is a usage error; two reports need no analysis.
 	for _, tt := range []struct {
