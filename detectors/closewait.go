@@ -519,6 +519,8 @@ func teardownCaveat(env *Env) string {
 		return fmt.Sprintf("the capture dropped %d packets: a FIN or RST may be missing from it", env.Dropped)
 	case len(env.ReadErrors) > 0:
 		return "the capture file is cut off or damaged: " + env.ReadErrors[0]
+	case env.Interrupted != "":
+		return "the analysis was interrupted (" + env.Interrupted + "): a FIN or RST may have come after that point"
 	}
 	return ""
 }

@@ -157,6 +157,9 @@ func CaptureCaveat(env *Env, ackedUnseen, notCaptured int64) string {
 		if len(env.ReadErrors) > 0 {
 			why = append(why, "the capture file is cut off or damaged")
 		}
+		if env.Interrupted != "" {
+			why = append(why, "the analysis was interrupted before the end of the capture")
+		}
 	}
 	if ackedUnseen+notCaptured > 0 {
 		why = append(why, fmt.Sprintf("%d segments of these connections were ACKed or skipped without being captured", ackedUnseen+notCaptured))

@@ -59,6 +59,7 @@ type Env struct {
 	Dropped       uint64   // pcapng interface drop counters, summed
 	HasDropped    bool     // a drop counter was present
 	ReadErrors    []string // why reading stopped early, per capture file
+	Interrupted   string   // why the run stopped reading before the end (an interrupt), "" when it did not
 	Backwards     int64    // packets whose time went backwards
 	Evicted       int64    // connections handed on early to bound memory
 }

@@ -198,6 +198,11 @@ func (d *quality) Finish(env *Env) []Finding {
 		parts = append(parts, "the file is cut off")
 		expl = append(expl, "Reading stopped early: "+strings.Join(env.ReadErrors, "; ")+". The capture was probably copied while still being written, or the disk filled; whatever happened after the cut is not in the analysis.")
 	}
+	if env.Interrupted != "" {
+		warn(Warning)
+		parts = append(parts, "the analysis was interrupted")
+		expl = append(expl, "The run was interrupted ("+env.Interrupted+") and the analysis covers what was read until then: whatever came after is not in it, and connections still open at that point count as open at the end.")
+	}
 	if d.missing > 0 {
 		share := float64(d.missing) / float64(max(d.nconns, 1))
 		if share >= d.opt.LossWarnShare && d.missing >= 2 {
@@ -280,6 +285,9 @@ func (d *quality) Finish(env *Env) []Finding {
 		trMetric("interface_drops", float64(env.Dropped), "", "pcapng interface statistics"),
 		trMetric("midstream_connections", float64(d.midstream), "", "the capture missed their handshake"),
 		trMetric("one_sided_connections", float64(d.oneSided), "", "only one direction captured"),
+	}
+	if env.Interrupted != "" {
+		f.Evidence = append(f.Evidence, Metric{Name: "interrupted", Value: 1, Note: env.Interrupted})
 	}
 	if len(env.ReadErrors) > 0 {
 		f.Evidence = append(f.Evidence, Metric{Name: "read_errors", Value: float64(len(env.ReadErrors)), Note: strings.Join(env.ReadErrors, "; ")})

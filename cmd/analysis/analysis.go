@@ -51,6 +51,13 @@ type Options struct {
 	TempDir string
 	// Stdin is read for the path "-" (default os.Stdin).
 	Stdin io.Reader
+	// Stop, when set, is asked before every frame whether to stop reading:
+	// an interrupted run (it must be cheap: an atomic load until then). stream tells whether
+	// the input is standard input or a pipe, whose writer usually ends with
+	// the same interrupt, rather than a regular file. A non-empty answer
+	// says why; reading stops there, the analysis covers the frames read
+	// before it, and the capture's errors and Result.Interrupted say so.
+	Stop func(stream bool) string
 	// Version is the tool version written into the report.
 	Version string
 	// StatesBucket is the width of the state timeline buckets (0 = automatic).
@@ -82,7 +89,10 @@ func (e *InputError) Unwrap() error { return e.Err }
 // Result is a finished analysis. Close releases the connection store.
 type Result struct {
 	Report *render.Report
-	store  *render.ConnStore
+	// Interrupted says why Options.Stop stopped the reading before the
+	// end of the input ("" when it did not).
+	Interrupted string
+	store       *render.ConnStore
 }
 
 // Close removes temporary files.
@@ -204,7 +214,7 @@ func Run(opts Options) (*Result, error) {
 	rep.Summary.Evicted = ts.Evicted
 	rep.Summary.HalfOpenEvicted = ts.HalfOpenEvicted
 	rep.Summary.PeakLive = ts.PeakLive
-	return &Result{Report: rep, store: store}, nil
+	return &Result{Report: rep, Interrupted: env.Interrupted, store: store}, nil
 }
 
 // readOne reads one capture file into the tracker.
@@ -228,6 +238,8 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 	// and the observers get them next (see pipeline).
 	full := make(chan *batch, batchesInFlight/2)
 	var readErr error
+	var stopped string // why opts.Stop stopped the reading
+	stream := isStream(path)
 	done := make(chan struct{})
 	keyer := tracker.Keyer()
 	go func() {
@@ -236,6 +248,11 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 		b := <-pl.free
 		b.own()
 		for {
+			if opts.Stop != nil {
+				if stopped = opts.Stop(stream); stopped != "" {
+					break
+				}
+			}
 			err := r.Next(frame)
 			if err == io.EOF {
 				break
@@ -334,6 +351,12 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 		c.Errors = append(c.Errors, msg)
 		env.ReadErrors = append(env.ReadErrors, path+": "+readErr.Error())
 	}
+	if stopped != "" {
+		c.Errors = append(c.Errors, fmt.Sprintf("reading stopped early: %s; the analysis covers the %d frames before it", stopped, frames))
+		if env.Interrupted == "" {
+			env.Interrupted = fmt.Sprintf("%s after %d frames of %s", stopped, env.Packets+frames, path)
+		}
+	}
 	if len(c.Decode.UnsupportedLink) > 0 {
 		var parts []string
 		for name, n := range c.Decode.UnsupportedLink {
@@ -359,6 +382,17 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 		c.Bytes = st
 	}
 	return c, nil
+}
+
+// isStream reports whether path is standard input or a file that is not a
+// regular one (a pipe, a FIFO, a device): a stream that ends when its
+// writer does.
+func isStream(path string) bool {
+	if path == "-" {
+		return true
+	}
+	fi, err := os.Stat(path)
+	return err == nil && !fi.Mode().IsRegular()
 }
 
 func statSize(path string) (int64, bool) {

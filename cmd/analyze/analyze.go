@@ -81,8 +81,13 @@ them; otherwise the summary alone goes to -o or the terminal in --format.
 files), ordered by their first packet: a connection spanning two files stays
 one connection.
 
+Ctrl-C stops the reading and still writes the report of what was read
+(standard input reads on until its writer closes it; press Ctrl-C twice to
+stop it too, three times to quit without a report).
+
 Exit status: 0 when the analysis ran, 1 when --fail-on matched a finding,
-2 on bad usage or an unreadable input (in a batch, 2 outranks 1).`,
+2 on bad usage or an unreadable input (in a batch, 2 outranks 1), 130 (143)
+when SIGINT (SIGTERM) cut the reading short.`,
 		Example: `  pcapsleuth analyze dump.pcap
   pcapsleuth analyze dump.pcap -o report.html
   pcapsleuth analyze dump.pcapng.gz -o out.json --fail-on warning
@@ -175,15 +180,42 @@ func Run(opts *Options) error {
 		return cli.UsageError(err)
 	}
 	r := &runner{opts: opts, failOn: failOn}
+	r.stops = newInterrupts(r.say, os.Exit)
+	defer r.stops.watch()()
+	return r.interrupted(r.dispatch(jobs, ex, outDir))
+}
+
+// dispatch runs the jobs: into the -o folder, as one analysis (a capture
+// or a --merge timeline), or as a batch summary.
+func (r *runner) dispatch(jobs []job, ex batch.Expansion, outDir bool) error {
 	switch {
 	case outDir:
 		return r.toFolder(jobs)
-	case len(jobs) == 1 && jobs[0].err == nil && (!ex.Batch || opts.Merge):
+	case len(jobs) == 1 && jobs[0].err == nil && (!ex.Batch || r.opts.Merge):
 		return r.single(&jobs[0], problemsOf(jobs))
-	case opts.Merge && len(jobs) > 1 && jobs[0].err == nil:
+	case r.opts.Merge && len(jobs) > 1 && jobs[0].err == nil:
 		return r.single(&jobs[0], problemsOf(jobs[1:]))
 	}
 	return r.summary(jobs)
+}
+
+// interrupted returns err with the exit status of an interrupt (130 for
+// Ctrl-C) when one cut the run short: the reports it wrote cover only what
+// was read before it, which a script must not take for a whole analysis.
+func (r *runner) interrupted(err error) error {
+	code, cut := r.stops.exitCode()
+	if !cut {
+		return err
+	}
+	var ee *cli.ExitError
+	if errors.As(err, &ee) && ee.Err != nil {
+		return &cli.ExitError{Code: code, Err: ee.Err}
+	}
+	if err != nil && ee == nil {
+		return &cli.ExitError{Code: code, Err: err}
+	}
+	r.say("pcapsleuth: the run was interrupted: its reports cover only what was read before it (exit status %d)\n", code)
+	return cli.Exit(code)
 }
 
 // checkDestinations makes sure, before any capture is read, that every

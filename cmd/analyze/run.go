@@ -22,7 +22,8 @@ type runner struct {
 	opts     *Options
 	failOn   detectors.Severity
 	progress *cli.Progress
-	mu       sync.Mutex // serializes standard error between workers
+	stops    *interrupts // Ctrl-C and SIGTERM: stop reading, still report
+	mu       sync.Mutex  // serializes standard error between workers
 }
 
 // writeFunc writes one analysis' report; it returns the file written ("" for
@@ -138,6 +139,11 @@ func (r *runner) runAll(jobs []job, write func(*job) writeFunc) []batch.Entry {
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if why, skip := r.stops.skip(); skip {
+					entries[i] = batch.NewErrorEntry(jobs[i].name, jobs[i].paths(), why)
+					r.progress.FileDone()
+					continue
+				}
 				var wf writeFunc
 				if write != nil {
 					wf = write(&jobs[i])
@@ -171,6 +177,7 @@ func (r *runner) analyze(j *job, write writeFunc) (batch.Entry, error) {
 	ao.Stdin = r.opts.IO.In
 	ao.Version = r.opts.Version
 	ao.Progress = r.progress.Func()
+	ao.Stop = r.stops.stop
 	res, err := r.opts.Analyze(ao)
 	if err != nil {
 		err = cli.Explain(err)
@@ -285,6 +292,15 @@ func (r *runner) startProgress(jobs []job) {
 
 // printf writes to standard error, clearing the progress bar first.
 func (r *runner) printf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.progress.Clear()
+	fmt.Fprintf(r.opts.IO.Err, format, args...)
+}
+
+// say writes a message on standard error, even with --quiet (the
+// interrupts' answers: the person pressed Ctrl-C and waits for one).
+func (r *runner) say(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.progress.Clear()

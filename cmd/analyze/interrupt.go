@@ -1,0 +1,146 @@
+package analyze
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
+)
+
+// interrupts turns the run's interrupts (Ctrl-C's SIGINT, SIGTERM) into an
+// orderly stop, so that an interrupted analysis still writes the report of
+// what it read:
+//
+//   - the first stops the reading of regular files at once; standard input
+//     and pipes read on until they end, because the writer of the usual
+//     pipe (tcpdump -w - | pcapsleuth analyze -) gets the same Ctrl-C,
+//     writes out what it buffered and closes it: that tail is often the
+//     incident itself;
+//   - the second stops the reading of those too;
+//   - the third quits at once, without a report (exit 128 + the signal).
+//
+// Analyses not started yet are skipped after the first. A nil *interrupts
+// never stops anything (runners built by tests).
+type interrupts struct {
+	any  atomic.Bool // an interrupt came: the per-frame check's fast path
+	mu   sync.Mutex
+	n    int       // interrupts so far
+	sig  os.Signal // the first one
+	cut  bool      // some reading was stopped early or an analysis skipped
+	say  func(format string, args ...any)
+	quit func(code int)
+}
+
+// newInterrupts returns an interrupts that says what it does through say
+// and quits through quit (os.Exit outside tests).
+func newInterrupts(say func(format string, args ...any), quit func(code int)) *interrupts {
+	return &interrupts{say: say, quit: quit}
+}
+
+// watch delivers the process's SIGINT and SIGTERM to i until the returned
+// function is called.
+func (i *interrupts) watch() (stop func()) {
+	ch := make(chan os.Signal, 3)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-ch:
+				i.deliver(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}
+
+// deliver counts one interrupt and says what follows from it.
+func (i *interrupts) deliver(sig os.Signal) {
+	i.mu.Lock()
+	i.n++
+	n := i.n
+	if n == 1 {
+		i.sig = sig
+	}
+	i.any.Store(true)
+	code := i.codeLocked()
+	i.mu.Unlock()
+	switch n {
+	case 1:
+		i.say("pcapsleuth: %s: stopping; the report will cover what was read so far (standard input and pipes read on until their writer closes them); interrupt again to stop those too, a third time to quit without a report\n", sigName(sig))
+	case 2:
+		i.say("pcapsleuth: %s again: stopping the reading of standard input and pipes too; a third interrupt quits without a report\n", sigName(sig))
+	default:
+		i.say("pcapsleuth: %s a third time: quitting without a report\n", sigName(sig))
+		i.quit(int(code))
+	}
+}
+
+// stop is analysis.Options.Stop: the reason to stop reading an input, or
+// "" to read on.
+func (i *interrupts) stop(stream bool) string {
+	if i == nil || !i.any.Load() {
+		return ""
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.n == 0 || (stream && i.n == 1) {
+		return ""
+	}
+	i.cut = true
+	return "interrupted (" + sigName(i.sig) + ")"
+}
+
+// skip reports whether an analysis not started yet should be skipped, and
+// why.
+func (i *interrupts) skip() (string, bool) {
+	if i == nil {
+		return "", false
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.n == 0 {
+		return "", false
+	}
+	i.cut = true
+	return "not analyzed: the run was interrupted (" + sigName(i.sig) + ") before it started", true
+}
+
+// exitCode returns the run's exit status when an interrupt cut it short
+// (128 + the signal's number, the shell's convention: 130 for Ctrl-C), and
+// false when every analysis read its inputs to the end.
+func (i *interrupts) exitCode() (cli.ExitCode, bool) {
+	if i == nil {
+		return cli.ExitOK, false
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.codeLocked(), i.cut
+}
+
+func (i *interrupts) codeLocked() cli.ExitCode {
+	if s, ok := i.sig.(syscall.Signal); ok {
+		return cli.ExitCode(128 + int(s))
+	}
+	return cli.ExitCode(128 + int(syscall.SIGINT))
+}
+
+// sigName names sig as a user knows it.
+func sigName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return fmt.Sprint(sig)
+}

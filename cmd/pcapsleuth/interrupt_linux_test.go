@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestInterruptedPipe runs the documented live workflow, a capture piped
+// into `analyze -`, and interrupts it as Ctrl-C does, with real signals
+// (Linux: the test watches the pipe drain through FIONREAD). One SIGINT
+// must not lose the tail the writer sends after it: the report covers the
+// whole capture and the exit status is 0. Two SIGINTs stop the reading:
+// the report covers what was read, says so, and the exit status is 130.
+func TestInterruptedPipe(t *testing.T) {
+	capture, err := os.ReadFile(filepath.Join("..", "..", "testdata", "captures", "demo.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = 3000 // bytes written before the interrupts
+	for _, c := range []struct {
+		name       string
+		interrupts int
+		wantCode   int
+		wantAll    bool
+	}{{"one interrupt reads to the end", 1, 0, true}, {"two interrupts stop the reading", 2, 130, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "r.json")
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			defer pw.Close()
+			cmd := exec.Command(bin, "analyze", "-", "-o", out)
+			cmd.Stdin = pr
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lines := make(chan string, 16)
+			go func() {
+				defer close(lines)
+				sc := bufio.NewScanner(stderr)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+			}()
+			if _, err := pw.Write(capture[:head]); err != nil {
+				t.Fatal(err)
+			}
+			// The signal handlers are in place before the first byte is read.
+			waitDrained(t, pr)
+			for i := 0; i < c.interrupts; i++ {
+				if err := cmd.Process.Signal(os.Interrupt); err != nil {
+					t.Fatal(err)
+				}
+				waitLine(t, lines, "SIGINT")
+			}
+			if _, err := pw.Write(capture[head:]); err != nil && !errors.Is(err, syscall.EPIPE) {
+				t.Fatal(err)
+			}
+			pw.Close()
+			var rest []string
+			for l := range lines {
+				rest = append(rest, l)
+			}
+			err = cmd.Wait()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != c.wantCode {
+				t.Fatalf("exit %d, want %d; stderr after the interrupts:\n%s", code, c.wantCode, strings.Join(rest, "\n"))
+			}
+			var rep struct {
+				Captures []struct {
+					Packets int64    `json:"packets"`
+					Errors  []string `json:"errors"`
+				} `json:"captures"`
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("no report after the interrupt: %v", err)
+			}
+			if err := json.Unmarshal(b, &rep); err != nil || len(rep.Captures) != 1 {
+				t.Fatalf("report: %v", err)
+			}
+			got := rep.Captures[0]
+			if c.wantAll {
+				if got.Packets != 280 || len(got.Errors) != 0 {
+					t.Errorf("%d packets (errors %q), want all 280 of demo.pcap", got.Packets, got.Errors)
+				}
+				return
+			}
+			if got.Packets >= 280 || len(got.Errors) != 1 || !strings.Contains(got.Errors[0], "interrupted (SIGINT)") {
+				t.Errorf("%d packets, errors %q: want fewer than 280 and the interrupt named", got.Packets, got.Errors)
+			}
+			if !strings.Contains(strings.Join(rest, "\n"), "exit status 130") {
+				t.Errorf("stderr does not say the run was cut short:\n%s", strings.Join(rest, "\n"))
+			}
+		})
+	}
+}
+
+// waitDrained waits until the child has read everything written to the
+// pipe whose read end is r (FIONREAD on the read end counts what is left).
+func waitDrained(t *testing.T, r *os.File) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int32
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, r.Fd(), syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+			t.Fatalf("FIONREAD: %v", errno)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child left %d bytes unread for 30 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitLine waits for a line of standard error that contains want.
+func waitLine(t *testing.T, lines <-chan string, want string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("standard error ended before a line with %q", want)
+			}
+			if strings.Contains(l, want) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no line with %q on standard error in 30 s", want)
+		}
+	}
+}
