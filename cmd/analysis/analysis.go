@@ -51,8 +51,10 @@ type Options struct {
 	TempDir string
 	// Stdin is read for the path "-" (default os.Stdin).
 	Stdin io.Reader
-	// Stop, when set, is asked before every frame whether to stop reading:
-	// an interrupted run (it must be cheap: an atomic load until then). stream tells whether
+	// Stop, when set, is asked whether to stop reading (an interrupted
+	// run): before every frame of a stream, where the next one may be long
+	// in coming, and every 1,024 frames of a regular file (and before the
+	// first). stream tells whether
 	// the input is standard input or a pipe, whose writer usually ends with
 	// the same interrupt, rather than a regular file. A non-empty answer
 	// says why; reading stops there, the analysis covers the frames read
@@ -248,7 +250,7 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 		b := <-pl.free
 		b.own()
 		for {
-			if opts.Stop != nil {
+			if opts.Stop != nil && (stream || frames&1023 == 0) {
 				if stopped = opts.Stop(stream); stopped != "" {
 					break
 				}

@@ -2,7 +2,9 @@ package analysis
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,18 +21,30 @@ func TestStopCutsTheReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A regular file is asked about every 1,024 frames: five copies of the
+	// demo's 280 packets make 1,400.
+	long := filepath.Join(t.TempDir(), "long.pcap")
+	copies := append([]byte(nil), data...)
+	for range 4 {
+		copies = append(copies, data[24:]...) // the records, without the file header
+	}
+	if err := os.WriteFile(long, copies, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
-		name   string
-		path   string
-		stream bool
-	}{{"file", path, false}, {"stdin", "-", true}} {
+		name      string
+		path      string
+		stream    bool
+		stopAfter int   // calls of Stop answered ""
+		want      int64 // frames read
+	}{{"file", long, false, 1, 1024}, {"file, at once", long, false, 0, 0}, {"stdin", "-", true, 50, 50}} {
 		t.Run(c.name, func(t *testing.T) {
 			calls := 0
 			stop := func(stream bool) string {
 				if stream != c.stream {
 					t.Fatalf("Stop told stream=%v for %s", stream, c.path)
 				}
-				if calls++; calls > 50 {
+				if calls++; calls > c.stopAfter {
 					return "interrupted (test)"
 				}
 				return ""
@@ -41,14 +55,14 @@ func TestStopCutsTheReading(t *testing.T) {
 			}
 			defer res.Close()
 			capt := res.Report.Captures[0]
-			if capt.Packets != 50 {
-				t.Errorf("%d frames read, want the 50 before the stop", capt.Packets)
+			if capt.Packets != c.want {
+				t.Errorf("%d frames read, want the %d before the stop", capt.Packets, c.want)
 			}
-			if len(capt.Errors) != 1 || !strings.Contains(capt.Errors[0], "interrupted (test); the analysis covers the 50 frames") {
-				t.Errorf("capture errors %q", capt.Errors)
+			if want := fmt.Sprintf("interrupted (test); the analysis covers the %d frames", c.want); len(capt.Errors) != 1 || !strings.Contains(capt.Errors[0], want) {
+				t.Errorf("capture errors %q, want %q", capt.Errors, want)
 			}
-			if !strings.Contains(res.Interrupted, "interrupted (test) after 50 frames") {
-				t.Errorf("Result.Interrupted = %q", res.Interrupted)
+			if want := fmt.Sprintf("interrupted (test) after %d frames", c.want); !strings.Contains(res.Interrupted, want) {
+				t.Errorf("Result.Interrupted = %q, want %q", res.Interrupted, want)
 			}
 			var q *detectors.Finding
 			for i := range res.Report.Findings {
@@ -62,12 +76,12 @@ func TestStopCutsTheReading(t *testing.T) {
 		})
 	}
 	// Without a stop the same capture is read to its end.
-	res, err := Run(Options{Paths: []string{path}, Stop: func(bool) string { return "" }})
+	res, err := Run(Options{Paths: []string{long}, Stop: func(bool) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Close()
-	if c := res.Report.Captures[0]; c.Packets <= 50 || len(c.Errors) != 0 || res.Interrupted != "" {
+	if c := res.Report.Captures[0]; c.Packets != 1400 || len(c.Errors) != 0 || res.Interrupted != "" {
 		t.Errorf("uninterrupted: %d frames, errors %q, interrupted %q", c.Packets, c.Errors, res.Interrupted)
 	}
 }
