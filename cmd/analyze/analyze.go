@@ -176,7 +176,7 @@ func Run(opts *Options) error {
 	if err != nil {
 		return cli.UsageError(err)
 	}
-	if err := checkDestinations(opts, outDir); err != nil {
+	if err := checkDestinations(opts, outDir, ex.Inputs); err != nil {
 		return cli.UsageError(err)
 	}
 	r := &runner{opts: opts, failOn: failOn}
@@ -219,10 +219,15 @@ func (r *runner) interrupted(err error) error {
 }
 
 // checkDestinations makes sure, before any capture is read, that every
-// file the run will write can be written: -o (a file, or the folder of a
-// batch, made here when missing), --junit and --summary. A typo in a path
-// then costs nothing rather than a large capture's analysis.
-func checkDestinations(opts *Options, outDir bool) error {
+// file the run will write can be written and is none of its inputs: -o (a
+// file, or the folder of a batch, made here when missing), --junit and
+// --summary. A typo in a path then costs nothing rather than a large
+// capture's analysis, or the capture itself (--format json -o dump.pcap).
+func checkDestinations(opts *Options, outDir bool, inputs []batch.Input) error {
+	paths := make([]string, len(inputs))
+	for i, in := range inputs {
+		paths[i] = in.Path
+	}
 	if outDir {
 		if err := os.MkdirAll(opts.Output, 0o755); err != nil {
 			return fmt.Errorf("-o %s: %w", opts.Output, err)
@@ -234,6 +239,9 @@ func checkDestinations(opts *Options, outDir bool) error {
 	for _, d := range []struct{ flag, path string }{{"-o", opts.Output}, {"--junit", opts.JUnit}, {"--summary", opts.Summary}} {
 		if d.path == "" || d.path == "-" || (outDir && d.flag == "-o") {
 			continue
+		}
+		if err := cli.NotAnInput(d.path, paths); err != nil {
+			return fmt.Errorf("%s: %w", d.flag, err)
 		}
 		if err := cli.CheckWritable(d.path); err != nil {
 			return fmt.Errorf("%s: %w", d.flag, err)

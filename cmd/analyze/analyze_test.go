@@ -352,6 +352,23 @@ func TestRun(t *testing.T) {
 			},
 		},
 		{
+			name: "-o naming the capture itself",
+			setup: func(o *Options, dir string) {
+				o.Inputs = []string{filepath.Join(dir, "in", "a.pcap")}
+				o.Output = filepath.Join(dir, "in", "a.pcap")
+				o.Format = "json"
+			},
+			wantCode: cli.ExitUsage,
+			check: func(t *testing.T, dir, out, errb string, f *fake) {
+				if b, err := os.ReadFile(filepath.Join(dir, "in", "a.pcap")); err != nil || string(b) != "x" {
+					t.Errorf("the capture now holds %q (%v)", b, err)
+				}
+				if len(f.calls) != 0 || !strings.Contains(errb, "never writes over its input") {
+					t.Errorf("calls %v, stderr %q: want no analysis and the reason", f.calls, errb)
+				}
+			},
+		},
+		{
 			name: "--summary naming a folder",
 			setup: func(o *Options, dir string) {
 				o.Inputs = []string{filepath.Join(dir, "in", "a.pcap")}

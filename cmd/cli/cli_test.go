@@ -131,3 +131,39 @@ func TestCheckWritable(t *testing.T) {
 		t.Errorf("read-only folder: %v", err)
 	}
 }
+
+func TestNotAnInput(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "dump.pcap")
+	other := filepath.Join(dir, "other.pcap")
+	for _, p := range []string{capture, other} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hard := filepath.Join(dir, "hard.pcap")
+	if err := os.Link(capture, hard); err != nil {
+		t.Fatal(err)
+	}
+	inputs := []string{"-", capture}
+	for _, c := range []struct {
+		dest  string
+		input bool
+	}{
+		{capture, true},
+		{filepath.Join(dir, ".", "dump.pcap"), true}, // another spelling
+		{hard, true}, // another name of the same file
+		{other, false},
+		{filepath.Join(dir, "new.json"), false}, // not there yet
+		{"-", false},
+		{"", false},
+	} {
+		err := NotAnInput(c.dest, inputs)
+		if got := err != nil; got != c.input {
+			t.Errorf("NotAnInput(%q) = %v, want an error: %v", c.dest, err, c.input)
+		}
+		if err != nil && !strings.Contains(err.Error(), "never writes over its input") {
+			t.Errorf("NotAnInput(%q) = %v", c.dest, err)
+		}
+	}
+}

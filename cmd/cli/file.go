@@ -58,6 +58,28 @@ func CheckWritable(path string) error {
 	return nil
 }
 
+// NotAnInput returns an error when dest is one of the inputs (the same
+// file, whatever the path says: a link, another spelling): writing the
+// report there would replace the capture it was made from.
+func NotAnInput(dest string, inputs []string) error {
+	if dest == "" || dest == "-" {
+		return nil
+	}
+	di, err := os.Stat(dest)
+	if err != nil {
+		return nil // not there yet: it cannot be an input
+	}
+	for _, in := range inputs {
+		if in == "-" {
+			continue
+		}
+		if ii, err := os.Stat(in); err == nil && os.SameFile(di, ii) {
+			return fmt.Errorf("write %s: it is the capture %s; pcapsleuth never writes over its input", dest, in)
+		}
+	}
+	return nil
+}
+
 // createBeside creates the temporary file WriteFile renames to path. Its
 // errors name path's folder and what is wrong with it, not the temporary
 // file's name.

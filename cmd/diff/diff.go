@@ -161,6 +161,9 @@ func Run(opts *Options) error {
 		return cli.UsageError(err)
 	}
 	if opts.Output != "" && opts.Output != "-" {
+		if err := cli.NotAnInput(opts.Output, []string{opts.Before, opts.After}); err != nil {
+			return cli.UsageError(fmt.Errorf("-o: %w", err))
+		}
 		if err := cli.CheckWritable(opts.Output); err != nil {
 			return cli.UsageError(fmt.Errorf("-o: %w", err))
 		}

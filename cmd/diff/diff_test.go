@@ -142,6 +142,13 @@ func TestRun(t *testing.T) {
 		!strings.Contains(err.Error(), "there is no folder") {
 		t.Errorf("-o in a missing folder: %v after %d analyses; want exit 2 before any", err, analyzed)
 	}
+	// Nor may -o name one of the sides.
+	o = &Options{IO: cli.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, Now: time.Now, Analyze: counting, Settings: config.New(),
+		Before: report, After: "same.pcap", Output: report, Format: "json"}
+	err = Run(o)
+	if after, _ := os.ReadFile(report); !bytes.Equal(after, b) || err == nil || !strings.Contains(err.Error(), "never writes over its input") {
+		t.Errorf("-o naming the before report: %v; the report changed: %v", err, !bytes.Equal(after, b))
+	}
 	// The memory flags apply when a side is a capture (package memory):
 	// then a bad size is a usage error; two reports need no analysis.
 	for _, tt := range []struct {
