@@ -60,6 +60,8 @@ const (
 	etherMPLSMC  = 0x8848
 	etherTEB     = 0x6558 // transparent Ethernet bridging, in GRE
 	etherPPP     = 0x880B // PPP, in PPTP's enhanced GRE
+	etherERSPAN  = 0x88BE // ERSPAN types I and II, in GRE (switch port mirrors)
+	etherERSPAN3 = 0x22EB // ERSPAN type III, in GRE
 	// etherGuessIP is an internal marker: the next header is IPv4 or IPv6,
 	// told apart by the version nibble.
 	etherGuessIP = 0x0000
@@ -75,8 +77,9 @@ const (
 	protoFrag   = 44
 	protoDstOpt = 60
 
-	portGTPU  = 2152 // GTP-U, mobile core user plane
-	portVXLAN = 4789
+	portGTPU   = 2152 // GTP-U, mobile core user plane
+	portVXLAN  = 4789 // VXLAN: AWS Traffic Mirroring, overlay networks
+	portGeneve = 6081 // Geneve: AWS Gateway Load Balancer, OVN
 
 	// maxTunnelDepth bounds nested IP-in-IP, GRE and Ethernet-in-GRE.
 	maxTunnelDepth = 4
@@ -530,8 +533,8 @@ func transport(proto byte, b []byte, rep int, p *Packet, ctx nest) verdict {
 	return vNonTCP
 }
 
-// udpTunnel follows GTP-U and VXLAN tunnels on their standard ports, as
-// Wireshark does; any other UDP datagram is not TCP.
+// udpTunnel follows GTP-U, VXLAN and Geneve tunnels on their standard
+// ports, as Wireshark does; any other UDP datagram is not TCP.
 func udpTunnel(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < 8 {
 		return vNonTCP
@@ -546,8 +549,28 @@ func udpTunnel(b []byte, rep int, p *Packet, ctx nest) verdict {
 			return vNonTCP
 		}
 		return ethernet(b[8:], rep-8, p, ctx)
+	case dport == portGeneve:
+		return geneve(b, rep, p, ctx)
 	}
 	return vNonTCP
+}
+
+// geneve decodes a Geneve header (RFC 8926): version 0, options of
+// 4 * OptLen bytes, then the protocol its type names (Ethernet through
+// transparent Ethernet bridging, or IP as AWS's Gateway Load Balancer
+// sends it). Control messages (the O bit) carry no data packet.
+func geneve(b []byte, rep int, p *Packet, ctx nest) verdict {
+	if len(b) < 8 {
+		return short(b, rep)
+	}
+	if b[0]>>6 != 0 || b[1]&0x80 != 0 {
+		return vNonTCP
+	}
+	n := 8 + int(b[0]&0x3F)*4
+	if len(b) < n {
+		return short(b, rep)
+	}
+	return network(binary.BigEndian.Uint16(b[2:]), b[n:], rep-n, p, ctx)
 }
 
 // gtpu decodes a GTPv1-U G-PDU header with its optional fields and
@@ -606,7 +629,50 @@ func gre(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < n {
 		return short(b, rep)
 	}
+	switch et {
+	case etherERSPAN:
+		// Type I has no header of its own; type II (with GRE's sequence
+		// number) has 8 bytes, version 1.
+		if flags&0x1000 != 0 {
+			if len(b) < n+8 {
+				return short(b, rep)
+			}
+			if b[n]>>4 != 1 {
+				return vNonTCP
+			}
+			n += 8
+		}
+		return ethernet(b[n:], rep-n, p, ctx)
+	case etherERSPAN3:
+		return erspan3(b[n:], rep-n, p, ctx)
+	}
 	return network(et, b[n:], rep-n, p, ctx)
+}
+
+// erspan3 decodes an ERSPAN type III header: 12 bytes, version 2, then an
+// optional 8-byte platform-specific subheader (the O bit), then the
+// mirrored frame: Ethernet (frame type 0) or IP (frame type 2).
+func erspan3(b []byte, rep int, p *Packet, ctx nest) verdict {
+	if len(b) < 12 {
+		return short(b, rep)
+	}
+	if b[0]>>4 != 2 {
+		return vNonTCP
+	}
+	n := 12
+	if b[11]&0x01 != 0 {
+		n += 8
+	}
+	if len(b) < n {
+		return short(b, rep)
+	}
+	switch (b[10] >> 2) & 0x1F {
+	case 0:
+		return ethernet(b[n:], rep-n, p, ctx)
+	case 2:
+		return network(etherGuessIP, b[n:], rep-n, p, ctx)
+	}
+	return vNonTCP
 }
 
 // tcp decodes a TCP header. rep is the segment length from the IP header.

@@ -75,8 +75,8 @@
 // ARCNET, and NFLOG. Above the link layer it follows IPv4 (with options)
 // and IPv6 (with hop-by-hop, routing, destination options, fragment and
 // authentication headers), and the tunnels IP-in-IP, GRE (including
-// PPTP's enhanced GRE carrying PPP), GTP-U and VXLAN; the innermost TCP
-// segment wins.
+// PPTP's enhanced GRE carrying PPP, and ERSPAN types I, II and III),
+// GTP-U, VXLAN and Geneve; the innermost TCP segment wins.
 //
 // Lengths come from the IP header, not from the captured bytes: on a
 // headers-only capture (tcpdump -s 96) Packet.PayloadLen is the real

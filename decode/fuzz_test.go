@@ -100,6 +100,13 @@ func FuzzDecode(f *testing.F) {
 		concat([]byte{2, 0, 0, 42, 8, 0, 1, 0, 8, 0, 1, 0}, []byte{byte(4 + len(ip4TCP)), 0, 9, 0}, ip4TCP),
 		ipv4Pkt(protoGRE, concat([]byte{0x30, 0x81, 0x88, 0x0B}, make([]byte, 12), []byte{0xFF, 0x03, 0x00, 0x21}, ip4TCP), -1),
 		ipv4Pkt(protoUDP, udp(2152, concat([]byte{0x34, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0x10, 0x05, 0}, ip4TCP)), -1),
+		ipv4Pkt(protoUDP, func() []byte {
+			b := binary.BigEndian.AppendUint16(nil, 5555)
+			b = binary.BigEndian.AppendUint16(b, portGeneve)
+			return concat(b, []byte{0, 8, 0, 0}, []byte{1, 0, 0x65, 0x58, 0, 0, 1, 0}, make([]byte, 4), ether(etherIPv4, ip4TCP))
+		}(), -1),
+		ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x22, 0xEB}, []byte{0, 0, 0, 7}, []byte{0x20, 0x64, 0, 1, 0, 0, 0, 9, 0, 0, 0x08, 0x01}, make([]byte, 8), ip6TCP), -1),
+		ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x88, 0xBE}, []byte{0, 0, 0, 7}, []byte{0x10, 0x64, 0, 1, 0, 0, 0, 0}, ether(etherIPv4, ip4TCP)), -1),
 		ipv6Pkt(protoHopOpt, concat([]byte{protoFrag, 0, 0, 0, 0, 0, 0, 0}, []byte{protoTCP, 0, 0, 1, 0, 0, 0, 1}, seg.bytes())),
 		ipv4Pkt(protoTCP, tcpSeg{sport: 1, dport: 2, opts: []byte{2, 4, 5, 0xB4, 4, 2, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6, 1, 3, 3, 7, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2}}.bytes(), 0),
 	}

@@ -17,7 +17,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/../captures}
 shift || true
-ALL=(keepalive server-close rst-linger0 close-wait-leak idle-timeout-client-closewait data-after-fin-rst tls-handshake demo)
+ALL=(keepalive server-close rst-linger0 close-wait-leak idle-timeout-client-closewait data-after-fin-rst tls-handshake demo tunnels)
 SCEN=("$@")
 [ ${#SCEN[@]} -eq 0 ] && SCEN=("${ALL[@]}")
 
@@ -62,12 +62,13 @@ setup() {
 	inc ping -c 1 -W 2 -I $HC_IP $S_IP >/dev/null 2>&1 || true
 }
 
-# start_capture FILE [SNAPLEN]: tcpdump on the server's veth; sets CAP_PID.
+# start_capture FILE [SNAPLEN [FILTER]]: tcpdump on the server's veth; sets
+# CAP_PID.
 start_capture() {
-	local file=$1 snap=${2:-0}
+	local file=$1 snap=${2:-0} filter=${3:-tcp}
 	rm -f "$file"
 	# not through ins(): $! must be tcpdump itself (ip netns exec execs it)
-	ip netns exec $NS_S tcpdump -i $VS -s "$snap" -U --immediate-mode -w "$file" tcp 2>"$WORK/tcpdump.$snap.log" &
+	ip netns exec $NS_S tcpdump -i $VS -s "$snap" -U --immediate-mode -w "$file" "$filter" 2>"$WORK/tcpdump.$snap.log" &
 	CAP_PID=$!
 	PIDS+=("$CAP_PID")
 	for _ in $(seq 100); do
@@ -212,6 +213,49 @@ rec_demo() { # demo: healthy keep-alive traffic + a health checker whose probes 
 	stop "$SRV_PID"
 }
 
+rec_tunnels() { # TCP inside the tunnels of mirrored and cloud captures, seen on the underlay
+	# Up to four tunnels over the veth pair, each with inner addresses of its
+	# own: VXLAN (AWS Traffic Mirroring), Geneve (AWS Gateway Load Balancer),
+	# ERSPAN types II and III (switch port mirrors). A kernel without one of
+	# these device types (a minimal VM's) skips it, and says so.
+	local i t made=()
+	for i in 1 2 3 4; do
+		local c=10.98.$i.1 sv=10.98.$i.2 dev=psl-t$i cargs sargs
+		case $i in
+		1) t=vxlan cargs="type vxlan id 42 local $C_IP remote $S_IP dstport 4789" sargs="type vxlan id 42 local $S_IP remote $C_IP dstport 4789" ;;
+		2) t=geneve cargs="type geneve id 7 remote $S_IP" sargs="type geneve id 7 remote $C_IP" ;;
+		3) t=erspan-II cargs="type erspan local $C_IP remote $S_IP seq key 10 erspan_ver 1 erspan 100" sargs="type erspan local $S_IP remote $C_IP seq key 10 erspan_ver 1 erspan 100" ;;
+		4) t=erspan-III cargs="type erspan local $C_IP remote $S_IP seq key 11 erspan_ver 2 erspan_dir ingress erspan_hwid 7" sargs="type erspan local $S_IP remote $C_IP seq key 11 erspan_ver 2 erspan_dir ingress erspan_hwid 7" ;;
+		esac
+		# shellcheck disable=SC2086 # the arguments are words on purpose
+		if ! inc ip link add $dev $cargs 2>/dev/null || ! ins ip link add $dev $sargs 2>/dev/null; then
+			echo "  $t: this kernel has no such device; skipped"
+			inc ip link del $dev 2>/dev/null || true
+			continue
+		fi
+		inc ip addr add $c/24 dev $dev
+		ins ip addr add $sv/24 dev $dev
+		inc ip link set $dev up
+		ins ip link set $dev up
+		inc ping -c 1 -W 2 $sv >/dev/null 2>&1 || true
+		made+=("$i")
+		echo "  $t: 10.98.$i.1 -> 10.98.$i.2:8090"
+	done
+	[ ${#made[@]} -gt 0 ] || { echo "no tunnel device available: skipping tunnels" >&2; return 0; }
+	start_capture "$OUT/real-tunnels.pcap" 0 "udp port 4789 or udp port 6081 or ip proto 47"
+	local cap=$CAP_PID
+	start_server 8090 --addr 0.0.0.0:8090
+	for i in "${made[@]}"; do
+		client client --addr 10.98.$i.2:8090 --src 10.98.$i.1 --sport $((40070 + i)) --requests 2 --interval 0.1
+	done
+	stop_capture "$cap"
+	stop "$SRV_PID"
+	for i in "${made[@]}"; do
+		inc ip link del psl-t$i 2>/dev/null || true
+		ins ip link del psl-t$i 2>/dev/null || true
+	done
+}
+
 mkdir -p "$OUT"
 setup
 echo "kernel $(uname -r); tcpdump $(tcpdump --version 2>&1 | head -1); $(python3 --version)"
@@ -226,6 +270,7 @@ for s in "${SCEN[@]}"; do
 	data-after-fin-rst) rec_data_after_fin ;;
 	tls-handshake) rec_tls ;;
 	demo) rec_demo ;;
+	tunnels) rec_tunnels ;;
 	*) echo "unknown scenario $s (want one of: ${ALL[*]})" >&2; exit 2 ;;
 	esac
 done
