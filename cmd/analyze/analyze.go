@@ -207,14 +207,14 @@ func (r *runner) interrupted(err error) error {
 	if !cut {
 		return err
 	}
+	r.say("pcapsleuth: the run was interrupted: its reports cover only what was read before it (exit status %d)\n", code)
 	var ee *cli.ExitError
-	if errors.As(err, &ee) && ee.Err != nil {
+	switch {
+	case errors.As(err, &ee):
 		return &cli.ExitError{Code: code, Err: ee.Err}
-	}
-	if err != nil && ee == nil {
+	case err != nil:
 		return &cli.ExitError{Code: code, Err: err}
 	}
-	r.say("pcapsleuth: the run was interrupted: its reports cover only what was read before it (exit status %d)\n", code)
 	return cli.Exit(code)
 }
 
