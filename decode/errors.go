@@ -21,6 +21,9 @@ var (
 	// ErrUnsupported means a well-formed structure uses a version or
 	// feature this package does not read (pcap 1.x, pcapng 2.0, ...).
 	ErrUnsupported = errors.New("unsupported")
+	// ErrEmpty means the input held no byte at all. It comes with
+	// ErrNotCapture, for callers that do not tell the two apart.
+	ErrEmpty = errors.New("empty input")
 )
 
 // ReadError reports where reading a capture failed. Offset counts bytes

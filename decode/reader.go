@@ -128,6 +128,9 @@ func NewReader(src io.Reader, opts ReaderOptions) (*Reader, error) {
 	raw := newInput(&r.cr)
 	r.in = raw
 	magic, err := raw.peek(4)
+	if err != nil && len(magic) == 0 && errors.Is(err, io.EOF) {
+		return nil, r.headerErr(err, "input of 0 bytes: %w (%w)", ErrNotCapture, ErrEmpty)
+	}
 	if err != nil && len(magic) < 4 {
 		return nil, r.headerErr(err, "input of %d bytes is too short: %w", len(magic), ErrNotCapture)
 	}

@@ -439,6 +439,8 @@ func TestCutAtEveryOffset(t *testing.T) {
 					t.Fatalf("cut %d: err = %v, want ErrTruncated", cut, err)
 				case cut < 4 && !errors.Is(err, ErrNotCapture):
 					t.Fatalf("cut %d: err = %v, want ErrNotCapture", cut, err)
+				case errors.Is(err, ErrEmpty) != (cut == 0):
+					t.Fatalf("cut %d: err = %v: ErrEmpty is for no byte at all", cut, err)
 				case len(frames) != complete:
 					t.Fatalf("cut %d: %d frames, want %d", cut, len(frames), complete)
 				}

@@ -82,12 +82,18 @@ func Exit(code ExitCode) error {
 // UsageError returns an error with exit status 2 (bad usage).
 func UsageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
 
-// IsTerminal reports whether w is a character device (a terminal).
+// IsTerminal reports whether w is a character device (a terminal) other
+// than the null device: `pcapsleuth analyze - < /dev/null` in a CI job is an
+// empty input, not a person who forgot to pipe a capture in.
 func IsTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }

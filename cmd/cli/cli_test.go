@@ -85,6 +85,8 @@ func TestExplain(t *testing.T) {
 		{file("r.json", []byte(`{"schema_version": 1}`)), notCap, "pcapsleuth JSON report"},
 		{file("bin.pcap", []byte{0, 1, 2, 3, 4, 5, 6, 7, 8}), notCap, "its first bytes are 00 01 02 03"},
 		{"x.pcapng", fmt.Errorf("pcapng 2.0: %w", decode.ErrUnsupported), "convert it with `editcap"},
+		{"-", fmt.Errorf("input of 0 bytes: %w (%w)", decode.ErrNotCapture, decode.ErrEmpty), "standard input is empty (0 bytes): nothing was piped in"},
+		{"-", notCap, "pipe raw capture bytes in"},
 	}
 	for _, tt := range tests {
 		err := Explain(&analysis.InputError{Path: tt.path, Err: tt.err})
@@ -165,5 +167,24 @@ func TestNotAnInput(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "never writes over its input") {
 			t.Errorf("NotAnInput(%q) = %v", c.dest, err)
 		}
+	}
+}
+
+func TestIsTerminalNotNull(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if IsTerminal(null) {
+		t.Errorf("%s counts as a terminal", os.DevNull)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if IsTerminal(f) || IsTerminal(&bytes.Buffer{}) {
+		t.Error("a file or a buffer counts as a terminal")
 	}
 }

@@ -67,6 +67,8 @@ func explain(path string, err error) error {
 		return fmt.Errorf("%sno such file; check the path", prefix)
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("%spermission denied; captures written by tcpdump as root are often mode 0600: sudo chmod a+r the file, or run pcapsleuth as that user", prefix)
+	case errors.Is(err, decode.ErrEmpty) && (path == "" || path == "-"):
+		return fmt.Errorf("%sstandard input is empty (0 bytes): nothing was piped in; did the command before the pipe fail?", prefix)
 	case errors.Is(err, decode.ErrNotCapture):
 		return fmt.Errorf("%s%s", prefix, notCapture(path))
 	case errors.Is(err, decode.ErrUnsupported):
