@@ -106,6 +106,12 @@ func TestRunInterruptedBatch(t *testing.T) {
 			t.Errorf("%s: %q, want it marked as not analyzed", e.Name, e.Error)
 		}
 	}
+	if ix.ExitStatus != 130 {
+		t.Errorf("index exit_status %d, want the process's 130", ix.ExitStatus)
+	}
+	if !strings.Contains(errb.String(), "4 captures: 4 not analyzed (interrupted); exit status 130") {
+		t.Errorf("stderr lacks the headline:\n%s", errb)
+	}
 	if !strings.Contains(errb.String(), "exit status 130") {
 		t.Errorf("stderr lacks the final note:\n%s", errb)
 	}

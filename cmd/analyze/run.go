@@ -140,7 +140,7 @@ func (r *runner) runAll(jobs []job, write func(*job) writeFunc) []batch.Entry {
 			defer wg.Done()
 			for i := range next {
 				if why, skip := r.stops.skip(); skip {
-					entries[i] = batch.NewErrorEntry(jobs[i].name, jobs[i].paths(), why)
+					entries[i] = batch.NewSkippedEntry(jobs[i].name, jobs[i].paths(), why)
 					r.progress.FileDone()
 					continue
 				}
@@ -245,6 +245,9 @@ func (r *runner) index(entries []batch.Entry) *batch.Index {
 	ix.Merged = r.opts.Merge
 	ix.FailOn = r.opts.FailOn
 	ix.Filter = r.opts.Settings.Compiled().String()
+	if code, cut := r.stops.exitCode(); cut {
+		ix.ExitStatus = int(code) // the process's, as documented
+	}
 	return ix
 }
 

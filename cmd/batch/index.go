@@ -56,7 +56,9 @@ type Entry struct {
 	Paths  []string `json:"paths"`
 	Status string   `json:"status"`
 	// Error says why the capture was not analyzed, and what to try.
-	Error       string  `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// skipped: not analyzed because the run was interrupted first.
+	skipped     bool
 	Format      string  `json:"format,omitempty"`
 	Compression string  `json:"compression,omitempty"`
 	Packets     int64   `json:"packets"`
@@ -150,6 +152,15 @@ func NewEntry(name string, paths []string, rep *render.Report, failOn detectors.
 func NewErrorEntry(name string, paths []string, reason string) Entry {
 	return Entry{Name: name, Paths: paths, Status: StatusError, Error: reason,
 		Counts: map[string]int{}, Detectors: []string{}, Findings: []Finding{}}
+}
+
+// NewSkippedEntry is an input the run did not get to (it was interrupted
+// first): an error entry, which the headline counts as not analyzed
+// rather than unreadable.
+func NewSkippedEntry(name string, paths []string, reason string) Entry {
+	e := NewErrorEntry(name, paths, reason)
+	e.skipped = true
+	return e
 }
 
 // NewIndex adds up the entries; the exit status is 2 when an entry is an

@@ -46,8 +46,12 @@ func countsText(c map[string]int) string {
 // Headline is the one-line verdict of a batch, e.g. "3 captures: 1 clean,
 // 1 with findings, 1 unreadable; exit status 2".
 func Headline(ix *Index) string {
-	var clean, findings, failed, errs int
+	var clean, findings, failed, errs, skipped int
 	for _, e := range ix.Entries {
+		if e.skipped {
+			skipped++
+			continue
+		}
 		switch e.Status {
 		case StatusClean:
 			clean++
@@ -81,6 +85,7 @@ func Headline(ix *Index) string {
 		add(failed, "at or above "+ix.FailOn)
 	}
 	add(errs, "unreadable")
+	add(skipped, "not analyzed (interrupted)")
 	return fmt.Sprintf("%d %s: %s; exit status %d", len(ix.Entries), noun, strings.Join(parts, ", "), ix.ExitStatus)
 }
 
