@@ -302,11 +302,14 @@ func (r *runner) printf(format string, args ...any) {
 }
 
 // say writes a message on standard error, even with --quiet (the
-// interrupts' answers: the person pressed Ctrl-C and waits for one).
+// interrupts' answers: the person pressed Ctrl-C and waits for one). It
+// never waits for the lock: a report written to a standard output nobody
+// reads holds it, and a third Ctrl-C must still quit.
 func (r *runner) say(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.progress.Clear()
+	if r.mu.TryLock() {
+		defer r.mu.Unlock()
+		r.progress.Clear()
+	}
 	fmt.Fprintf(r.opts.IO.Err, format, args...)
 }
 

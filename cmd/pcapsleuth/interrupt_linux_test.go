@@ -155,3 +155,81 @@ func waitLine(t *testing.T, lines <-chan string, want string) {
 		}
 	}
 }
+
+// TestThirdInterruptQuitsWhileBlocked checks that the third Ctrl-C ends the
+// process even while it is blocked writing its report to a standard output
+// nobody reads (a pager that stopped, a full pipe): exit status 130 within
+// seconds, not a process that ignores Ctrl-C until its reader drains it.
+func TestThirdInterruptQuitsWhileBlocked(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	// A one-page pipe: the JSON report of demo.pcap does not fit.
+	const setPipeSize = 1031 // F_SETPIPE_SZ
+	if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, pw.Fd(), setPipeSize, 4096); errno != 0 {
+		t.Fatalf("F_SETPIPE_SZ: %v", errno)
+	}
+	cmd := exec.Command(bin, "analyze", filepath.Join("..", "..", "testdata", "captures", "demo.pcap"), "--format", "json", "-o", "-")
+	cmd.Stdout = pw
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close() // the child holds the write end
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// Blocked: the pipe is full and nobody reads it.
+	waitFull(t, pr, 4096)
+	for i := 0; i < 3; i++ {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 {
+			waitLine(t, lines, "SIGINT")
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("exit: %v, want status 130", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("still running 20 s after the third interrupt, blocked on its standard output")
+	}
+}
+
+// waitFull waits until the pipe whose read end is r holds n bytes.
+func waitFull(t *testing.T, r *os.File, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var have int32
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, r.Fd(), syscall.TIOCINQ, uintptr(unsafe.Pointer(&have))); errno != 0 {
+			t.Fatalf("FIONREAD: %v", errno)
+		}
+		if have >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pipe holds %d bytes after 30 s, want %d", have, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
