@@ -54,11 +54,11 @@ type Options struct {
 	// Stop, when set, is asked whether to stop reading (an interrupted
 	// run): before every frame of a stream, where the next one may be long
 	// in coming, and every 1,024 frames of a regular file (and before the
-	// first). stream tells whether
-	// the input is standard input or a pipe, whose writer usually ends with
-	// the same interrupt, rather than a regular file. A non-empty answer
-	// says why; reading stops there, the analysis covers the frames read
-	// before it, and the capture's errors and Result.Interrupted say so.
+	// first). stream tells whether the input is standard input or a pipe,
+	// whose writer usually ends with the same interrupt, rather than a
+	// regular file. A non-empty answer says why; reading stops there, the
+	// analysis covers the frames read before it, and the capture's errors
+	// and Result.Interrupted say so.
 	Stop func(stream bool) string
 	// Version is the tool version written into the report.
 	Version string
