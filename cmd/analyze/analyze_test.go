@@ -363,9 +363,7 @@ func TestRun(t *testing.T) {
 				if b, err := os.ReadFile(filepath.Join(dir, "in", "a.pcap")); err != nil || string(b) != "x" {
 					t.Errorf("the capture now holds %q (%v)", b, err)
 				}
-				if len(f.calls) != 0 || !strings.Contains(errb, "never writes over its input") {
-					t.Errorf("calls %v, stderr %q: want no analysis and the reason", f.calls, errb)
-				}
+				refused("never writes over its input")(t, dir, out, errb, f)
 			},
 		},
 		{
@@ -375,11 +373,7 @@ func TestRun(t *testing.T) {
 				o.Summary = filepath.Join(dir, "in")
 			},
 			wantCode: cli.ExitUsage,
-			check: func(t *testing.T, dir, out, errb string, f *fake) {
-				if len(f.calls) != 0 || !strings.Contains(errb, "--summary") || !strings.Contains(errb, "it is a folder") {
-					t.Errorf("calls %v, stderr %q: want no analysis and the folder named", f.calls, errb)
-				}
-			},
+			check:    refused("--summary", "it is a folder"),
 		},
 		{
 			name: "--junit into a missing folder fails before any analysis of a batch",
@@ -389,11 +383,7 @@ func TestRun(t *testing.T) {
 				o.JUnit = filepath.Join(dir, "nope", "junit.xml")
 			},
 			wantCode: cli.ExitUsage,
-			check: func(t *testing.T, dir, out, errb string, f *fake) {
-				if len(f.calls) != 0 || !strings.Contains(errb, "--junit") {
-					t.Errorf("calls %v, stderr %q: want no analysis and --junit named", f.calls, errb)
-				}
-			},
+			check:    refused("--junit", "there is no folder"),
 		},
 		{
 			name: "bad -o extension",
@@ -426,6 +416,22 @@ func TestRun(t *testing.T) {
 				tt.check(t, dir, out.String(), errb.String(), f)
 			}
 		})
+	}
+}
+
+// refused is the check of a run refused before it analyzed anything:
+// standard error says each of wants.
+func refused(wants ...string) func(t *testing.T, dir, out, errb string, f *fake) {
+	return func(t *testing.T, dir, out, errb string, f *fake) {
+		t.Helper()
+		if len(f.calls) != 0 {
+			t.Errorf("analyzed %v before refusing the run", f.calls)
+		}
+		for _, w := range wants {
+			if !strings.Contains(errb, w) {
+				t.Errorf("stderr %q lacks %q", errb, w)
+			}
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,21 +43,7 @@ func TestInterruptedPipe(t *testing.T) {
 			defer pw.Close()
 			cmd := exec.Command(bin, "analyze", "-", "-o", out)
 			cmd.Stdin = pr
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			lines := make(chan string, 16)
-			go func() {
-				defer close(lines)
-				sc := bufio.NewScanner(stderr)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-			}()
+			lines := startWithStderr(t, cmd)
 			if _, err := pw.Write(capture[:head]); err != nil {
 				t.Fatal(err)
 			}
@@ -76,15 +63,7 @@ func TestInterruptedPipe(t *testing.T) {
 			for l := range lines {
 				rest = append(rest, l)
 			}
-			err = cmd.Wait()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != c.wantCode {
+			if code := exitCodeOf(t, cmd.Wait()); code != c.wantCode {
 				t.Fatalf("exit %d, want %d; stderr after the interrupts:\n%s", code, c.wantCode, strings.Join(rest, "\n"))
 			}
 			var rep struct {
@@ -118,23 +97,57 @@ func TestInterruptedPipe(t *testing.T) {
 }
 
 // waitDrained waits until the child has read everything written to the
-// pipe whose read end is r (FIONREAD on the read end counts what is left).
+// pipe whose read end is r.
 func waitDrained(t *testing.T, r *os.File) {
+	t.Helper()
+	waitPipe(t, r, "empty", func(have int32) bool { return have == 0 })
+}
+
+// waitFull waits until the pipe whose read end is r holds n bytes.
+func waitFull(t *testing.T, r *os.File, n int32) {
+	t.Helper()
+	waitPipe(t, r, fmt.Sprintf("holding %d bytes", n), func(have int32) bool { return have >= n })
+}
+
+// waitPipe waits until ok accepts what the pipe whose read end is r holds
+// (FIONREAD on the read end counts it).
+func waitPipe(t *testing.T, r *os.File, what string, ok func(have int32) bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var n int32
-		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, r.Fd(), syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+		var have int32
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, r.Fd(), syscall.TIOCINQ, uintptr(unsafe.Pointer(&have))); errno != 0 {
 			t.Fatalf("FIONREAD: %v", errno)
 		}
-		if n == 0 {
+		if ok(have) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the child left %d bytes unread for 30 s", n)
+			t.Fatalf("the pipe holds %d bytes after 30 s, want it %s", have, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// startWithStderr starts cmd and returns its standard error's lines.
+func startWithStderr(t *testing.T, cmd *exec.Cmd) <-chan string {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	return lines
 }
 
 // waitLine waits for a line of standard error that contains want.
@@ -174,22 +187,8 @@ func TestThirdInterruptQuitsWhileBlocked(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "analyze", filepath.Join("..", "..", "testdata", "captures", "demo.pcap"), "--format", "json", "-o", "-")
 	cmd.Stdout = pw
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	lines := startWithStderr(t, cmd)
 	pw.Close() // the child holds the write end
-	lines := make(chan string, 16)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
 	// Blocked: the pipe is full and nobody reads it.
 	waitFull(t, pr, 4096)
 	for i := 0; i < 3; i++ {
@@ -212,24 +211,5 @@ func TestThirdInterruptQuitsWhileBlocked(t *testing.T) {
 		cmd.Process.Kill()
 		<-done
 		t.Fatal("still running 20 s after the third interrupt, blocked on its standard output")
-	}
-}
-
-// waitFull waits until the pipe whose read end is r holds n bytes.
-func waitFull(t *testing.T, r *os.File, n int32) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var have int32
-		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, r.Fd(), syscall.TIOCINQ, uintptr(unsafe.Pointer(&have))); errno != 0 {
-			t.Fatalf("FIONREAD: %v", errno)
-		}
-		if have >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the pipe holds %d bytes after 30 s, want %d", have, n)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -76,15 +76,21 @@ func run(t *testing.T, dir string, args ...string) result {
 	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
+	return result{exitCodeOf(t, cmd.Run()), out.String(), errb.String()}
+}
+
+// exitCodeOf returns the exit status of the run that returned err; any
+// other failure (the binary did not start) fails the test.
+func exitCodeOf(t *testing.T, err error) int {
+	t.Helper()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
+		return ee.ExitCode()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	return result{code, out.String(), errb.String()}
+	return 0
 }
 
 func (r result) String() string {
