@@ -26,13 +26,13 @@ import (
 // Analyses not started yet are skipped after the first. A nil *interrupts
 // never stops anything (runners built by tests).
 type interrupts struct {
-	any  atomic.Bool // an interrupt came: the per-frame check's fast path
-	mu   sync.Mutex
-	n    int       // interrupts so far
-	sig  os.Signal // the first one
-	cut  bool      // some reading was stopped early or an analysis skipped
-	say  func(format string, args ...any)
-	quit func(code int)
+	raised atomic.Bool // an interrupt came: the per-frame check's fast path
+	mu     sync.Mutex
+	n      int       // interrupts so far
+	sig    os.Signal // the first one
+	cut    bool      // some reading was stopped early or an analysis skipped
+	say    func(format string, args ...any)
+	quit   func(code int)
 }
 
 // newInterrupts returns an interrupts that says what it does through say
@@ -71,7 +71,7 @@ func (i *interrupts) deliver(sig os.Signal) {
 	if n == 1 {
 		i.sig = sig
 	}
-	i.any.Store(true)
+	i.raised.Store(true)
 	code := i.codeLocked()
 	i.mu.Unlock()
 	switch n {
@@ -88,7 +88,7 @@ func (i *interrupts) deliver(sig os.Signal) {
 // stop is analysis.Options.Stop: the reason to stop reading an input, or
 // "" to read on.
 func (i *interrupts) stop(stream bool) string {
-	if i == nil || !i.any.Load() {
+	if i == nil || !i.raised.Load() {
 		return ""
 	}
 	i.mu.Lock()
