@@ -77,9 +77,12 @@ const (
 	protoFrag   = 44
 	protoDstOpt = 60
 
-	portGTPU   = 2152 // GTP-U, mobile core user plane
-	portVXLAN  = 4789 // VXLAN: AWS Traffic Mirroring, overlay networks
-	portGeneve = 6081 // Geneve: AWS Gateway Load Balancer, OVN
+	portGTPU  = 2152 // GTP-U, mobile core user plane
+	portVXLAN = 4789 // VXLAN: AWS Traffic Mirroring, overlay networks
+	// portVXLANLinux is the Linux kernel's own VXLAN port, which flannel and
+	// Cilium use (Kubernetes pod traffic on a node's uplink), and Cisco OTV's.
+	portVXLANLinux = 8472
+	portGeneve     = 6081 // Geneve: AWS Gateway Load Balancer, OVN
 
 	// maxTunnelDepth bounds nested IP-in-IP, GRE and Ethernet-in-GRE.
 	maxTunnelDepth = 4
@@ -534,7 +537,8 @@ func transport(proto byte, b []byte, rep int, p *Packet, ctx nest) verdict {
 }
 
 // udpTunnel follows GTP-U, VXLAN and Geneve tunnels on their standard
-// ports, as Wireshark does; any other UDP datagram is not TCP.
+// ports, as Wireshark does, and VXLAN on Linux's port 8472 too; any other
+// UDP datagram is not TCP.
 func udpTunnel(b []byte, rep int, p *Packet, ctx nest) verdict {
 	if len(b) < 8 {
 		return vNonTCP
@@ -546,6 +550,15 @@ func udpTunnel(b []byte, rep int, p *Packet, ctx nest) verdict {
 		return gtpu(b, rep, p, ctx)
 	case dport == portVXLAN:
 		if len(b) < 8 || b[0]&0x08 == 0 {
+			return vNonTCP
+		}
+		return ethernet(b[8:], rep-8, p, ctx)
+	case dport == portVXLANLinux:
+		// Not an IANA port, and Cisco's OTV, as tcpdump decodes it, has the
+		// same 8 bytes before its Ethernet frame (an overlay ID where
+		// VXLAN's reserved bytes are): the I flag alone and a zero last byte,
+		// or nothing is read as Ethernet.
+		if len(b) < 8 || b[0] != 0x08 || b[7] != 0 {
 			return vNonTCP
 		}
 		return ethernet(b[8:], rep-8, p, ctx)

@@ -76,7 +76,8 @@
 // and IPv6 (with hop-by-hop, routing, destination options, fragment and
 // authentication headers), and the tunnels IP-in-IP, GRE (including
 // PPTP's enhanced GRE carrying PPP, and ERSPAN types I, II and III),
-// GTP-U, VXLAN and Geneve; the innermost TCP segment wins.
+// GTP-U, VXLAN (on 4789, and on Linux's 8472 with a stricter header check)
+// and Geneve; the innermost TCP segment wins.
 //
 // Lengths come from the IP header, not from the captured bytes: on a
 // headers-only capture (tcpdump -s 96) Packet.PayloadLen is the real

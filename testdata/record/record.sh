@@ -214,18 +214,20 @@ rec_demo() { # demo: healthy keep-alive traffic + a health checker whose probes 
 }
 
 rec_tunnels() { # TCP inside the tunnels of mirrored and cloud captures, seen on the underlay
-	# Up to four tunnels over the veth pair, each with inner addresses of its
+	# Up to five tunnels over the veth pair, each with inner addresses of its
 	# own: VXLAN (AWS Traffic Mirroring), Geneve (AWS Gateway Load Balancer),
-	# ERSPAN types II and III (switch port mirrors). A kernel without one of
-	# these device types (a minimal VM's) skips it, and says so.
+	# ERSPAN types II and III (switch port mirrors), VXLAN on Linux's port
+	# 8472 (flannel, Cilium). A kernel without one of these device types (a
+	# minimal VM's) skips it, and says so.
 	local i t made=()
-	for i in 1 2 3 4; do
+	for i in 1 2 3 4 5; do
 		local c=10.98.$i.1 sv=10.98.$i.2 dev=psl-t$i cargs sargs
 		case $i in
 		1) t=vxlan cargs="type vxlan id 42 local $C_IP remote $S_IP dstport 4789" sargs="type vxlan id 42 local $S_IP remote $C_IP dstport 4789" ;;
 		2) t=geneve cargs="type geneve id 7 remote $S_IP" sargs="type geneve id 7 remote $C_IP" ;;
 		3) t=erspan-II cargs="type erspan local $C_IP remote $S_IP seq key 10 erspan_ver 1 erspan 100" sargs="type erspan local $S_IP remote $C_IP seq key 10 erspan_ver 1 erspan 100" ;;
 		4) t=erspan-III cargs="type erspan local $C_IP remote $S_IP seq key 11 erspan_ver 2 erspan_dir ingress erspan_hwid 7" sargs="type erspan local $S_IP remote $C_IP seq key 11 erspan_ver 2 erspan_dir ingress erspan_hwid 7" ;;
+		5) t=vxlan-8472 cargs="type vxlan id 1 local $C_IP remote $S_IP dstport 8472" sargs="type vxlan id 1 local $S_IP remote $C_IP dstport 8472" ;;
 		esac
 		# shellcheck disable=SC2086 # the arguments are words on purpose
 		if ! inc ip link add $dev $cargs 2>/dev/null || ! ins ip link add $dev $sargs 2>/dev/null; then
@@ -242,7 +244,7 @@ rec_tunnels() { # TCP inside the tunnels of mirrored and cloud captures, seen on
 		echo "  $t: 10.98.$i.1 -> 10.98.$i.2:8090"
 	done
 	[ ${#made[@]} -gt 0 ] || { echo "no tunnel device available: skipping tunnels" >&2; return 0; }
-	start_capture "$OUT/real-tunnels.pcap" 0 "udp port 4789 or udp port 6081 or ip proto 47"
+	start_capture "$OUT/real-tunnels.pcap" 0 "udp port 4789 or udp port 6081 or udp port 8472 or ip proto 47"
 	local cap=$CAP_PID
 	start_server 8090 --addr 0.0.0.0:8090
 	for i in "${made[@]}"; do
