@@ -105,6 +105,11 @@ func FuzzDecode(f *testing.F) {
 			b = binary.BigEndian.AppendUint16(b, portGeneve)
 			return concat(b, []byte{0, 8, 0, 0}, []byte{1, 0, 0x65, 0x58, 0, 0, 1, 0}, make([]byte, 4), ether(etherIPv4, ip4TCP))
 		}(), -1),
+		ipv4Pkt(protoUDP, func() []byte {
+			b := binary.BigEndian.AppendUint16(nil, 40000)
+			b = binary.BigEndian.AppendUint16(b, portVXLANLinux)
+			return concat(b, []byte{0, 8, 0, 0}, []byte{8, 0, 0, 1, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))
+		}(), -1),
 		ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x22, 0xEB}, []byte{0, 0, 0, 7}, []byte{0x20, 0x64, 0, 1, 0, 0, 0, 9, 0, 0, 0x08, 0x01}, make([]byte, 8), ip6TCP), -1),
 		ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x88, 0xBE}, []byte{0, 0, 0, 7}, []byte{0x10, 0x64, 0, 1, 0, 0, 0, 0}, ether(etherIPv4, ip4TCP)), -1),
 		ipv6Pkt(protoHopOpt, concat([]byte{protoFrag, 0, 0, 0, 0, 0, 0, 0}, []byte{protoTCP, 0, 0, 1, 0, 0, 0, 1}, seg.bytes())),
