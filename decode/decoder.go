@@ -32,6 +32,9 @@ type Stats struct {
 	// TCPTruncated counts TCP frames (also counted in TCP) whose captured
 	// bytes end before the IP packet does: Packet.Truncated is set.
 	TCPTruncated int64
+	// Tunneled counts TCP frames (also counted in TCP) by the outermost
+	// tunnel their segment came out of (Packet.Tunnel).
+	Tunneled [NumTunnels]int64
 }
 
 // verdict is the outcome of decoding one frame.
@@ -123,6 +126,9 @@ func (d *Decoder) Decode(f *Frame, p *Packet) bool {
 		d.Stats.TCP++
 		if p.Truncated {
 			d.Stats.TCPTruncated++
+		}
+		if p.Tunnel != TunnelNone {
+			d.Stats.Tunneled[p.Tunnel]++
 		}
 		return true
 	case vNonIP:
@@ -525,8 +531,10 @@ func transport(proto byte, b []byte, rep int, p *Packet, ctx nest) verdict {
 		}
 		switch proto {
 		case protoIPIP:
+			p.enter(TunnelIPinIP)
 			return ipv4(b, rep, p, ctx.tunnel())
 		case protoIPv6:
+			p.enter(TunnelIPinIP)
 			return ipv6(b, rep, p, ctx.tunnel())
 		case protoUDP:
 			return udpTunnel(b, rep, p, ctx.tunnel())
@@ -547,11 +555,13 @@ func udpTunnel(b []byte, rep int, p *Packet, ctx nest) verdict {
 	b, rep = b[8:], rep-8
 	switch {
 	case sport == portGTPU || dport == portGTPU:
+		p.enter(TunnelGTPU)
 		return gtpu(b, rep, p, ctx)
 	case dport == portVXLAN:
 		if len(b) < 8 || b[0]&0x08 == 0 {
 			return vNonTCP
 		}
+		p.enter(TunnelVXLAN)
 		return ethernet(b[8:], rep-8, p, ctx)
 	case dport == portVXLANLinux:
 		// Not an IANA port, and Cisco's OTV, as tcpdump decodes it, has the
@@ -561,8 +571,10 @@ func udpTunnel(b []byte, rep int, p *Packet, ctx nest) verdict {
 		if len(b) < 8 || b[0] != 0x08 || b[7] != 0 {
 			return vNonTCP
 		}
+		p.enter(TunnelVXLAN)
 		return ethernet(b[8:], rep-8, p, ctx)
 	case dport == portGeneve:
+		p.enter(TunnelGeneve)
 		return geneve(b, rep, p, ctx)
 	}
 	return vNonTCP
@@ -643,6 +655,12 @@ func gre(b []byte, rep int, p *Packet, ctx nest) verdict {
 		return short(b, rep)
 	}
 	switch et {
+	case etherERSPAN, etherERSPAN3:
+		p.enter(TunnelERSPAN)
+	default:
+		p.enter(TunnelGRE)
+	}
+	switch et {
 	case etherERSPAN:
 		// Type I has no header of its own; type II (with GRE's sequence
 		// number) has 8 bytes, version 1.
@@ -660,6 +678,14 @@ func gre(b []byte, rep int, p *Packet, ctx nest) verdict {
 		return erspan3(b[n:], rep-n, p, ctx)
 	}
 	return network(et, b[n:], rep-n, p, ctx)
+}
+
+// enter records t as the tunnel p is in, unless p is already inside an
+// outer one.
+func (p *Packet) enter(t Tunnel) {
+	if p.Tunnel == TunnelNone {
+		p.Tunnel = t
+	}
 }
 
 // erspan3 decodes an ERSPAN type III header: 12 bytes, version 2, then an

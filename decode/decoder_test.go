@@ -44,6 +44,9 @@ type decodeCase struct {
 	wire int // 0: len(data)
 	want verdict
 	v6   bool // addresses are the IPv6 test addresses
+	// tunnel is the outermost tunnel of a TCP frame (Packet.Tunnel,
+	// Stats.Tunneled).
+	tunnel Tunnel
 }
 
 // decodeOne decodes one frame with a fresh Decoder and checks the verdict
@@ -63,6 +66,15 @@ func decodeOne(t *testing.T, tc decodeCase) *Packet {
 	}
 	if p.Frame != 7 || p.TS != 99 || p.Iface != 3 || p.WireLen != uint32(wire) || p.CapLen != uint32(len(tc.data)) {
 		t.Errorf("frame fields = %+v", p)
+	}
+	if ok {
+		var want [NumTunnels]int64
+		if tc.tunnel != TunnelNone {
+			want[tc.tunnel] = 1
+		}
+		if p.Tunnel != tc.tunnel || d.Stats.Tunneled != want {
+			t.Errorf("tunnel %v, counted %v; want %v", p.Tunnel, d.Stats.Tunneled, tc.tunnel)
+		}
 	}
 	return p
 }
@@ -147,28 +159,28 @@ func TestDecodeLinkTypes(t *testing.T) {
 		{name: "nflog le", lt: LinkTypeNFLOG, data: concat([]byte{2, 0, 0, 42}, nflogTLV(littleEndian, 1, []byte{8, 0, 1, 0}), nflogTLV(littleEndian, 9, ip4TCP)), want: vTCP},
 		{name: "nflog be ipv6", lt: LinkTypeNFLOG, data: concat([]byte{10, 0, 0, 42}, nflogTLV(bigEndian, 10, []byte("prefix")), nflogTLV(bigEndian, 9, ip6TCP)), want: vTCP, v6: true},
 		{name: "nflog no payload", lt: LinkTypeNFLOG, data: concat([]byte{2, 0, 0, 42}, nflogTLV(littleEndian, 1, []byte{8, 0, 1, 0})), want: vNonIP},
-		{name: "gre", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0, 0, 0x08, 0}, ip4TCP), -1), want: vTCP},
-		{name: "gre key and sequence", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0xB0, 0, 0x86, 0xDD}, make([]byte, 12), ip6TCP), -1), want: vTCP, v6: true},
-		{name: "gre ethernet", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0, 0, 0x65, 0x58}, ether(etherIPv4, ip4TCP)), -1), want: vTCP},
-		{name: "pptp gre ppp", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoGRE, concat([]byte{0x30, 0x81, 0x88, 0x0B}, make([]byte, 12), []byte{0xFF, 0x03, 0x00, 0x21}, ip4TCP), -1)), want: vTCP},
-		{name: "ipip", lt: LinkTypeRaw, data: ipv4Pkt(protoIPIP, ip4TCP, -1), want: vTCP},
-		{name: "6in4", lt: LinkTypeRaw, data: ipv4Pkt(protoIPv6, ip6TCP, -1), want: vTCP, v6: true},
-		{name: "4in6", lt: LinkTypeRaw, data: ipv6Pkt(protoIPIP, ip4TCP), want: vTCP},
-		{name: "gtp-u", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoUDP, udp(2152, 2152, gtp), -1)), want: vTCP},
-		{name: "gtp-u extension header", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(2152, 2152, gtpExt), -1), want: vTCP},
+		{name: "gre", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0, 0, 0x08, 0}, ip4TCP), -1), want: vTCP, tunnel: TunnelGRE},
+		{name: "gre key and sequence", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0xB0, 0, 0x86, 0xDD}, make([]byte, 12), ip6TCP), -1), want: vTCP, v6: true, tunnel: TunnelGRE},
+		{name: "gre ethernet", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0, 0, 0x65, 0x58}, ether(etherIPv4, ip4TCP)), -1), want: vTCP, tunnel: TunnelGRE},
+		{name: "pptp gre ppp", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoGRE, concat([]byte{0x30, 0x81, 0x88, 0x0B}, make([]byte, 12), []byte{0xFF, 0x03, 0x00, 0x21}, ip4TCP), -1)), want: vTCP, tunnel: TunnelGRE},
+		{name: "ipip", lt: LinkTypeRaw, data: ipv4Pkt(protoIPIP, ip4TCP, -1), want: vTCP, tunnel: TunnelIPinIP},
+		{name: "6in4", lt: LinkTypeRaw, data: ipv4Pkt(protoIPv6, ip6TCP, -1), want: vTCP, v6: true, tunnel: TunnelIPinIP},
+		{name: "4in6", lt: LinkTypeRaw, data: ipv6Pkt(protoIPIP, ip4TCP), want: vTCP, tunnel: TunnelIPinIP},
+		{name: "gtp-u", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoUDP, udp(2152, 2152, gtp), -1)), want: vTCP, tunnel: TunnelGTPU},
+		{name: "gtp-u extension header", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(2152, 2152, gtpExt), -1), want: vTCP, tunnel: TunnelGTPU},
 		{name: "gtp-c", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(2152, 2152, []byte{0x32, 0x01, 0, 4, 0, 0, 0, 0}), -1), want: vNonTCP},
-		{name: "vxlan", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(5555, 4789, concat([]byte{8, 0, 0, 0, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1), want: vTCP},
-		{name: "geneve ethernet", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(5555, 6081, concat([]byte{0, 0, 0x65, 0x58, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1), want: vTCP},
-		{name: "geneve ip with options", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoUDP, udp(5555, 6081, concat([]byte{2, 0, 0x86, 0xDD, 0, 0, 1, 0}, make([]byte, 8), ip6TCP)), -1)), want: vTCP, v6: true},
+		{name: "vxlan", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(5555, 4789, concat([]byte{8, 0, 0, 0, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1), want: vTCP, tunnel: TunnelVXLAN},
+		{name: "geneve ethernet", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(5555, 6081, concat([]byte{0, 0, 0x65, 0x58, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1), want: vTCP, tunnel: TunnelGeneve},
+		{name: "geneve ip with options", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoUDP, udp(5555, 6081, concat([]byte{2, 0, 0x86, 0xDD, 0, 0, 1, 0}, make([]byte, 8), ip6TCP)), -1)), want: vTCP, v6: true, tunnel: TunnelGeneve},
 		{name: "geneve control message", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(5555, 6081, concat([]byte{0, 0x80, 0x65, 0x58, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1), want: vNonTCP},
 		{name: "geneve options cut", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(5555, 6081, []byte{0x3F, 0, 0x65, 0x58, 0, 0, 1, 0, 0, 0}), -1), want: vMalformed},
-		{name: "erspan type I", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0, 0, 0x88, 0xBE}, ether(etherIPv4, ip4TCP)), -1), want: vTCP},
-		{name: "erspan type II", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x88, 0xBE}, []byte{0, 0, 0, 7}, []byte{0x10, 0x64, 0, 1, 0, 0, 0, 0}, ether(etherVLAN, concat([]byte{0, 5, 0x08, 0x00}, ip4TCP))), -1)), want: vTCP},
+		{name: "erspan type I", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0, 0, 0x88, 0xBE}, ether(etherIPv4, ip4TCP)), -1), want: vTCP, tunnel: TunnelERSPAN},
+		{name: "erspan type II", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x88, 0xBE}, []byte{0, 0, 0, 7}, []byte{0x10, 0x64, 0, 1, 0, 0, 0, 0}, ether(etherVLAN, concat([]byte{0, 5, 0x08, 0x00}, ip4TCP))), -1)), want: vTCP, tunnel: TunnelERSPAN},
 		{name: "erspan type II wrong version", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x88, 0xBE}, []byte{0, 0, 0, 7}, []byte{0x20, 0x64, 0, 1, 0, 0, 0, 0}, ether(etherIPv4, ip4TCP)), -1), want: vNonTCP},
-		{name: "erspan type III", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x22, 0xEB}, []byte{0, 0, 0, 7}, []byte{0x20, 0x64, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0}, ether(etherIPv4, ip4TCP)), -1), want: vTCP},
-		{name: "erspan type III subheader, ip frame", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x22, 0xEB}, []byte{0, 0, 0, 7}, []byte{0x20, 0x64, 0, 1, 0, 0, 0, 9, 0, 0, 0x08, 0x01}, make([]byte, 8), ip6TCP), -1), want: vTCP, v6: true},
-		{name: "vxlan on linux's port", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoUDP, udp(40000, 8472, concat([]byte{8, 0, 0, 0, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1)), want: vTCP},
-		{name: "otv on linux's vxlan port", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(40000, 8472, concat([]byte{8, 0, 0, 1, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1), want: vTCP},
+		{name: "erspan type III", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x22, 0xEB}, []byte{0, 0, 0, 7}, []byte{0x20, 0x64, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0}, ether(etherIPv4, ip4TCP)), -1), want: vTCP, tunnel: TunnelERSPAN},
+		{name: "erspan type III subheader, ip frame", lt: LinkTypeRaw, data: ipv4Pkt(protoGRE, concat([]byte{0x10, 0, 0x22, 0xEB}, []byte{0, 0, 0, 7}, []byte{0x20, 0x64, 0, 1, 0, 0, 0, 9, 0, 0, 0x08, 0x01}, make([]byte, 8), ip6TCP), -1), want: vTCP, v6: true, tunnel: TunnelERSPAN},
+		{name: "vxlan on linux's port", lt: LinkTypeEthernet, data: ether(etherIPv4, ipv4Pkt(protoUDP, udp(40000, 8472, concat([]byte{8, 0, 0, 0, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1)), want: vTCP, tunnel: TunnelVXLAN},
+		{name: "otv on linux's vxlan port", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(40000, 8472, concat([]byte{8, 0, 0, 1, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1), want: vTCP, tunnel: TunnelVXLAN},
 		{name: "not vxlan on linux's port", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(40000, 8472, concat([]byte{0x0C, 0, 0, 0, 0, 0, 1, 0}, ether(etherIPv4, ip4TCP))), -1), want: vNonTCP},
 		{name: "udp", lt: LinkTypeRaw, data: ipv4Pkt(protoUDP, udp(53, 53, []byte("dns")), -1), want: vNonTCP},
 		{name: "icmpv6", lt: LinkTypeRaw, data: ipv6Pkt(58, make([]byte, 8)), want: vNonTCP},
@@ -297,7 +309,11 @@ func TestDecodeLengths(t *testing.T) {
 		{"inner total length beyond outer", LinkTypeRaw, ipv4Pkt(protoIPIP, long, -1), 0, 3, 3, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := decodeOne(t, decodeCase{lt: tc.lt, data: tc.data, wire: tc.wire, want: vTCP})
+			dc := decodeCase{lt: tc.lt, data: tc.data, wire: tc.wire, want: vTCP}
+			if tc.lt == LinkTypeRaw && tc.data[0]>>4 == 4 && tc.data[9] == protoIPIP {
+				dc.tunnel = TunnelIPinIP
+			}
+			p := decodeOne(t, dc)
 			if p.PayloadLen != tc.payloadLen || len(p.Payload) != tc.captured || p.Truncated != tc.truncated {
 				t.Errorf("PayloadLen %d, captured %d, truncated %v; want %d, %d, %v",
 					p.PayloadLen, len(p.Payload), p.Truncated, tc.payloadLen, tc.captured, tc.truncated)

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -60,6 +61,31 @@ type TCPOptions struct {
 	SACK          [4]SACKBlock // SACK blocks, NSACK of them
 }
 
+// Tunnel is a kind of tunnel the decoder takes TCP segments out of.
+type Tunnel uint8
+
+// The tunnels, outermost first when nested; NumTunnels counts them.
+const (
+	TunnelNone   Tunnel = iota
+	TunnelIPinIP        // IPv4 or IPv6 in IPv4 or IPv6
+	TunnelGRE           // GRE, PPTP's enhanced GRE, Ethernet in GRE
+	TunnelERSPAN        // ERSPAN types I, II and III, in GRE
+	TunnelVXLAN         // VXLAN on 4789, and on 8472
+	TunnelGeneve
+	TunnelGTPU
+	NumTunnels
+)
+
+var tunnelNames = [NumTunnels]string{"none", "IP-in-IP", "GRE", "ERSPAN", "VXLAN", "Geneve", "GTP-U"}
+
+// String returns the tunnel's usual name, e.g. "VXLAN".
+func (t Tunnel) String() string {
+	if t < NumTunnels {
+		return tunnelNames[t]
+	}
+	return "tunnel " + strconv.Itoa(int(t))
+}
+
 // Packet is the compact record of one TCP segment that the decoder fills in
 // place. It is the only thing the connection tracker sees of a frame.
 //
@@ -79,6 +105,9 @@ type Packet struct {
 	// Truncated is set when the captured bytes end before the IP packet does
 	// (snaplen), i.e. len(Payload) < PayloadLen or headers were cut.
 	Truncated bool
+	// Tunnel is the outermost tunnel the segment came out of (TunnelNone
+	// when it was not in one).
+	Tunnel Tunnel
 
 	Src, Dst netip.AddrPort
 	Seq, Ack uint32

@@ -183,3 +183,14 @@ func severityClass(s detectors.Severity) string {
 	}
 	return "info"
 }
+
+// tunnelText says how many TCP segments came out of each kind of tunnel,
+// e.g. "13 in VXLAN, 5 in GRE" ("" for none). The names come from the
+// report (decode.Tunnel's), cleaned like any report string.
+func tunnelText(m map[string]int64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmtInt(m[k])+" in "+cleanLine(k, 32))
+	}
+	return strings.Join(parts, ", ")
+}

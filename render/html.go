@@ -707,6 +707,7 @@ func captureViews(cs []Capture) []captureView {
 		add(&v.Rows, "format", format)
 		add(&v.Rows, "frames", fmtInt(c.Packets))
 		add(&v.Rows, "TCP segments", fmtInt(c.TCPPackets))
+		add(&v.Rows, "out of tunnels", tunnelText(c.Decode.Tunneled))
 		add(&v.Rows, "bytes read", fmtInt(c.Bytes))
 		add(&v.Rows, "first packet", orTime(c.Start, c.FirstTS))
 		add(&v.Rows, "last packet", orTime(c.End, c.LastTS))

@@ -130,7 +130,11 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		for _, lt := range sortedKeys(c.Decode.UnsupportedLink) {
 			skipped = append(skipped, fmtInt(c.Decode.UnsupportedLink[lt])+" link type "+mdCell(lt))
 		}
-		p("| ", mdCell(filepath.Base(c.Path)), " | ", format, " | ", fmtInt(c.Packets), " | ", fmtInt(c.TCPPackets), " | ",
+		tcp := fmtInt(c.TCPPackets)
+		if t := tunnelText(c.Decode.Tunneled); t != "" {
+			tcp += " (" + mdCell(t) + ")"
+		}
+		p("| ", mdCell(filepath.Base(c.Path)), " | ", format, " | ", fmtInt(c.Packets), " | ", tcp, " | ",
 			fmtSeconds(c.DurationS), " | ", strings.Join(skipped, ", "), " |")
 	}
 	p()

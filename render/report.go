@@ -75,6 +75,9 @@ type DecodeStats struct {
 	Malformed       int64            `json:"malformed"`
 	SnapTruncated   int64            `json:"snap_truncated"`
 	UnsupportedLink map[string]int64 `json:"unsupported_link_types,omitempty"`
+	// Tunneled counts the TCP segments (analysed) that came out of a
+	// tunnel, by the outermost tunnel's name ("VXLAN", "GRE", ...).
+	Tunneled map[string]int64 `json:"tunneled,omitempty"`
 }
 
 // ConnSummary is the report's line about one connection (CONTRACT.md's "A

@@ -340,6 +340,14 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 		// the snaplen's doing.
 		SnapTruncated: st.SnapTruncated - before.SnapTruncated + st.TCPTruncated - before.TCPTruncated,
 	}
+	for k := decode.TunnelNone + 1; k < decode.NumTunnels; k++ {
+		if n := st.Tunneled[k] - before.Tunneled[k]; n > 0 {
+			if c.Decode.Tunneled == nil {
+				c.Decode.Tunneled = map[string]int64{}
+			}
+			c.Decode.Tunneled[k.String()] = n
+		}
+	}
 	for lt, n := range st.UnsupportedLink {
 		if n -= before.UnsupportedLink[lt]; n > 0 {
 			if c.Decode.UnsupportedLink == nil {

@@ -28,6 +28,9 @@ func TestRecordedTunnels(t *testing.T) {
 	if len(rep.Findings) != 0 {
 		t.Errorf("findings on healthy traffic: %v", rep.Findings)
 	}
+	if c := rep.Captures[0]; !reflect.DeepEqual(c.Decode.Tunneled, map[string]int64{"VXLAN": c.TCPPackets}) {
+		t.Errorf("tunneled %v, want all %d TCP segments in VXLAN", c.Decode.Tunneled, c.TCPPackets)
+	}
 	want := map[string]bool{"10.98.1.0/24": true, "10.98.5.0/24": true}
 	got := map[string]bool{}
 	err = rep.Conns.Each(func(c *render.ConnSummary) error {
