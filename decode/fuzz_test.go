@@ -160,4 +160,11 @@ func checkDecode(t *testing.T, d *Decoder, fr *Frame, p *Packet) {
 	if !p.Src.Addr().IsValid() || !p.Dst.Addr().IsValid() {
 		t.Fatalf("addresses %v %v", p.Src, p.Dst)
 	}
+	var tunneled int64
+	for _, n := range s.Tunneled {
+		tunneled += n
+	}
+	if p.Tunnel >= NumTunnels || tunneled > s.TCP || (p.Tunnel != TunnelNone && s.Tunneled[p.Tunnel] == 0) {
+		t.Fatalf("tunnel %v, counted %v of %d TCP frames", p.Tunnel, s.Tunneled, s.TCP)
+	}
 }
