@@ -46,10 +46,38 @@ const (
 )
 
 // hsSyns keeps the times of the SYNs (SYN-ACKs aside) of a connection that
-// sent more than one: the first 8, and how many there were.
+// sent more than one: the first 8, and how many there were; and the copies
+// of a SYN or SYN-ACK the capture holds twice (hsDupSYN), which are no
+// retries.
 type hsSyns struct {
 	syn  [8]int64
 	nSyn int
+	// dups counts, per direction (flows.Orig: SYNs, flows.Resp: SYN-ACKs),
+	// the copies; lastSynAck is the latest SYN-ACK's time.
+	dups       [2]int32
+	lastSynAck int64
+}
+
+// hsDupSYN is how soon after the previous one a SYN or SYN-ACK counts as a
+// second copy of it in the capture rather than a retry: a capture on two
+// interfaces (tcpdump -i any on a host with a tunnel or a bridge: the
+// encapsulated and the plain packet) or a mirror port seeing both
+// directions holds copies microseconds apart, where stacks wait 1 s (Linux,
+// Windows) or, tuned by BPF in data centres, some milliseconds before they
+// resend.
+const hsDupSYN = 1e6 // 1 ms
+
+// last is the time of the latest SYN recorded.
+func (st *hsSyns) last() int64 { return st.syn[min(st.nSyn, len(st.syn))-1] }
+
+// realSYNs returns how many SYNs (dir Orig) or SYN-ACKs (Resp) c sent,
+// copies in the capture aside.
+func realSYNs(c *flows.Conn, st *hsSyns, dir flows.Dir) int64 {
+	n := int64(c.Endpoint(dir).SYNs)
+	if st != nil {
+		n -= int64(st.dups[dir])
+	}
+	return n
 }
 
 func (st *hsSyns) add(ts int64) {
@@ -90,7 +118,8 @@ type hsListener struct {
 type handshake struct {
 	transportBase
 	// syns are the SYN times of the live connections that sent more than
-	// one SYN without ACK (ConnDone reads the times of SYN retries only).
+	// one SYN without ACK or more than one SYN-ACK (ConnDone reads the
+	// times of SYN retries only, and the copies of both).
 	// The first one's time is the connection's SYNTS (Segment.FirstSYN): a
 	// map of every live connection's first SYN, written and deleted for
 	// every connection, was 0.3 s of the detectors' time on h1g.
@@ -130,19 +159,42 @@ func (d *handshake) Segment(c *flows.Conn, s *flows.Segment) {
 	if p.TS > d.now {
 		d.now = p.TS
 	}
-	if p.Flags&(decode.FlagSYN|decode.FlagACK) != decode.FlagSYN {
+	if !p.Flags.Has(decode.FlagSYN) || s.FirstSYN {
+		// The first SYN's time is c.SYNTS, which the tracker never changes
+		// again: only a connection that sends another needs a record.
 		return
 	}
-	if s.FirstSYN {
-		// Its time is c.SYNTS, which the tracker never changes again: only
-		// a connection that sends another needs a record.
-		return
+	synAck := p.Flags.Has(decode.FlagACK)
+	if synAck && c.Resp.SYNs < 2 && c.Orig.SYNs < 2 {
+		return // the first SYN-ACK of a connection with no record: most
 	}
 	st := d.syns[c]
 	if st == nil {
-		st = &hsSyns{}
-		st.add(c.SYNTS)
+		if synAck && (c.Resp.SYNs < 2 || s.Dir != flows.Resp) {
+			return // the first SYN-ACK: its time is c.SYNACKTS
+		}
+		if !synAck && c.SYNTS == 0 {
+			return
+		}
+		st = &hsSyns{lastSynAck: c.SYNACKTS}
+		if c.SYNTS != 0 {
+			st.add(c.SYNTS)
+		}
 		d.syns[c] = st
+	}
+	if synAck {
+		if s.Dir != flows.Resp {
+			return
+		}
+		if st.lastSynAck != 0 && p.TS-st.lastSynAck < hsDupSYN {
+			st.dups[flows.Resp]++
+		}
+		st.lastSynAck = p.TS
+		return
+	}
+	if st.nSyn > 0 && p.TS-st.last() < hsDupSYN {
+		st.dups[flows.Orig]++
+		return
 	}
 	st.add(p.TS)
 }
@@ -163,14 +215,16 @@ func serverAck(c *flows.Conn) (uint32, bool) {
 	return best, ok
 }
 
-// classify returns the handshake problems of c.
-func (d *handshake) classify(c *flows.Conn) hsFail {
+// classify returns the handshake problems of c; st holds its SYNs' times
+// and copies (nil when it sent one of each at most).
+func (d *handshake) classify(c *flows.Conn, st *hsSyns) hsFail {
 	var f hsFail
 	o, r := &c.Orig, &c.Resp
-	if o.SYNs > 1 {
+	syns, synAcks := realSYNs(c, st, flows.Orig), realSYNs(c, st, flows.Resp)
+	if syns > 1 {
 		f |= hsSynRetrans
 	}
-	if r.SYNs > 1 {
+	if synAcks > 1 {
 		f |= hsSynAckRetrans
 	}
 	if c.SYNACKTS == 0 {
@@ -185,7 +239,7 @@ func (d *handshake) classify(c *flows.Conn) hsFail {
 		return f &^ hsSynRetrans
 	}
 	if c.EstablishedTS == 0 {
-		if r.SYNs > 1 && o.Packets <= int64(o.SYNs) {
+		if synAcks > 1 && o.Packets <= int64(o.SYNs) {
 			f |= hsHalfOpen
 		}
 		if o.UniqueBytes == 0 {
@@ -227,8 +281,8 @@ func (d *handshake) ConnDone(c *flows.Conn) {
 	}
 	l.attempts++
 	l.seen = max(l.seen, c.LastTS)
-	f := d.classify(c)
-	if f&hsSynUnanswered != 0 && c.Orig.SYNs == 1 && c.LastTS-c.SYNTS < ns(d.opt.SYNTimeout) {
+	f := d.classify(c, st)
+	if f&hsSynUnanswered != 0 && realSYNs(c, st, flows.Orig) == 1 && c.LastTS-c.SYNTS < ns(d.opt.SYNTimeout) {
 		// One SYN just before the connection was handed on: too soon to
 		// judge; Finish re-checks against the capture end.
 		f = f&^hsSynUnanswered | hsPendingSYN
@@ -242,7 +296,7 @@ func (d *handshake) ConnDone(c *flows.Conn) {
 		}
 	}
 	if f&hsSynUnanswered != 0 {
-		l.synsLost += int64(c.Orig.SYNs)
+		l.synsLost += realSYNs(c, st, flows.Orig)
 	}
 	if c.SYNACKTS != 0 && c.SYNTS != 0 && len(l.synAckDelays) < 4096 {
 		l.synAckDelays = append(l.synAckDelays, Seconds(c.SYNACKTS-c.SYNTS))

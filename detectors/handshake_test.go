@@ -124,3 +124,50 @@ func TestHandshakeSynRetryTimes(t *testing.T) {
 		t.Errorf("SYN retry points\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestHandshakeCopiesAreNoRetries: a capture on two interfaces (tcpdump -i
+// any on a host with a tunnel or bridge) holds every SYN and SYN-ACK twice,
+// microseconds apart. Those copies are no retries: no finding. A SYN resent
+// a second later still is one, and its copies do not count twice.
+func TestHandshakeCopiesAreNoRetries(t *testing.T) {
+	var b strings.Builder
+	for i := range 3 {
+		ts := float64(i)
+		fmt.Fprintf(&b, "conn c%d client 10.6.4.1:%d server 10.6.4.2:80\n", i, 45000+i)
+		fmt.Fprintf(&b, "%.6f C>S SYN seq=0 mss=1460\n%.6f C>S SYN seq=0 mss=1460\n", ts, ts+0.000003)
+		fmt.Fprintf(&b, "%.6f S>C SYN,ACK seq=0 mss=1460\n%.6f S>C SYN,ACK seq=0 mss=1460\n", ts+0.0001, ts+0.000103)
+		fmt.Fprintf(&b, "%.6f C>S ACK\n%.6f C>S FIN,ACK\n%.6f S>C FIN,ACK\n%.6f C>S ACK\n", ts+0.0002, ts+0.1, ts+0.1001, ts+0.1002)
+	}
+	run := runScript(t, "synrepeat", b.String())
+	for _, f := range run.Findings {
+		if f.Kind == KindHandshakeFailure {
+			t.Errorf("copies taken for retries: %s", f.Title)
+		}
+	}
+
+	b.Reset()
+	b.WriteString("conn r client 10.6.5.1:46000 server 10.6.5.2:80\n")
+	b.WriteString("0.000000 C>S SYN seq=0 mss=1460\n0.000004 C>S SYN seq=0 mss=1460\n")
+	b.WriteString("1.000000 C>S SYN seq=0 mss=1460\n1.000004 C>S SYN seq=0 mss=1460\n")
+	b.WriteString("1.000100 S>C SYN,ACK seq=0 mss=1460\n1.000200 C>S ACK\n")
+	b.WriteString("conn end client 10.6.5.9:50000 server 10.6.5.10:9\n5.000 C>S ACK\n")
+	run = runScript(t, "synretrycopies", b.String())
+	var got *Finding
+	for i, f := range run.Findings {
+		if f.Kind == KindHandshakeFailure && f.Subject == "10.6.5.2:80" {
+			got = &run.Findings[i]
+		}
+	}
+	if got == nil || !strings.Contains(got.Title, "answered only after a SYN retry") {
+		t.Fatalf("a SYN resent after 1 s, each copy captured twice: %+v", got)
+	}
+	var points []Point
+	for _, ch := range got.Charts {
+		for _, s := range ch.Series {
+			points = append(points, s.Points...)
+		}
+	}
+	if fmt.Sprint(points) != fmt.Sprint([]Point{{X: 1, Y: 0}, {X: 2, Y: 1}}) {
+		t.Errorf("SYN retry points %v, want the two SYNs 1 s apart, copies aside", points)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/render"
 )
 
@@ -52,5 +53,41 @@ func TestRecordedTunnels(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("connections in the tunnels %v, want one in each of %v", got, want)
+	}
+}
+
+// TestRecordedTunnelsOnAnyInterface analyzes real-tunnels-any.pcap: the
+// same traffic as real-tunnels.pcap captured with `tcpdump -i any` in the
+// server's namespace, as on a Kubernetes node, so every segment is there
+// twice, in its tunnel on the veth and plain on the tunnel device. The
+// copies are capture-quality's to report; they are no SYN retries and no
+// retransmission storm.
+func TestRecordedTunnelsOnAnyInterface(t *testing.T) {
+	res, err := Run(Options{Paths: []string{"../../testdata/captures/real-tunnels-any.pcap"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	rep := res.Report
+	c := rep.Captures[0]
+	if n := c.Decode.Tunneled["VXLAN"]; n == 0 || 2*n != c.TCPPackets {
+		t.Errorf("%d of %d TCP segments out of VXLAN, want half", n, c.TCPPackets)
+	}
+	if rep.Summary.Connections != 2 {
+		t.Errorf("%d connections, want the 2 of the tunnels, each copy in it", rep.Summary.Connections)
+	}
+	var quality bool
+	for _, f := range rep.Findings {
+		switch f.Kind {
+		case detectors.KindCaptureQuality:
+			for _, m := range f.Evidence {
+				quality = quality || m.Name == "capture_duplicates" && m.Value > 0
+			}
+		default:
+			t.Errorf("finding on healthy traffic captured twice: %s", f.Title)
+		}
+	}
+	if !quality {
+		t.Error("no capture-quality finding with the duplicates")
 	}
 }

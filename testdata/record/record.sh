@@ -17,7 +17,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/../captures}
 shift || true
-ALL=(keepalive server-close rst-linger0 close-wait-leak idle-timeout-client-closewait data-after-fin-rst tls-handshake demo tunnels)
+ALL=(keepalive server-close rst-linger0 close-wait-leak idle-timeout-client-closewait data-after-fin-rst tls-handshake demo tunnels tunnels-any)
 SCEN=("$@")
 [ ${#SCEN[@]} -eq 0 ] && SCEN=("${ALL[@]}")
 
@@ -62,13 +62,13 @@ setup() {
 	inc ping -c 1 -W 2 -I $HC_IP $S_IP >/dev/null 2>&1 || true
 }
 
-# start_capture FILE [SNAPLEN [FILTER]]: tcpdump on the server's veth; sets
-# CAP_PID.
+# start_capture FILE [SNAPLEN [FILTER [INTERFACE]]]: tcpdump on the server's
+# veth (or INTERFACE); sets CAP_PID.
 start_capture() {
-	local file=$1 snap=${2:-0} filter=${3:-tcp}
+	local file=$1 snap=${2:-0} filter=${3:-tcp} iface=${4:-$VS}
 	rm -f "$file"
 	# not through ins(): $! must be tcpdump itself (ip netns exec execs it)
-	ip netns exec $NS_S tcpdump -i $VS -s "$snap" -U --immediate-mode -w "$file" "$filter" 2>"$WORK/tcpdump.$snap.log" &
+	ip netns exec $NS_S tcpdump -i "$iface" -s "$snap" -U --immediate-mode -w "$file" "$filter" 2>"$WORK/tcpdump.$snap.log" &
 	CAP_PID=$!
 	PIDS+=("$CAP_PID")
 	for _ in $(seq 100); do
@@ -213,7 +213,8 @@ rec_demo() { # demo: healthy keep-alive traffic + a health checker whose probes 
 	stop "$SRV_PID"
 }
 
-rec_tunnels() { # TCP inside the tunnels of mirrored and cloud captures, seen on the underlay
+rec_tunnels() { # FILE [FILTER [INTERFACE]]: TCP inside the tunnels of mirrored and cloud captures, seen on the underlay
+	local file=${1:-$OUT/real-tunnels.pcap} filter=${2:-"udp port 4789 or udp port 6081 or udp port 8472 or ip proto 47"} iface=${3:-$VS}
 	# Up to five tunnels over the veth pair, each with inner addresses of its
 	# own: VXLAN (AWS Traffic Mirroring), Geneve (AWS Gateway Load Balancer),
 	# ERSPAN types II and III (switch port mirrors), VXLAN on Linux's port
@@ -244,7 +245,7 @@ rec_tunnels() { # TCP inside the tunnels of mirrored and cloud captures, seen on
 		echo "  $t: 10.98.$i.1 -> 10.98.$i.2:8090"
 	done
 	[ ${#made[@]} -gt 0 ] || { echo "no tunnel device available: skipping tunnels" >&2; return 0; }
-	start_capture "$OUT/real-tunnels.pcap" 0 "udp port 4789 or udp port 6081 or udp port 8472 or ip proto 47"
+	start_capture "$file" 0 "$filter" "$iface"
 	local cap=$CAP_PID
 	start_server 8090 --addr 0.0.0.0:8090
 	for i in "${made[@]}"; do
@@ -273,6 +274,9 @@ for s in "${SCEN[@]}"; do
 	tls-handshake) rec_tls ;;
 	demo) rec_demo ;;
 	tunnels) rec_tunnels ;;
+	tunnels-any) # the same on `tcpdump -i any`, as on a Kubernetes node: every
+		# segment twice, in its tunnel on the veth and plain on the tunnel device
+		rec_tunnels "$OUT/real-tunnels-any.pcap" "tcp or udp port 4789 or udp port 6081 or udp port 8472 or ip proto 47" any ;;
 	*) echo "unknown scenario $s (want one of: ${ALL[*]})" >&2; exit 2 ;;
 	esac
 done
