@@ -45,6 +45,11 @@ type quality struct {
 	oneSided    int64 // connections seen in one direction only
 	dupFrames   trFrames
 
+	// dupLive holds the live connections with a segment captured twice,
+	// until ConnDone lists them (a capture that holds everything twice
+	// puts every live connection here; other captures few or none).
+	// lastDupC is the latest of them, which saves the map most lookups.
+	dupLive  map[*flows.Conn]struct{}
 	lastDupC *flows.Conn
 	// rs, when set, is retransmission-storm running before this detector
 	// in the engine (see shareDups). It keeps the same duplicate tracker
@@ -68,7 +73,7 @@ type quality struct {
 func newQuality(cfg *Config) *quality {
 	b := newTransportBase(cfg)
 	return &quality{transportBase: b, flows: NewFlowList(b.maxFlows), ex: exemplarSet{max: b.maxExemplars},
-		conns: newConnStates[dupTracker](cfg)}
+		conns: newConnStates[dupTracker](cfg), dupLive: map[*flows.Conn]struct{}{}}
 }
 
 // Segment implements SegmentDetector: it looks for packets captured twice.
@@ -99,7 +104,10 @@ func (d *quality) Segment(c *flows.Conn, s *flows.Segment) {
 		d.dupFrames.add(s.P.Frame)
 		if d.lastDupC != c {
 			d.lastDupC = c
-			d.dupConns++ // approximate: counts runs of duplicates per connection
+			if _, seen := d.dupLive[c]; !seen {
+				d.dupLive[c] = struct{}{}
+				d.dupConns++
+			}
 		}
 	}
 }
@@ -134,8 +142,13 @@ func (d *quality) ConnDone(c *flows.Conn) {
 	if d.lastC == c {
 		d.lastC, d.lastS = nil, nil
 	}
-	dup := d.lastDupC == c
-	if dup {
+	var dup bool
+	if len(d.dupLive) > 0 {
+		if _, dup = d.dupLive[c]; dup {
+			delete(d.dupLive, c)
+		}
+	}
+	if d.lastDupC == c {
 		d.lastDupC = nil // c may be reused for another connection
 	}
 	d.nconns++

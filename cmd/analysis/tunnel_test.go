@@ -83,6 +83,9 @@ func TestRecordedTunnelsOnAnyInterface(t *testing.T) {
 			for _, m := range f.Evidence {
 				quality = quality || m.Name == "capture_duplicates" && m.Value > 0
 			}
+			if f.FlowCount != 2 {
+				t.Errorf("capture-quality lists %d connections, want both, each with its copies", f.FlowCount)
+			}
 		default:
 			t.Errorf("finding on healthy traffic captured twice: %s", f.Title)
 		}
