@@ -164,39 +164,45 @@ func (d *handshake) Segment(c *flows.Conn, s *flows.Segment) {
 		// again: only a connection that sends another needs a record.
 		return
 	}
-	synAck := p.Flags.Has(decode.FlagACK)
-	if synAck && c.Resp.SYNs < 2 && c.Orig.SYNs < 2 {
-		return // the first SYN-ACK of a connection with no record: most
-	}
-	st := d.syns[c]
-	if st == nil {
-		if synAck && (c.Resp.SYNs < 2 || s.Dir != flows.Resp) {
+	// The SYN counts are read from s.View: the tracker goes on changing
+	// the Conn's while this runs behind it (cmd/analysis's pipeline).
+	if p.Flags.Has(decode.FlagACK) {
+		if s.Dir != flows.Resp || s.View.SYNs[flows.Resp] < 2 {
 			return // the first SYN-ACK: its time is c.SYNACKTS
 		}
-		if !synAck && c.SYNTS == 0 {
-			return
+		st := d.record(c)
+		prev := st.lastSynAck
+		if prev == 0 {
+			// Set once, before the first SYN-ACK was handed on, and never
+			// again: safe to read from a later one.
+			prev = c.SYNACKTS
 		}
-		st = &hsSyns{lastSynAck: c.SYNACKTS}
-		if c.SYNTS != 0 {
-			st.add(c.SYNTS)
-		}
-		d.syns[c] = st
-	}
-	if synAck {
-		if s.Dir != flows.Resp {
-			return
-		}
-		if st.lastSynAck != 0 && p.TS-st.lastSynAck < hsDupSYN {
+		if p.TS-prev < hsDupSYN {
 			st.dups[flows.Resp]++
 		}
 		st.lastSynAck = p.TS
 		return
 	}
+	st := d.record(c)
 	if st.nSyn > 0 && p.TS-st.last() < hsDupSYN {
 		st.dups[flows.Orig]++
 		return
 	}
 	st.add(p.TS)
+}
+
+// record returns c's SYN record, made at its second SYN or SYN-ACK with the
+// first SYN's time (c.SYNTS, set before any later SYN was handed on).
+func (d *handshake) record(c *flows.Conn) *hsSyns {
+	st := d.syns[c]
+	if st == nil {
+		st = &hsSyns{}
+		if c.SYNTS != 0 {
+			st.add(c.SYNTS)
+		}
+		d.syns[c] = st
+	}
+	return st
 }
 
 // serverAck returns the highest acknowledgment (relative to the client's
