@@ -516,7 +516,7 @@ func teardownCaveat(env *Env) string {
 	}
 	switch {
 	case env.HasDropped && env.Dropped > 0:
-		return fmt.Sprintf("the capture dropped %d packets: a FIN or RST may be missing from it", env.Dropped)
+		return "the capture dropped " + count(env.Dropped) + " packets: a FIN or RST may be missing from it"
 	case len(env.ReadErrors) > 0:
 		return "the capture file is cut off or damaged: " + env.ReadErrors[0]
 	case env.Interrupted != "":
@@ -542,8 +542,8 @@ func closeWaitTitle(key sockGroup, total, open int, oldest float64, youngOnly bo
 		return fmt.Sprintf("%s stayed in CLOSE_WAIT for up to %s after the %s's FIN before closing",
 			who, fmtSec(oldest), key.peerName())
 	}
-	return fmt.Sprintf("%s never closed after the %s's FIN (%d still in CLOSE_WAIT at the end, oldest %s)",
-		who, key.peerName(), open, fmtSec(oldest))
+	return fmt.Sprintf("%s never closed after the %s's FIN (%s still in CLOSE_WAIT at the end, oldest %s)",
+		who, key.peerName(), count(open), fmtSec(oldest))
 }
 
 // leakCauseInfo names each cause (singular, plural) and explains it.

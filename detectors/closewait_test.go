@@ -200,7 +200,7 @@ func TestCloseWaitLeakBounded(t *testing.T) {
 	if len(f.Charts) != 1 || len(f.Charts[0].Series[0].Points) > timelineBuckets {
 		t.Errorf("chart: %+v", f.Charts)
 	}
-	if !strings.Contains(f.Title, "30000 server sockets") {
+	if !strings.Contains(f.Title, "30,000 server sockets") || !strings.Contains(f.Title, "(30,000 still in CLOSE_WAIT") {
 		t.Errorf("title %q", f.Title)
 	}
 }

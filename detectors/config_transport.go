@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,7 +153,7 @@ func CaptureCaveat(env *Env, ackedUnseen, notCaptured int64) string {
 	var why []string
 	if env != nil {
 		if env.HasDropped && env.Dropped > 0 {
-			why = append(why, fmt.Sprintf("the capture interface dropped %d packets", env.Dropped))
+			why = append(why, "the capture interface dropped "+count(env.Dropped)+" packets")
 		}
 		if len(env.ReadErrors) > 0 {
 			why = append(why, "the capture file is cut off or damaged")
@@ -162,7 +163,7 @@ func CaptureCaveat(env *Env, ackedUnseen, notCaptured int64) string {
 		}
 	}
 	if ackedUnseen+notCaptured > 0 {
-		why = append(why, fmt.Sprintf("%d segments of these connections were ACKed or skipped without being captured", ackedUnseen+notCaptured))
+		why = append(why, count(ackedUnseen+notCaptured)+" segments of these connections were ACKed or skipped without being captured")
 	}
 	if len(why) == 0 {
 		return ""
@@ -279,12 +280,44 @@ func trMetric(name string, v float64, unit, note string) Metric {
 	return Metric{Name: name, Value: v, Unit: unit, Note: note}
 }
 
-// trPlural returns "1 connection" or "3 connections".
+// FormatCount writes a count the way the findings' prose does, with
+// thousands separators: 1234567 → "1,234,567". The reports and the command
+// line use it too, so a number reads the same everywhere.
+func FormatCount(n int64) string {
+	var buf [32]byte
+	b := strconv.AppendInt(buf[:0], n, 10)
+	digits := b
+	if n < 0 {
+		digits = b[1:]
+	}
+	if len(digits) <= 3 {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b)+len(digits)/3)
+	if n < 0 {
+		out = append(out, '-')
+	}
+	lead := len(digits) % 3
+	if lead == 0 {
+		lead = 3
+	}
+	out = append(out, digits[:lead]...)
+	for i := lead; i < len(digits); i += 3 {
+		out = append(out, ',')
+		out = append(out, digits[i:i+3]...)
+	}
+	return string(out)
+}
+
+// count is FormatCount for the counters' types.
+func count[T ~int | ~int32 | ~int64 | ~uint64](n T) string { return FormatCount(int64(n)) }
+
+// trPlural returns "1 connection" or "3 connections" ("12,345 connections").
 func trPlural(n int64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return FormatCount(n) + " " + many
 }
 
 // trDur formats seconds for titles: "850 µs", "12 ms", "1.3 s", "4 min 10 s".

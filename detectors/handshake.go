@@ -585,15 +585,15 @@ func (d *handshake) scanFinding(host netip.Addr, ls []*hsListener, env *Env) Fin
 	}
 	f := Finding{Kind: KindHandshakeFailure, Severity: sev, Subject: host.String(), At: sc.first, Until: sc.last,
 		Flows: sc.fl.Refs(), FlowCount: sc.fl.Count(), Exemplars: sc.ex.best(), Highlight: sc.hl.list()}
-	f.Title = fmt.Sprintf("%s: connection attempts to %d ports failed (%d unanswered, %d refused, from %s)",
-		host, sc.ports, sc.unanswered, sc.refused, trPlural(int64(len(sc.clients)), "client", "clients"))
+	f.Title = fmt.Sprintf("%s: connection attempts to %s ports failed (%s unanswered, %s refused, from %s)",
+		host, count(sc.ports), count(sc.unanswered), count(sc.refused), trPlural(int64(len(sc.clients)), "client", "clients"))
 	if sev == Info {
-		f.Explanation = fmt.Sprintf("%s tried %d ports of %s; %d attempts got no answer and %d were refused. Probing many ports, most of them closed or filtered, is a port scan (or a service discovery), not a failing service.",
-			strings.Join(sortedAddrs(sc.clients), ", "), sc.ports, host, sc.unanswered, sc.refused)
+		f.Explanation = fmt.Sprintf("%s tried %s ports of %s; %s attempts got no answer and %s were refused. Probing many ports, most of them closed or filtered, is a port scan (or a service discovery), not a failing service.",
+			strings.Join(sortedAddrs(sc.clients), ", "), count(sc.ports), host, count(sc.unanswered), count(sc.refused))
 		f.Actions = []string{"If the scan is unexpected, find the scanning host and why it scans; otherwise ignore this finding."}
 	} else {
-		f.Explanation = fmt.Sprintf("%d clients failed to connect to %d ports of %s: %d attempts got no answer at all and %d were refused. The host is down, unreachable, or a firewall in front of it drops or rejects new connections.",
-			len(sc.clients), sc.ports, host, sc.unanswered, sc.refused)
+		f.Explanation = fmt.Sprintf("%s clients failed to connect to %s ports of %s: %s attempts got no answer at all and %s were refused. The host is down, unreachable, or a firewall in front of it drops or rejects new connections.",
+			count(len(sc.clients)), count(sc.ports), host, count(sc.unanswered), count(sc.refused))
 		f.Actions = []string{"Check that the host is up and reachable, and the firewall rules and security groups in front of it."}
 	}
 	f.Evidence = []Metric{
@@ -676,7 +676,7 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 		parts = append(parts, fmt.Sprintf("listen queue overflow: %s completed but never served", trPlural(oneSided, "connection", "connections")))
 	}
 	if unanswered > 0 {
-		parts = append(parts, fmt.Sprintf("%d of %d connection attempts got no SYN-ACK (%d SYNs lost)", unanswered, l.attempts, l.synsLost))
+		parts = append(parts, fmt.Sprintf("%s of %s connection attempts got no SYN-ACK (%s SYNs lost)", count(unanswered), count(l.attempts), count(l.synsLost)))
 	}
 	if refused > 0 {
 		parts = append(parts, fmt.Sprintf("%s refused with RST", trPlural(refused, "attempt", "attempts")))
@@ -707,12 +707,12 @@ func (d *handshake) finding(l *hsListener, env *Env) (Finding, bool) {
 				trPlural(k, "connection", "connections"), l.addr)
 		}
 		if unanswered > 0 {
-			fmt.Fprintf(&ex, "Meanwhile %d later connection attempts were dropped without a SYN-ACK: Linux drops SYNs while the accept queue is full. ", unanswered)
+			fmt.Fprintf(&ex, "Meanwhile %s later connection attempts were dropped without a SYN-ACK: Linux drops SYNs while the accept queue is full. ", count(unanswered))
 		}
 		ex.WriteString("The listener's accept queue (the backlog of listen()) overflowed because the application stopped calling accept(): it is hung, blocked, out of threads or file descriptors, or was started with a tiny backlog. ")
 	} else if unanswered > 0 {
-		fmt.Fprintf(&ex, "%d of %d connection attempts to %s got no answer at all: no SYN-ACK and no RST. The SYN was dropped on the way, by a firewall, or by the server (a full SYN or accept queue, a SYN flood protection); a closed port would have answered with RST. ",
-			unanswered, l.attempts, l.addr)
+		fmt.Fprintf(&ex, "%s of %s connection attempts to %s got no answer at all: no SYN-ACK and no RST. The SYN was dropped on the way, by a firewall, or by the server (a full SYN or accept queue, a SYN flood protection); a closed port would have answered with RST. ",
+			count(unanswered), count(l.attempts), l.addr)
 	}
 	if retry != "" {
 		fmt.Fprintf(&ex, "The clients resent their SYNs %s. ", retry)

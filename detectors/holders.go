@@ -1,7 +1,6 @@
 package detectors
 
 import (
-	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
@@ -294,7 +293,7 @@ func highlights(cs []*flows.Conn, frames func(*flows.Conn) []int64) []int64 {
 // plural returns "1 connection" or "3 connections".
 func plural(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return count(n) + " " + many
 }

@@ -203,8 +203,8 @@ func (d *quality) Finish(env *Env) []Finding {
 	warn := func(s Severity) { sev = max(sev, s) }
 	if env.HasDropped && env.Dropped > 0 {
 		warn(Warning)
-		parts = append(parts, fmt.Sprintf("the capture interface dropped %d packets", env.Dropped))
-		expl = append(expl, fmt.Sprintf("The pcapng interface statistics say the capturing host dropped %d packets (its buffer overflowed): they are missing from the file although they crossed the wire.", env.Dropped))
+		parts = append(parts, "the capture interface dropped "+count(env.Dropped)+" packets")
+		expl = append(expl, fmt.Sprintf("The pcapng interface statistics say the capturing host dropped %s packets (its buffer overflowed): they are missing from the file although they crossed the wire.", count(env.Dropped)))
 	}
 	if len(env.ReadErrors) > 0 {
 		warn(Warning)
@@ -230,8 +230,8 @@ func (d *quality) Finish(env *Env) []Finding {
 		if d.notCaptured > 0 {
 			what = append(what, trPlural(d.notCaptured, "sequence gap never filled", "sequence gaps never filled"))
 		}
-		parts = append(parts, fmt.Sprintf("%s of %d miss data (%s)",
-			trPlural(d.missing, "connection", "connections"), d.nconns, strings.Join(what, ", ")))
+		parts = append(parts, fmt.Sprintf("%s of %s miss data (%s)",
+			trPlural(d.missing, "connection", "connections"), count(d.nconns), strings.Join(what, ", ")))
 		expl = append(expl, fmt.Sprintf("In %s the receiver ACKed data the capture never showed, or the sequence numbers jump over data that never appears: the capture missed those segments (the capture host was too slow, a mirror port dropped them, or the capture started or ended in the middle). Unlike network loss, these were not resent, because the receiver got them.",
 			trPlural(d.missing, "connection", "connections")))
 	}
@@ -247,14 +247,14 @@ func (d *quality) Finish(env *Env) []Finding {
 		} else {
 			warn(Info)
 		}
-		parts = append(parts, fmt.Sprintf("%d packets were captured twice", d.dups))
-		expl = append(expl, fmt.Sprintf("%d of %d segments that look like retransmissions came within half a round trip of the original, faster than any TCP stack resends: the same packet was captured twice (a mirror port seeing both directions, or the capture taken on two interfaces, e.g. both sides of a router). tshark counts them as retransmissions; pcapsleuth does not count them in retransmission storms.",
-			d.dups, d.retrans))
+		parts = append(parts, count(d.dups)+" packets were captured twice")
+		expl = append(expl, fmt.Sprintf("%s of %s segments that look like retransmissions came within half a round trip of the original, faster than any TCP stack resends: the same packet was captured twice (a mirror port seeing both directions, or the capture taken on two interfaces, e.g. both sides of a router). tshark counts them as retransmissions; pcapsleuth does not count them in retransmission storms.",
+			count(d.dups), count(d.retrans)))
 	}
 	if d.truncSegs > 0 || env.SnapTruncated > 0 {
 		warn(Info)
-		parts = append(parts, fmt.Sprintf("%d segments cut by the snaplen", d.truncSegs+env.SnapTruncated))
-		expl = append(expl, fmt.Sprintf("%d segments were captured without all of their payload (a short snaplen, e.g. tcpdump -s 96): sequence analysis still works from the headers, but TLS and HTTP details are missing.", d.truncSegs+env.SnapTruncated))
+		parts = append(parts, count(d.truncSegs+env.SnapTruncated)+" segments cut by the snaplen")
+		expl = append(expl, fmt.Sprintf("%s segments were captured without all of their payload (a short snaplen, e.g. tcpdump -s 96): sequence analysis still works from the headers, but TLS and HTTP details are missing.", count(d.truncSegs+env.SnapTruncated)))
 	}
 	if env.Backwards > 0 {
 		if env.Backwards*100 >= max(env.TCPPackets, 1) {
@@ -267,8 +267,8 @@ func (d *quality) Finish(env *Env) []Finding {
 	}
 	if env.Evicted > 0 {
 		warn(Info)
-		parts = append(parts, fmt.Sprintf("%d connections were handed on early to bound memory", env.Evicted))
-		expl = append(expl, fmt.Sprintf("%d connections were evicted from the connection table to keep memory bounded; later packets of them started new entries.", env.Evicted))
+		parts = append(parts, count(env.Evicted)+" connections were handed on early to bound memory")
+		expl = append(expl, count(env.Evicted)+" connections were evicted from the connection table to keep memory bounded; later packets of them started new entries.")
 	}
 	if sev == 0 {
 		return nil

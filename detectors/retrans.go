@@ -703,8 +703,8 @@ func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) 
 	if len(pr.rtts) > 0 {
 		rtt = Median(pr.rtts)
 	}
-	title := fmt.Sprintf("%s: %d retransmissions in %s (%s of data segments",
-		pr.key, c.all(), trPlural(int64(pr.flows.Count()), "connection", "connections"), trPct(pairRate))
+	title := fmt.Sprintf("%s: %s retransmissions in %s (%s of data segments",
+		pr.key, count(c.all()), trPlural(int64(pr.flows.Count()), "connection", "connections"), trPct(pairRate))
 	if pr.peak.loss > 0 && peakRate > pairRate {
 		title += fmt.Sprintf(", peak %s over %s", trPct(peakRate), trDur(o.RetransWindow.Seconds()))
 	}
@@ -718,8 +718,8 @@ func (d *retrans) finding(pr *rsPair, total rsCounts, env *Env) (Finding, bool) 
 	f.Title = title
 
 	var ex strings.Builder
-	fmt.Fprintf(&ex, "Between %s and %s, %d of %d segments carrying data were sent again: %s (the receiver reported a hole with duplicate ACKs or SACK), %s (the sender's timer fired because nothing came back), %s and %s of data already ACKed.",
-		pr.key.Lo, pr.key.Hi, c.all(), c.Data+c.all(), trPlural(c.Fast, "fast retransmission", "fast retransmissions"),
+	fmt.Fprintf(&ex, "Between %s and %s, %s of %s segments carrying data were sent again: %s (the receiver reported a hole with duplicate ACKs or SACK), %s (the sender's timer fired because nothing came back), %s and %s of data already ACKed.",
+		pr.key.Lo, pr.key.Hi, count(c.all()), count(c.Data+c.all()), trPlural(c.Fast, "fast retransmission", "fast retransmissions"),
 		trPlural(c.RTO, "RTO retransmission", "RTO retransmissions"), trPlural(c.TLP, "tail loss probe", "tail loss probes"),
 		trPlural(c.Spurious, "spurious resend", "spurious resends"))
 	if len(why) > 0 {

@@ -615,7 +615,7 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 	if bound == 0 {
 		return Finding{}, false
 	}
-	count := func(m int) (super, multiples int64) {
+	superOf := func(m int) (super, multiples int64) {
 		for _, h := range hist {
 			if h.Size > bound {
 				super += h.Count
@@ -626,14 +626,14 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 		}
 		return super, multiples
 	}
-	super, multiples := count(mss)
+	super, multiples := superOf(mss)
 	if super == 0 {
 		return Finding{}, false // all were within the MSS (jumbo frames, loopback)
 	}
 	if synM > 0 && dataM > 0 && dataM < synM {
 		// Segments cut smaller than the MSS allows (IP options, a path MTU
 		// below the MSS): the super-segments are multiples of the real size.
-		if _, m := count(dataM); m > multiples {
+		if _, m := superOf(dataM); m > multiples {
 			mss, from = dataM, fmt.Sprintf("inferred from the segment sizes (the SYN allowed %d)", synM)
 			multiples = m
 		}
@@ -645,26 +645,26 @@ func (d *tso) finding(l *tsoLink, env *Env) (Finding, bool) {
 	f := Finding{Kind: KindTSOSuperSegments, Severity: Info, Subject: l.key.String(), At: sup.first, Until: sup.last,
 		Flows: sup.flows.Refs(), FlowCount: sup.flows.Count(), Exemplars: sup.ex.best(), Highlight: sup.hl.list()}
 	f.Inferred.MSS = &mss
-	f.Title = fmt.Sprintf("%s: %d super-segments up to %d bytes (%s × MSS %d) in %s; %s",
-		l.key, super, l.maxSize, fmtMultiple(float64(l.maxSize)/float64(mss)), mss,
+	f.Title = fmt.Sprintf("%s: %s super-segments up to %s bytes (%s × MSS %s) in %s; %s",
+		l.key, count(super), count(l.maxSize), fmtMultiple(float64(l.maxSize)/float64(mss)), count(mss),
 		trPlural(int64(sup.flows.Count()), "connection", "connections"), vantage)
 
 	var ex strings.Builder
-	fmt.Fprintf(&ex, "%d of %d data segments from %s to %s carry more than one MSS of payload (MSS %d bytes, %s); %d of them are exact multiples of it. ",
-		super, l.segs, l.key.From, l.key.To, mss, from, multiples)
+	fmt.Fprintf(&ex, "%s of %s data segments from %s to %s carry more than one MSS of payload (MSS %s bytes, %s); %s of them are exact multiples of it. ",
+		count(super), count(l.segs), l.key.From, l.key.To, count(mss), from, count(multiples))
 	ex.WriteString(vantageText)
 	if len(sup.bursts) > 0 {
 		b := sup.bursts[0]
 		parts := make([]string, len(b.Sizes))
 		for i, s := range b.Sizes {
-			parts[i] = fmt.Sprint(s)
+			parts[i] = count(s)
 		}
-		fmt.Fprintf(&ex, " Between two ACKs the sender sent bursts such as %s bytes (%d bytes, %s MSS).",
-			strings.Join(parts, " + "), b.Bytes, fmtMultiple(float64(b.Bytes)/float64(mss)))
+		fmt.Fprintf(&ex, " Between two ACKs the sender sent bursts such as %s bytes (%s bytes, %s MSS).",
+			strings.Join(parts, " + "), count(b.Bytes), fmtMultiple(float64(b.Bytes)/float64(mss)))
 	}
 	if l.maxFlight > 0 {
-		fmt.Fprintf(&ex, " The most data in flight at once was %d bytes, %s MSS: the congestion (or receive) window allowed about %d segments.",
-			l.maxFlight, fmtMultiple(float64(l.maxFlight)/float64(mss)), int(math.Round(float64(l.maxFlight)/float64(mss))))
+		fmt.Fprintf(&ex, " The most data in flight at once was %s bytes, %s MSS: the congestion (or receive) window allowed about %d segments.",
+			count(l.maxFlight), fmtMultiple(float64(l.maxFlight)/float64(mss)), int(math.Round(float64(l.maxFlight)/float64(mss))))
 	}
 	ex.WriteString(" Other analyses count a lost or resent super-segment once, though it stands for several packets on the wire.")
 	f.Explanation = ex.String()

@@ -79,7 +79,7 @@ func TestTSOBurstSizes(t *testing.T) {
 	run := runScript(t, "tso-burst", script)
 	for _, f := range run.Findings {
 		if f.Kind == KindTSOSuperSegments {
-			want := "bursts such as 2824 + 1412 + 1412 + 1412 + 1412 + 1412 bytes (12708 bytes, 9 MSS)"
+			want := "bursts such as 2,824 + 1,412 + 1,412 + 1,412 + 1,412 + 1,412 bytes (12,708 bytes, 9 MSS)"
 			if !strings.Contains(f.Explanation, want) {
 				t.Errorf("explanation %q\nwant it to contain %q", f.Explanation, want)
 			}

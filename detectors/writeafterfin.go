@@ -280,8 +280,8 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 		f.Title = fmt.Sprintf("%s wrote on %s after the %s's FIN and got RST back (%s after the FIN)",
 			capitalize(who), plural(n, "connection", "connections"), peer, fmtRange(delays.min, delays.max))
 		fmt.Fprintf(&b, "The %s closed %s with a FIN, and %s kept sending afterwards: %s after the FIN, "+
-			"%d bytes in all. The %s had closed its socket completely, so its kernel rejected the data with RST (%s after the write).",
-			peer, these(n), who, rangeWithMedian(&delays), bytes, peer, medianOf(&rstAfter))
+			"%s bytes in all. The %s had closed its socket completely, so its kernel rejected the data with RST (%s after the write).",
+			peer, these(n), who, rangeWithMedian(&delays), count(bytes), peer, medianOf(&rstAfter))
 		if key.Side == flows.Resp {
 			b.WriteString(" The typical story (incident 004): the client - a load balancer or proxy - timed out the request and closed " +
 				"the connection with FIN, not RST; the server did not notice, finished the work and wrote the response to a peer that was gone. " +
@@ -305,8 +305,8 @@ func (d *writeAfterFIN) finding(key sockGroup, g *wafGroup, end int64, env *Env)
 			f.Title += " (" + fmtBackoff(chain) + ")"
 		}
 		fmt.Fprintf(&b, "The %s closed %s with a FIN, and %s sent data afterwards (%s after the FIN). "+
-			"None of it was ACKed and no RST came back: the packets vanished. The sender retransmitted %d times in all",
-			peer, these(n), who, rangeWithMedian(&delays), retrans)
+			"None of it was ACKed and no RST came back: the packets vanished. The sender retransmitted %s times in all",
+			peer, these(n), who, rangeWithMedian(&delays), count(retrans))
 		if len(chain) > 0 {
 			fmt.Fprintf(&b, ", with the exponential RTO backoff of a silent path (intervals %s)", fmtBackoff(chain))
 		}

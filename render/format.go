@@ -9,35 +9,9 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 )
 
-// fmtInt writes n with thousands separators: 1234567 → "1,234,567".
-func fmtInt(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	if len(s) <= 3 {
-		if neg {
-			return "-" + s
-		}
-		return s
-	}
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	lead := len(s) % 3
-	if lead > 0 {
-		b.WriteString(s[:lead])
-	}
-	for i := lead; i < len(s); i += 3 {
-		if b.Len() > 0 && !(neg && b.Len() == 1) {
-			b.WriteByte(',')
-		}
-		b.WriteString(s[i : i+3])
-	}
-	return b.String()
-}
+// fmtInt writes n with thousands separators: 1234567 → "1,234,567"
+// (detectors.FormatCount, so that reports and findings agree).
+func fmtInt(n int64) string { return detectors.FormatCount(n) }
 
 // fmtSeconds writes a duration in seconds the way people read them:
 // "412 s", "20.0 s", "1.5 s", "200 ms", "3.2 ms", "85 µs".

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/flows"
 	"github.com/pcapsleuth/pcapsleuth/render"
 )
@@ -267,12 +268,12 @@ func (s *summarizer) summary(end int64) render.Summary {
 			}
 		}
 		out.StateCounts[name] = m
-		line := fmt.Sprintf("%s side: %d connections", name, st.conns)
+		line := fmt.Sprintf("%s side: %s connections", name, detectors.FormatCount(int64(st.conns)))
 		var parts []string
 		for _, x := range []flows.State{flows.StateEstablished, flows.StateCloseWait, flows.StateFinWait1,
 			flows.StateFinWait2, flows.StateLastAck, flows.StateTimeWait, flows.StateSynSent, flows.StateSynReceived} {
 			if n := counts[x]; n > 0 {
-				p := fmt.Sprintf("%d still in %s", n, x)
+				p := fmt.Sprintf("%s still in %s", detectors.FormatCount(int64(n)), x)
 				if x == flows.StateCloseWait && st.oldestCloseWait != 0 {
 					p += fmt.Sprintf(" at the end of the capture, oldest %s", age(end-st.oldestCloseWait))
 				}
@@ -301,14 +302,14 @@ func (s *summarizer) summary(end int64) render.Summary {
 	})
 	for i, x := range hs {
 		if i == 5 {
-			out.Lines = append(out.Lines, fmt.Sprintf("... and %d more endpoints holding CLOSE_WAIT sockets", len(hs)-5))
+			out.Lines = append(out.Lines, fmt.Sprintf("... and %s more endpoints holding CLOSE_WAIT sockets", detectors.FormatCount(int64(len(hs)-5))))
 			break
 		}
 		who := "server sockets on " + x.k
 		if x.h.side == flows.Orig {
 			who = "client sockets " + x.k
 		}
-		out.Lines = append(out.Lines, fmt.Sprintf("%d %s in CLOSE_WAIT at the end, oldest %s", x.h.count, who, age(end-x.h.oldest)))
+		out.Lines = append(out.Lines, fmt.Sprintf("%s %s in CLOSE_WAIT at the end, oldest %s", detectors.FormatCount(int64(x.h.count)), who, age(end-x.h.oldest)))
 	}
 	return out
 }

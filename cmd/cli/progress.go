@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"io"
 	"strings"
 	"sync"
@@ -158,25 +159,9 @@ func Bytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// Count formats a count with thousands separators: 1,234,567.
-func Count(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+// Count formats a count with thousands separators: 1,234,567
+// (detectors.FormatCount, as the reports write them).
+func Count(n int64) string { return detectors.FormatCount(n) }
 
 // clock formats a duration as m:ss or h:mm:ss.
 func clock(d time.Duration) string {
