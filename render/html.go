@@ -638,8 +638,15 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 		v.Lines = append(v.Lines, cleanLine(l, 300))
 	}
 	var packets int64
+	var tunneled map[string]int64
 	for _, c := range r.Captures {
 		packets += c.Packets
+		for k, n := range c.Decode.Tunneled {
+			if tunneled == nil {
+				tunneled = map[string]int64{}
+			}
+			tunneled[k] += n
+		}
 		for _, e := range c.Errors {
 			v.Health = append(v.Health, cleanLine(filepath.Base(c.Path), 120)+": "+cleanLine(e, 300))
 		}
@@ -665,6 +672,9 @@ func newVerdict(r *Report, fs []findingView) verdictView {
 	}
 	v.Checked = "Checked " + plural(packets, "packet", "packets") + " in " + plural(conns, "TCP connection", "TCP connections") +
 		" with " + dets + "."
+	if t := tunnelText(tunneled); t != "" {
+		v.Checked += " TCP segments out of tunnels: " + t + "."
+	}
 	return v
 }
 
