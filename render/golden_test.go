@@ -33,6 +33,22 @@ func goldenScenarios() []struct {
 	}
 }
 
+// renderAll writes r as HTML, Markdown and text.
+func renderAll(t *testing.T, r *Report) (h, md, txt *bytes.Buffer) {
+	t.Helper()
+	h, md, txt = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
+	if err := WriteHTML(h, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteText(txt, r); err != nil {
+		t.Fatal(err)
+	}
+	return h, md, txt
+}
+
 // TestGolden compares, per scenario, the HTML report's structure (an
 // outline of its elements and text, scripts and styles named rather than
 // copied), the data it embeds (connection table and chart options, as
@@ -42,16 +58,7 @@ func TestGolden(t *testing.T) {
 	for _, sc := range goldenScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			r := sc.make(t)
-			var h, md, txt bytes.Buffer
-			if err := WriteHTML(&h, r); err != nil {
-				t.Fatal(err)
-			}
-			if err := WriteMarkdown(&md, r); err != nil {
-				t.Fatal(err)
-			}
-			if err := WriteText(&txt, r); err != nil {
-				t.Fatal(err)
-			}
+			h, md, txt := renderAll(t, r)
 			doc, err := html.Parse(bytes.NewReader(h.Bytes()))
 			if err != nil {
 				t.Fatal(err)

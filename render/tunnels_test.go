@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 )
@@ -12,16 +11,7 @@ import (
 func TestTunneledSegments(t *testing.T) {
 	r := cleanReport(t)
 	r.Captures[0].Decode.Tunneled = map[string]int64{"VXLAN": 26000, "GRE": 3, "<b>x</b>": 1}
-	var h, md, txt bytes.Buffer
-	if err := WriteHTML(&h, r); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteMarkdown(&md, r); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteText(&txt, r); err != nil {
-		t.Fatal(err)
-	}
+	h, md, txt := renderAll(t, r)
 	if !strings.Contains(strings.Join(strings.Fields(txt.String()), " "), "TCP segments out of tunnels: 1 in <b>x</b>, 3 in GRE, 26,000 in VXLAN.") {
 		t.Errorf("the text summary's last line lacks the tunnels:\n%s", txt.String())
 	}
@@ -37,7 +27,7 @@ func TestTunneledSegments(t *testing.T) {
 	}
 	r.Captures[0].Decode.Tunneled = nil
 	h.Reset()
-	if err := WriteHTML(&h, r); err != nil {
+	if err := WriteHTML(h, r); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(h.String(), "out of tunnels") {

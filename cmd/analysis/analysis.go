@@ -58,7 +58,7 @@ type Options struct {
 	// whose writer usually ends with the same interrupt, rather than a
 	// regular file. A non-empty answer says why; reading stops there, the
 	// analysis covers the frames read before it, and the capture's errors
-	// and Result.Interrupted say so.
+	// and a capture-quality warning say so.
 	Stop func(stream bool) string
 	// Version is the tool version written into the report.
 	Version string
@@ -91,10 +91,7 @@ func (e *InputError) Unwrap() error { return e.Err }
 // Result is a finished analysis. Close releases the connection store.
 type Result struct {
 	Report *render.Report
-	// Interrupted says why Options.Stop stopped the reading before the
-	// end of the input ("" when it did not).
-	Interrupted string
-	store       *render.ConnStore
+	store  *render.ConnStore
 }
 
 // Close removes temporary files.
@@ -216,7 +213,7 @@ func Run(opts Options) (*Result, error) {
 	rep.Summary.Evicted = ts.Evicted
 	rep.Summary.HalfOpenEvicted = ts.HalfOpenEvicted
 	rep.Summary.PeakLive = ts.PeakLive
-	return &Result{Report: rep, Interrupted: env.Interrupted, store: store}, nil
+	return &Result{Report: rep, store: store}, nil
 }
 
 // readOne reads one capture file into the tracker.

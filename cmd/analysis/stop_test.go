@@ -13,8 +13,8 @@ import (
 
 // TestStopCutsTheReading checks Options.Stop: reading stops before the frame
 // it first answers for, the report covers the frames before it and says
-// why in the capture's errors and in capture-quality, Result.Interrupted
-// is set, and Stop is told whether the input is a stream.
+// why in the capture's errors and in capture-quality's evidence, and Stop
+// is told whether the input is a stream.
 func TestStopCutsTheReading(t *testing.T) {
 	const path = "../../testdata/captures/demo.pcap"
 	data, err := os.ReadFile(path)
@@ -61,9 +61,6 @@ func TestStopCutsTheReading(t *testing.T) {
 			if want := fmt.Sprintf("interrupted (test); the analysis covers the %d frames", c.want); len(capt.Errors) != 1 || !strings.Contains(capt.Errors[0], want) {
 				t.Errorf("capture errors %q, want %q", capt.Errors, want)
 			}
-			if want := fmt.Sprintf("interrupted (test) after %d frames", c.want); !strings.Contains(res.Interrupted, want) {
-				t.Errorf("Result.Interrupted = %q, want %q", res.Interrupted, want)
-			}
 			var q *detectors.Finding
 			for i := range res.Report.Findings {
 				if res.Report.Findings[i].Kind == detectors.KindCaptureQuality {
@@ -73,6 +70,14 @@ func TestStopCutsTheReading(t *testing.T) {
 			if q == nil || q.Severity != detectors.Warning || !strings.Contains(q.Title, "the analysis was interrupted") {
 				t.Fatalf("capture-quality: %+v", q)
 			}
+			want := fmt.Sprintf("interrupted (test) after %d frames", c.want)
+			var said bool
+			for _, m := range q.Evidence {
+				said = said || m.Name == "interrupted" && strings.Contains(m.Note, want)
+			}
+			if !said {
+				t.Errorf("capture-quality's evidence %+v lacks %q", q.Evidence, want)
+			}
 		})
 	}
 	// Without a stop the same capture is read to its end.
@@ -81,7 +86,12 @@ func TestStopCutsTheReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Close()
-	if c := res.Report.Captures[0]; c.Packets != 1400 || len(c.Errors) != 0 || res.Interrupted != "" {
-		t.Errorf("uninterrupted: %d frames, errors %q, interrupted %q", c.Packets, c.Errors, res.Interrupted)
+	if c := res.Report.Captures[0]; c.Packets != 1400 || len(c.Errors) != 0 {
+		t.Errorf("uninterrupted: %d frames, errors %q", c.Packets, c.Errors)
+	}
+	for _, f := range res.Report.Findings {
+		if strings.Contains(f.Title, "interrupted") {
+			t.Errorf("uninterrupted, yet: %s", f.Title)
+		}
 	}
 }
