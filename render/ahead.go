@@ -10,7 +10,8 @@ import "errors"
 // caller's goroutine; when it returns an error the reading stops, and
 // eachAhead returns that error once the goroutine has ended.
 //
-// It reads at most aheadMax summaries more than f takes. As with
+// It reads at most aheadMax summaries more than f takes, also after f
+// stopped it. As with
 // ConnSource.Each, a summary is f's only until f returns: the batches are
 // copies, used again once f has seen them, so that reading a table of
 // 150,000 connections allocates a few batches, not 150,000 summaries.
@@ -18,9 +19,19 @@ func eachAhead(src ConnSource, f func(*ConnSummary) error) error {
 	batches := make(chan []ConnSummary, aheadDepth)
 	free := make(chan []ConnSummary, aheadDepth+2) // every batch there can be
 	stop := make(chan struct{})
+	done := make(chan struct{})
 	var readErr error
 	go func() {
+		defer close(done)
 		defer close(batches)
+		stopped := func() bool {
+			select {
+			case <-stop:
+				return true
+			default:
+				return false
+			}
+		}
 		next := func() []ConnSummary {
 			select {
 			case b := <-free:
@@ -32,6 +43,9 @@ func eachAhead(src ConnSource, f func(*ConnSummary) error) error {
 		b := next()
 		readErr = src.Each(func(c *ConnSummary) error {
 			if b = append(b, *c); len(b) == aheadBatch {
+				if stopped() {
+					return errStopped
+				}
 				select {
 				case batches <- b:
 				case <-stop:
@@ -51,19 +65,21 @@ func eachAhead(src ConnSource, f func(*ConnSummary) error) error {
 	}()
 	var err error
 	for b := range batches {
-		if err != nil {
-			continue // drain: the reader stops at its next batch
-		}
 		for i := range b {
 			if err = f(&b[i]); err != nil {
-				close(stop)
 				break
 			}
 		}
+		if err != nil {
+			// No draining: taking batches would make room for the
+			// reader to go on. It ends at its next send, which the
+			// closed stop refuses, or a full channel holds until
+			// it sees stop.
+			close(stop)
+			<-done
+			return err
+		}
 		free <- b
-	}
-	if err != nil {
-		return err
 	}
 	return readErr // never errStopped: stop is closed only with err set
 }
