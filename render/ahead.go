@@ -11,10 +11,10 @@ import "errors"
 // eachAhead returns that error once the goroutine has ended.
 //
 // It reads at most aheadMax summaries more than f takes, also after f
-// stopped it. As with
-// ConnSource.Each, a summary is f's only until f returns: the batches are
-// copies, used again once f has seen them, so that reading a table of
-// 150,000 connections allocates a few batches, not 150,000 summaries.
+// stopped it. As with ConnSource.Each, a summary is f's only until f
+// returns: the batches are copies, used again once f has seen them, so
+// that reading a table of 150,000 connections allocates a few batches,
+// not 150,000 summaries.
 func eachAhead(src ConnSource, f func(*ConnSummary) error) error {
 	batches := make(chan []ConnSummary, aheadDepth)
 	free := make(chan []ConnSummary, aheadDepth+2) // every batch there can be
