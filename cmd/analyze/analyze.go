@@ -18,6 +18,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/batch"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/interrupt"
 	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 )
@@ -180,8 +181,8 @@ func Run(opts *Options) error {
 		return cli.UsageError(err)
 	}
 	r := &runner{opts: opts, failOn: failOn}
-	r.stops = newInterrupts(r.say, os.Exit)
-	defer r.stops.watch()()
+	r.stops = interrupt.New("the report", r.say, os.Exit)
+	defer r.stops.Watch()()
 	return r.interrupted(r.dispatch(jobs, ex, outDir))
 }
 
@@ -203,7 +204,7 @@ func (r *runner) dispatch(jobs []job, ex batch.Expansion, outDir bool) error {
 // Ctrl-C) when one cut the run short: the reports it wrote cover only what
 // was read before it, which a script must not take for a whole analysis.
 func (r *runner) interrupted(err error) error {
-	code, cut := r.stops.exitCode()
+	code, cut := r.stops.ExitCode()
 	if !cut {
 		return err
 	}

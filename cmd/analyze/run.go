@@ -13,6 +13,7 @@ import (
 
 	"github.com/pcapsleuth/pcapsleuth/cmd/batch"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/interrupt"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/render"
 )
@@ -22,8 +23,8 @@ type runner struct {
 	opts     *Options
 	failOn   detectors.Severity
 	progress *cli.Progress
-	stops    *interrupts // Ctrl-C and SIGTERM: stop reading, still report
-	mu       sync.Mutex  // serializes standard error between workers
+	stops    *interrupt.Handler // Ctrl-C and SIGTERM: stop reading, still report
+	mu       sync.Mutex         // serializes standard error between workers
 }
 
 // writeFunc writes one analysis' report; it returns the file written ("" for
@@ -139,7 +140,7 @@ func (r *runner) runAll(jobs []job, write func(*job) writeFunc) []batch.Entry {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if why, skip := r.stops.skip(); skip {
+				if why, skip := r.stops.Skip(); skip {
 					entries[i] = batch.NewSkippedEntry(jobs[i].name, jobs[i].paths(), why)
 					r.progress.FileDone()
 					continue
@@ -177,7 +178,7 @@ func (r *runner) analyze(j *job, write writeFunc) (batch.Entry, error) {
 	ao.Stdin = r.opts.IO.In
 	ao.Version = r.opts.Version
 	ao.Progress = r.progress.Func()
-	ao.Stop = r.stops.stop
+	ao.Stop = r.stops.Stop
 	res, err := r.opts.Analyze(ao)
 	if err != nil {
 		err = cli.Explain(err)
@@ -245,7 +246,7 @@ func (r *runner) index(entries []batch.Entry) *batch.Index {
 	ix.Merged = r.opts.Merge
 	ix.FailOn = r.opts.FailOn
 	ix.Filter = r.opts.Settings.Compiled().String()
-	if code, cut := r.stops.exitCode(); cut {
+	if code, cut := r.stops.ExitCode(); cut {
 		ix.ExitStatus = int(code) // the process's, as documented
 	}
 	return ix

@@ -1,9 +1,13 @@
-package analyze
+// Package interrupt turns a run's interrupts (Ctrl-C's SIGINT, SIGTERM)
+// into an orderly stop, so that an interrupted command still writes what
+// it found in the part of its input it read.
+package interrupt
 
 import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -11,9 +15,9 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 )
 
-// interrupts turns the run's interrupts (Ctrl-C's SIGINT, SIGTERM) into an
-// orderly stop, so that an interrupted analysis still writes the report of
-// what it read:
+// Handler turns the run's interrupts (Ctrl-C's SIGINT, SIGTERM) into an
+// orderly stop, so that an interrupted analysis still writes its output
+// (a report, a table) for what it read:
 //
 //   - the first stops the reading of regular files at once; standard input
 //     and pipes read on until they end, because the writer of the usual
@@ -23,27 +27,29 @@ import (
 //   - the second stops the reading of those too;
 //   - the third quits at once, without a report (exit 128 + the signal).
 //
-// Analyses not started yet are skipped after the first. A nil *interrupts
+// Analyses not started yet are skipped after the first. A nil *Handler
 // never stops anything (runners built by tests).
-type interrupts struct {
+type Handler struct {
 	raised atomic.Bool // an interrupt came: the per-frame check's fast path
 	mu     sync.Mutex
 	n      int       // interrupts so far
 	sig    os.Signal // the first one
 	cut    bool      // some reading was stopped early or an analysis skipped
+	what   string    // what the run writes: "the report", "the table"
 	say    func(format string, args ...any)
 	quit   func(code int)
 }
 
-// newInterrupts returns an interrupts that says what it does through say
-// and quits through quit (os.Exit outside tests).
-func newInterrupts(say func(format string, args ...any), quit func(code int)) *interrupts {
-	return &interrupts{say: say, quit: quit}
+// New returns a Handler that says what it does through say and quits
+// through quit (os.Exit outside tests); what names the output of the run
+// ("the report", "the table") in what it says.
+func New(what string, say func(format string, args ...any), quit func(code int)) *Handler {
+	return &Handler{what: what, say: say, quit: quit}
 }
 
-// watch delivers the process's SIGINT and SIGTERM to i until the returned
+// Watch delivers the process's SIGINT and SIGTERM to i until the returned
 // function is called.
-func (i *interrupts) watch() (stop func()) {
+func (i *Handler) Watch() (stop func()) {
 	ch := make(chan os.Signal, 3)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -51,7 +57,7 @@ func (i *interrupts) watch() (stop func()) {
 		for {
 			select {
 			case sig := <-ch:
-				i.deliver(sig)
+				i.Deliver(sig)
 			case <-done:
 				return
 			}
@@ -63,8 +69,8 @@ func (i *interrupts) watch() (stop func()) {
 	}
 }
 
-// deliver counts one interrupt and says what follows from it.
-func (i *interrupts) deliver(sig os.Signal) {
+// Deliver counts one interrupt and says what follows from it.
+func (i *Handler) Deliver(sig os.Signal) {
 	i.mu.Lock()
 	i.n++
 	n := i.n
@@ -76,18 +82,26 @@ func (i *interrupts) deliver(sig os.Signal) {
 	i.mu.Unlock()
 	switch n {
 	case 1:
-		i.say("pcapsleuth: %s: stopping; the report will cover what was read so far (standard input and pipes read on until their writer closes them); interrupt again to stop those too, a third time to quit without a report\n", sigName(sig))
+		i.say("pcapsleuth: %s: stopping; %s will cover what was read so far (standard input and pipes read on until their writer closes them); interrupt again to stop those too, a third time to quit without %s\n", sigName(sig), i.what, i.bare())
 	case 2:
-		i.say("pcapsleuth: %s again: stopping the reading of standard input and pipes too; a third interrupt quits without a report\n", sigName(sig))
+		i.say("pcapsleuth: %s again: stopping the reading of standard input and pipes too; a third interrupt quits without %s\n", sigName(sig), i.bare())
 	default:
-		i.say("pcapsleuth: %s a third time: quitting without a report\n", sigName(sig))
+		i.say("pcapsleuth: %s a third time: quitting without %s\n", sigName(sig), i.bare())
 		i.quit(int(code))
 	}
 }
 
-// stop is analysis.Options.Stop: the reason to stop reading an input, or
+// bare is what the run writes with "a" for "the": "a report".
+func (i *Handler) bare() string {
+	if rest, ok := strings.CutPrefix(i.what, "the "); ok {
+		return "a " + rest
+	}
+	return i.what
+}
+
+// Stop is analysis.Options.Stop: the reason to stop reading an input, or
 // "" to read on.
-func (i *interrupts) stop(stream bool) string {
+func (i *Handler) Stop(stream bool) string {
 	if i == nil || !i.raised.Load() {
 		return ""
 	}
@@ -100,9 +114,9 @@ func (i *interrupts) stop(stream bool) string {
 	return "interrupted (" + sigName(i.sig) + ")"
 }
 
-// skip reports whether an analysis not started yet should be skipped, and
+// Skip reports whether an analysis not started yet should be skipped, and
 // why.
-func (i *interrupts) skip() (string, bool) {
+func (i *Handler) Skip() (string, bool) {
 	if i == nil {
 		return "", false
 	}
@@ -115,10 +129,10 @@ func (i *interrupts) skip() (string, bool) {
 	return "not analyzed: the run was interrupted (" + sigName(i.sig) + ") before it started", true
 }
 
-// exitCode returns the run's exit status when an interrupt cut it short
+// ExitCode returns the run's exit status when an interrupt cut it short
 // (128 + the signal's number, the shell's convention: 130 for Ctrl-C), and
 // false when every analysis read its inputs to the end.
-func (i *interrupts) exitCode() (cli.ExitCode, bool) {
+func (i *Handler) ExitCode() (cli.ExitCode, bool) {
 	if i == nil {
 		return cli.ExitOK, false
 	}
@@ -127,7 +141,7 @@ func (i *interrupts) exitCode() (cli.ExitCode, bool) {
 	return i.codeLocked(), i.cut
 }
 
-func (i *interrupts) codeLocked() cli.ExitCode {
+func (i *Handler) codeLocked() cli.ExitCode {
 	if s, ok := i.sig.(syscall.Signal); ok {
 		return cli.ExitCode(128 + int(s))
 	}
