@@ -238,7 +238,7 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 	full := make(chan *batch, batchesInFlight/2)
 	var readErr error
 	var stopped string // why opts.Stop stopped the reading
-	stream := isStream(path)
+	stream := IsStream(path)
 	done := make(chan struct{})
 	keyer := tracker.Keyer()
 	go func() {
@@ -391,10 +391,10 @@ func readOne(path string, opts Options, dec *decode.Decoder, tracker *flows.Trac
 	return c, nil
 }
 
-// isStream reports whether path is standard input or a file that is not a
+// IsStream reports whether path is standard input or a file that is not a
 // regular one (a pipe, a FIFO, a device): a stream that ends when its
 // writer does.
-func isStream(path string) bool {
+func IsStream(path string) bool {
 	if path == "-" {
 		return true
 	}

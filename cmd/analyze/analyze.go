@@ -181,9 +181,9 @@ func Run(opts *Options) error {
 		return cli.UsageError(err)
 	}
 	r := &runner{opts: opts, failOn: failOn}
-	r.stops = interrupt.New("the report", r.say, os.Exit)
+	r.stops = interrupt.New("report", r.say, os.Exit)
 	defer r.stops.Watch()()
-	return r.interrupted(r.dispatch(jobs, ex, outDir))
+	return r.stops.Cut(r.dispatch(jobs, ex, outDir))
 }
 
 // dispatch runs the jobs: into the -o folder, as one analysis (a capture
@@ -198,25 +198,6 @@ func (r *runner) dispatch(jobs []job, ex batch.Expansion, outDir bool) error {
 		return r.single(&jobs[0], problemsOf(jobs[1:]))
 	}
 	return r.summary(jobs)
-}
-
-// interrupted returns err with the exit status of an interrupt (130 for
-// Ctrl-C) when one cut the run short: the reports it wrote cover only what
-// was read before it, which a script must not take for a whole analysis.
-func (r *runner) interrupted(err error) error {
-	code, cut := r.stops.ExitCode()
-	if !cut {
-		return err
-	}
-	r.say("pcapsleuth: the run was interrupted: its reports cover only what was read before it (exit status %d)\n", code)
-	var ee *cli.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return &cli.ExitError{Code: code, Err: ee.Err}
-	case err != nil:
-		return &cli.ExitError{Code: code, Err: err}
-	}
-	return cli.Exit(code)
 }
 
 // checkDestinations makes sure, before any capture is read, that every

@@ -18,13 +18,13 @@ func TestRunInterruptedBatch(t *testing.T) {
 	o.Inputs = []string{dir + "/in"}
 	o.Output = dir + "/out/"
 	r := &runner{opts: o}
-	r.stops = interrupt.New("the report", r.say, func(int) { t.Error("quit") })
+	r.stops = interrupt.New("report", r.say, func(int) { t.Error("quit") })
 	r.stops.Deliver(os.Interrupt)
 	ex, err := batch.Expand(o.Inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = r.interrupted(r.dispatch(planJobs(o, ex), ex, true))
+	err = r.stops.Cut(r.dispatch(planJobs(o, ex), ex, true))
 	ee, ok := err.(*cli.ExitError)
 	if !ok || ee.Code != 130 {
 		t.Fatalf("err %v, want exit 130", err)

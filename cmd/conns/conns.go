@@ -20,6 +20,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/batch"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/interrupt"
 	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/flows"
@@ -126,16 +127,22 @@ func Run(opts *Options) error {
 	if opts.Progress && !opts.Quiet {
 		prog = cli.NewProgress(opts.IO.Err, opts.Now, totalSize(paths), len(paths))
 	}
+	stops := interrupt.New("table", func(format string, args ...any) {
+		prog.Clear()
+		fmt.Fprintf(opts.IO.Err, format, args...)
+	}, os.Exit)
+	defer stops.Watch()()
 	ao := opts.Settings.Options(paths)
 	ao.Stdin = opts.IO.In
 	ao.Progress = prog.Func()
+	ao.Stop = stops.Stop
 	res, err := opts.Analyze(ao)
 	prog.Clear()
 	if err != nil {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: cli.Explain(err)}
+		return stops.Cut(&cli.ExitError{Code: cli.ExitUsage, Err: cli.Explain(err)})
 	}
 	defer res.Close()
-	return write(opts, res.Report)
+	return stops.Cut(write(opts, res.Report))
 }
 
 // Timeline expands the arguments of flows and follow into the files of one

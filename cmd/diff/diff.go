@@ -29,6 +29,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/analysis"
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/interrupt"
 	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/detectors"
 	"github.com/pcapsleuth/pcapsleuth/render"
@@ -182,13 +183,20 @@ func Run(opts *Options) error {
 		}
 		defer stop()
 	}
-	before, bs, err := load(opts, opts.Before, beforeReport)
+	stops := interrupt.New("comparison", func(format string, args ...any) {
+		fmt.Fprintf(opts.IO.Err, format, args...)
+	}, os.Exit)
+	defer stops.Watch()()
+	before, bs, err := load(opts, opts.Before, beforeReport, stops.Stop)
 	if err != nil {
-		return err
+		return stops.Cut(err)
 	}
-	after, as, err := load(opts, opts.After, afterReport)
+	if why, skip := stops.Skip(); skip {
+		return stops.Cut(&cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("%s: %s; no comparison written", opts.After, why)})
+	}
+	after, as, err := load(opts, opts.After, afterReport, stops.Stop)
 	if err != nil {
-		return err
+		return stops.Cut(err)
 	}
 	res := Compare(before, after, th)
 	res.Tool = render.Tool{Name: "pcapsleuth", Version: opts.Version}
@@ -211,17 +219,17 @@ func Run(opts *Options) error {
 		err = cli.WriteFile(opts.Output, write)
 	}
 	if err != nil {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
+		return stops.Cut(&cli.ExitError{Code: cli.ExitUsage, Err: err})
 	}
 	if res.Worse {
-		return cli.Exit(cli.ExitFindings)
+		return stops.Cut(cli.Exit(cli.ExitFindings))
 	}
-	return nil
+	return stops.Cut(nil)
 }
 
 // load reads one side: a JSON report (report, from isReport), or a capture
-// to analyze.
-func load(opts *Options, path string, report bool) ([]render.FindingJSON, Side, error) {
+// to analyze, whose reading stop may cut short (analysis.Options.Stop).
+func load(opts *Options, path string, report bool, stop func(stream bool) string) ([]render.FindingJSON, Side, error) {
 	side := Side{Source: path, Kind: "capture"}
 	if report {
 		side.Kind = "report"
@@ -235,6 +243,7 @@ func load(opts *Options, path string, report bool) ([]render.FindingJSON, Side, 
 	ao := opts.Settings.Options([]string{path})
 	ao.Stdin = opts.IO.In
 	ao.Version = opts.Version
+	ao.Stop = stop
 	if opts.Progress && !opts.Quiet {
 		var size int64
 		if fi, err := os.Stat(path); err == nil {
@@ -505,10 +514,18 @@ func label(c *Change) string {
 	return "same"
 }
 
+// findings says how many findings a side has: "1 finding", "12 findings".
+func findings(n int) string {
+	if n == 1 {
+		return "1 finding"
+	}
+	return cli.Count(int64(n)) + " findings"
+}
+
 func writeText(w io.Writer, r *Result) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "pcapsleuth diff: %s (%s, %d findings) → %s (%s, %d findings)\n\n",
-		r.Before.Source, r.Before.Kind, r.Before.Findings, r.After.Source, r.After.Kind, r.After.Findings)
+	fmt.Fprintf(bw, "pcapsleuth diff: %s (%s, %s) → %s (%s, %s)\n\n",
+		r.Before.Source, r.Before.Kind, findings(r.Before.Findings), r.After.Source, r.After.Kind, findings(r.After.Findings))
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 	for i := range r.Changes {
 		c := &r.Changes[i]
@@ -533,8 +550,8 @@ func writeText(w io.Writer, r *Result) error {
 func writeMarkdown(w io.Writer, r *Result) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "## pcapsleuth diff: %s\n\n", md(r.Verdict()))
-	fmt.Fprintf(bw, "`%s` (%d findings) → `%s` (%d findings)\n\n", strings.ReplaceAll(r.Before.Source, "`", "'"), r.Before.Findings,
-		strings.ReplaceAll(r.After.Source, "`", "'"), r.After.Findings)
+	fmt.Fprintf(bw, "`%s` (%s) → `%s` (%s)\n\n", strings.ReplaceAll(r.Before.Source, "`", "'"), findings(r.Before.Findings),
+		strings.ReplaceAll(r.After.Source, "`", "'"), findings(r.After.Findings))
 	if len(r.Changes) > 0 {
 		fmt.Fprintln(bw, "| change | severity | detector | subject | what |")
 		fmt.Fprintln(bw, "|---|---|---|---|---|")

@@ -106,6 +106,8 @@ func TestRun(t *testing.T) {
 	}{
 		{report, "same.pcap", "", "", cli.ExitOK, "same  critical  close-wait-leak"},
 		{report, "fixed.pcap", "", "", cli.ExitOK, "verdict: better (1 better): 1 disappeared"},
+		{report, "worse.pcap", "", "", cli.ExitFindings, "(report, 1 finding) → worse.pcap (capture, 2 findings)"},
+		{report, "fixed.pcap", "md", "", cli.ExitOK, "` (1 finding) → `fixed.pcap` (0 findings)"},
 		{report, "worse.pcap", "", "", cli.ExitFindings, "new   warning   upstream-timeout"},
 		{report, "worse.pcap", "", "critical", cli.ExitOK, "no change for the worse"},
 		{report, "worse.pcap", "json", "", cli.ExitFindings, `"worse": true`},

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/pcapsleuth/pcapsleuth/cmd/cli"
 	"github.com/pcapsleuth/pcapsleuth/cmd/config"
 	"github.com/pcapsleuth/pcapsleuth/cmd/conns"
+	"github.com/pcapsleuth/pcapsleuth/cmd/internal/interrupt"
 	"github.com/pcapsleuth/pcapsleuth/cmd/internal/memory"
 	"github.com/pcapsleuth/pcapsleuth/decode"
 	"github.com/pcapsleuth/pcapsleuth/flows"
@@ -159,13 +161,22 @@ func Run(opts *Options) error {
 	w := bufio.NewWriter(opts.IO.Out)
 	defer w.Flush()
 	p := &printer{w: w, sel: sel, opts: opts, asm: newAssembler(opts.MaxBytes)}
+	// Standard error only: the buffered output is the reading goroutine's.
+	stops := interrupt.New("output", func(format string, args ...any) {
+		fmt.Fprintf(opts.IO.Err, format, args...)
+	}, os.Exit)
+	defer stops.Watch()()
 	ao := opts.Settings.Options(paths)
 	tracker := flows.NewTracker(ao.Flows, p)
 	dec := decode.NewDecoder()
 	var frame decode.Frame
 	var pkt decode.Packet
 	var base int64
+	stopped := ""
 	for _, path := range paths {
+		if stopped != "" {
+			break
+		}
 		var r *decode.Reader
 		if path == "-" {
 			r, err = decode.NewReader(opts.IO.In, ao.Reader)
@@ -176,7 +187,14 @@ func Run(opts *Options) error {
 			return &cli.ExitError{Code: cli.ExitUsage, Err: cli.Explain(&analysis.InputError{Path: path, Err: err})}
 		}
 		var n int64
+		stream := analysis.IsStream(path)
 		for {
+			if stream || n&1023 == 0 {
+				if stopped = stops.Stop(stream); stopped != "" {
+					fmt.Fprintf(opts.IO.Err, "pcapsleuth: warning: %s: reading stopped early: %s after %d frames\n", path, stopped, n)
+					break
+				}
+			}
 			err := r.Next(&frame)
 			if err == io.EOF {
 				break
@@ -204,10 +222,10 @@ func Run(opts *Options) error {
 		if f := opts.Settings.FilterString(); f != "" {
 			hint += " and the same packet filter (" + f + ")"
 		}
-		return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("no connection %s in %s; %s", opts.Flow, strings.Join(paths, ", "), hint)}
+		return stops.Cut(&cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("no connection %s in %s; %s", opts.Flow, strings.Join(paths, ", "), hint)})
 	}
 	p.finish()
-	return nil
+	return stops.Cut(nil)
 }
 
 // printer is the tracker observer that prints the selected connection.

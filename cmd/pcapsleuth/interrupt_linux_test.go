@@ -213,3 +213,81 @@ func TestThirdInterruptQuitsWhileBlocked(t *testing.T) {
 		t.Fatal("still running 20 s after the third interrupt, blocked on its standard output")
 	}
 }
+
+// TestInterruptedTableCommands runs flows, follow and diff on a capture
+// piped in, as TestInterruptedPipe does analyze: one SIGINT reads the pipe
+// to its end and prints the whole output (exit 0, or diff's 1); two stop
+// the reading, and the command still prints what it found in the part it
+// read, says so, and exits 130.
+func TestInterruptedTableCommands(t *testing.T) {
+	demo := filepath.Join("..", "..", "testdata", "captures", "demo.pcap")
+	capture, err := os.ReadFile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = 3000 // bytes written before the interrupts: two connections begin there
+	for _, c := range []struct {
+		name string
+		args []string
+		// whole and cut tell the output of the whole capture and of its
+		// head apart.
+		whole, cut func(out string) bool
+		wholeCode  int
+	}{
+		{"flows", []string{"flows", "-"},
+			func(out string) bool { return strings.Contains(out, "23 of 23 connections") },
+			func(out string) bool { return strings.Contains(out, "\n1 ") && !strings.Contains(out, "23 of 23") }, 0},
+		{"follow", []string{"follow", "-", "--flow", "2"},
+			func(out string) bool { return strings.Contains(out, "-- 76 packets") },
+			func(out string) bool { return strings.Contains(out, "connection 2:") && !strings.Contains(out, "-- 76 packets") }, 0},
+		{"diff", []string{"diff", demo, "-"},
+			func(out string) bool { return strings.Contains(out, "unchanged") && !strings.Contains(out, "appeared") },
+			func(out string) bool { return strings.Contains(out, "disappeared") || strings.Contains(out, "changed") }, -1},
+	} {
+		for _, n := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/%d interrupts", c.name, n), func(t *testing.T) {
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pr.Close()
+				defer pw.Close()
+				cmd := exec.Command(bin, c.args...)
+				cmd.Stdin = pr
+				var stdout strings.Builder
+				cmd.Stdout = &stdout
+				lines := startWithStderr(t, cmd)
+				if _, err := pw.Write(capture[:head]); err != nil {
+					t.Fatal(err)
+				}
+				waitDrained(t, pr)
+				for i := 0; i < n; i++ {
+					if err := cmd.Process.Signal(os.Interrupt); err != nil {
+						t.Fatal(err)
+					}
+					waitLine(t, lines, "SIGINT")
+				}
+				if _, err := pw.Write(capture[head:]); err != nil && !errors.Is(err, syscall.EPIPE) {
+					t.Fatal(err)
+				}
+				pw.Close()
+				var rest []string
+				for l := range lines {
+					rest = append(rest, l)
+				}
+				code := exitCodeOf(t, cmd.Wait())
+				stderr := strings.Join(rest, "\n")
+				out := stdout.String() + stderr
+				if n == 1 {
+					if (c.wholeCode >= 0 && code != c.wholeCode) || code >= 128 || !c.whole(out) {
+						t.Errorf("exit %d; want the whole capture's output:\n%s", code, out)
+					}
+					return
+				}
+				if code != 130 || !c.cut(out) || !strings.Contains(stderr, "exit status 130") {
+					t.Errorf("exit %d, want 130, the head's output and the cut named:\n%s", code, out)
+				}
+			})
+		}
+	}
+}

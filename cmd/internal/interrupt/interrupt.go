@@ -4,10 +4,10 @@
 package interrupt
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,16 +35,16 @@ type Handler struct {
 	n      int       // interrupts so far
 	sig    os.Signal // the first one
 	cut    bool      // some reading was stopped early or an analysis skipped
-	what   string    // what the run writes: "the report", "the table"
+	noun   string    // what the run writes: "report", "table"
 	say    func(format string, args ...any)
 	quit   func(code int)
 }
 
 // New returns a Handler that says what it does through say and quits
-// through quit (os.Exit outside tests); what names the output of the run
-// ("the report", "the table") in what it says.
-func New(what string, say func(format string, args ...any), quit func(code int)) *Handler {
-	return &Handler{what: what, say: say, quit: quit}
+// through quit (os.Exit outside tests); noun names the output of the run
+// ("report", "table") in what it says.
+func New(noun string, say func(format string, args ...any), quit func(code int)) *Handler {
+	return &Handler{noun: noun, say: say, quit: quit}
 }
 
 // Watch delivers the process's SIGINT and SIGTERM to i until the returned
@@ -82,21 +82,13 @@ func (i *Handler) Deliver(sig os.Signal) {
 	i.mu.Unlock()
 	switch n {
 	case 1:
-		i.say("pcapsleuth: %s: stopping; %s will cover what was read so far (standard input and pipes read on until their writer closes them); interrupt again to stop those too, a third time to quit without %s\n", sigName(sig), i.what, i.bare())
+		i.say("pcapsleuth: %s: stopping; the %s will cover what was read so far (standard input and pipes read on until their writer closes them); interrupt again to stop those too, a third time to quit without a %s\n", sigName(sig), i.noun, i.noun)
 	case 2:
-		i.say("pcapsleuth: %s again: stopping the reading of standard input and pipes too; a third interrupt quits without %s\n", sigName(sig), i.bare())
+		i.say("pcapsleuth: %s again: stopping the reading of standard input and pipes too; a third interrupt quits without a %s\n", sigName(sig), i.noun)
 	default:
-		i.say("pcapsleuth: %s a third time: quitting without %s\n", sigName(sig), i.bare())
+		i.say("pcapsleuth: %s a third time: quitting without a %s\n", sigName(sig), i.noun)
 		i.quit(int(code))
 	}
-}
-
-// bare is what the run writes with "a" for "the": "a report".
-func (i *Handler) bare() string {
-	if rest, ok := strings.CutPrefix(i.what, "the "); ok {
-		return "a " + rest
-	}
-	return i.what
 }
 
 // Stop is analysis.Options.Stop: the reason to stop reading an input, or
@@ -139,6 +131,26 @@ func (i *Handler) ExitCode() (cli.ExitCode, bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return i.codeLocked(), i.cut
+}
+
+// Cut returns err, the run's result, with the exit status of an interrupt
+// (130 for Ctrl-C) when one cut the run short, and says so: what the run
+// wrote covers only what was read before it, which a script must not take
+// for a whole analysis.
+func (i *Handler) Cut(err error) error {
+	code, cut := i.ExitCode()
+	if !cut {
+		return err
+	}
+	i.say("pcapsleuth: the run was interrupted: the %s covers only what was read before it (exit status %d)\n", i.noun, code)
+	var ee *cli.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return &cli.ExitError{Code: code, Err: ee.Err}
+	case err != nil:
+		return &cli.ExitError{Code: code, Err: err}
+	}
+	return cli.Exit(code)
 }
 
 func (i *Handler) codeLocked() cli.ExitCode {

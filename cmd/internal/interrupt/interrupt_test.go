@@ -1,6 +1,7 @@
 package interrupt
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -17,7 +18,7 @@ import (
 func TestHandler(t *testing.T) {
 	var said []string
 	quit := -1
-	i := New("the report", func(format string, args ...any) { said = append(said, fmt.Sprintf(format, args...)) }, func(c int) { quit = c })
+	i := New("report", func(format string, args ...any) { said = append(said, fmt.Sprintf(format, args...)) }, func(c int) { quit = c })
 	if i.Stop(false) != "" || i.Stop(true) != "" {
 		t.Fatal("stops before any interrupt")
 	}
@@ -64,12 +65,40 @@ func TestHandler(t *testing.T) {
 // TestHandlerSIGTERM checks the exit status of a run stopped by SIGTERM
 // (a CI job's timeout): 143.
 func TestHandlerSIGTERM(t *testing.T) {
-	i := New("the report", func(string, ...any) {}, func(int) {})
+	i := New("report", func(string, ...any) {}, func(int) {})
 	i.Deliver(syscall.SIGTERM)
 	if got := i.Stop(false); got != "interrupted (SIGTERM)" {
 		t.Errorf("stop: %q", got)
 	}
 	if code, cut := i.ExitCode(); !cut || code != cli.ExitCode(128+15) {
 		t.Errorf("exit code %v (cut %v), want 143", code, cut)
+	}
+}
+
+// TestCut checks the run's result after an interrupt: unchanged when
+// nothing was cut, 128 + the signal otherwise, keeping the error's text and
+// saying what the output covers.
+func TestCut(t *testing.T) {
+	var said []string
+	i := New("table", func(format string, args ...any) { said = append(said, fmt.Sprintf(format, args...)) }, func(int) {})
+	bad := &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("bad input")}
+	if err := i.Cut(nil); err != nil {
+		t.Errorf("no interrupt: %v", err)
+	}
+	i.Deliver(os.Interrupt)
+	if err := i.Cut(bad); err != bad {
+		t.Errorf("an interrupt that cut nothing changed the result: %v", err)
+	}
+	i.Stop(false)
+	err := i.Cut(nil)
+	if ee, ok := err.(*cli.ExitError); !ok || ee.Code != 130 || ee.Err != nil {
+		t.Errorf("cut, no error: %#v, want exit 130 without a message", err)
+	}
+	err = i.Cut(bad)
+	if ee, ok := err.(*cli.ExitError); !ok || ee.Code != 130 || ee.Err == nil || ee.Err.Error() != "bad input" {
+		t.Errorf("cut, with an error: %#v, want exit 130 and its message", err)
+	}
+	if last := said[len(said)-1]; !strings.Contains(last, "the table covers only what was read") || !strings.Contains(last, "exit status 130") {
+		t.Errorf("last message %q", last)
 	}
 }
