@@ -35,34 +35,8 @@ func TestInterruptedPipe(t *testing.T) {
 	}{{"one interrupt reads to the end", 1, 0, true}, {"two interrupts stop the reading", 2, 130, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "r.json")
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pr.Close()
-			defer pw.Close()
 			cmd := exec.Command(bin, "analyze", "-", "-o", out)
-			cmd.Stdin = pr
-			lines := startWithStderr(t, cmd)
-			if _, err := pw.Write(capture[:head]); err != nil {
-				t.Fatal(err)
-			}
-			// The signal handlers are in place before the first byte is read.
-			waitDrained(t, pr)
-			for i := 0; i < c.interrupts; i++ {
-				if err := cmd.Process.Signal(os.Interrupt); err != nil {
-					t.Fatal(err)
-				}
-				waitLine(t, lines, "SIGINT")
-			}
-			if _, err := pw.Write(capture[head:]); err != nil && !errors.Is(err, syscall.EPIPE) {
-				t.Fatal(err)
-			}
-			pw.Close()
-			var rest []string
-			for l := range lines {
-				rest = append(rest, l)
-			}
+			rest := interruptPiped(t, cmd, capture, head, c.interrupts)
 			if code := exitCodeOf(t, cmd.Wait()); code != c.wantCode {
 				t.Fatalf("exit %d, want %d; stderr after the interrupts:\n%s", code, c.wantCode, strings.Join(rest, "\n"))
 			}
@@ -94,6 +68,43 @@ func TestInterruptedPipe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// interruptPiped starts cmd with capture piped into its standard input:
+// it writes the first head bytes, waits until cmd read them, sends it n
+// SIGINTs (each once cmd said it got it), writes the rest and closes the
+// pipe. It returns cmd's standard error after the interrupts, to its end;
+// the caller waits for cmd.
+func interruptPiped(t *testing.T, cmd *exec.Cmd, capture []byte, head, n int) []string {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	cmd.Stdin = pr
+	lines := startWithStderr(t, cmd)
+	if _, err := pw.Write(capture[:head]); err != nil {
+		t.Fatal(err)
+	}
+	// The signal handlers are in place before the first byte is read.
+	waitDrained(t, pr)
+	for i := 0; i < n; i++ {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		waitLine(t, lines, "SIGINT")
+	}
+	if _, err := pw.Write(capture[head:]); err != nil && !errors.Is(err, syscall.EPIPE) {
+		t.Fatal(err)
+	}
+	pw.Close()
+	var rest []string
+	for l := range lines {
+		rest = append(rest, l)
+	}
+	return rest
 }
 
 // waitDrained waits until the child has read everything written to the
@@ -246,35 +257,10 @@ func TestInterruptedTableCommands(t *testing.T) {
 	} {
 		for _, n := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/%d interrupts", c.name, n), func(t *testing.T) {
-				pr, pw, err := os.Pipe()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer pr.Close()
-				defer pw.Close()
 				cmd := exec.Command(bin, c.args...)
-				cmd.Stdin = pr
 				var stdout strings.Builder
 				cmd.Stdout = &stdout
-				lines := startWithStderr(t, cmd)
-				if _, err := pw.Write(capture[:head]); err != nil {
-					t.Fatal(err)
-				}
-				waitDrained(t, pr)
-				for i := 0; i < n; i++ {
-					if err := cmd.Process.Signal(os.Interrupt); err != nil {
-						t.Fatal(err)
-					}
-					waitLine(t, lines, "SIGINT")
-				}
-				if _, err := pw.Write(capture[head:]); err != nil && !errors.Is(err, syscall.EPIPE) {
-					t.Fatal(err)
-				}
-				pw.Close()
-				var rest []string
-				for l := range lines {
-					rest = append(rest, l)
-				}
+				rest := interruptPiped(t, cmd, capture, head, n)
 				code := exitCodeOf(t, cmd.Wait())
 				stderr := strings.Join(rest, "\n")
 				out := stdout.String() + stderr
