@@ -250,7 +250,9 @@ func TestInterruptedTableCommands(t *testing.T) {
 			func(out string) bool { return strings.Contains(out, "\n1 ") && !strings.Contains(out, "23 of 23") }, 0},
 		{"follow", []string{"follow", "-", "--flow", "2"},
 			func(out string) bool { return strings.Contains(out, "-- 76 packets") },
-			func(out string) bool { return strings.Contains(out, "connection 2:") && !strings.Contains(out, "-- 76 packets") }, 0},
+			func(out string) bool {
+				return strings.Contains(out, "connection 2:") && !strings.Contains(out, "-- 76 packets")
+			}, 0},
 		{"diff", []string{"diff", demo, "-"},
 			func(out string) bool { return strings.Contains(out, "unchanged") && !strings.Contains(out, "appeared") },
 			func(out string) bool { return strings.Contains(out, "disappeared") || strings.Contains(out, "changed") }, -1},
