@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -471,3 +472,27 @@ func TestIsOutDir(t *testing.T) {
 }
 
 func newSettings() *config.Settings { return config.New() }
+
+// TestRunRefusesReadOnlyFolder: an -o in a folder that cannot be written to
+// is exit status 2 before any analysis, and the error names the folder.
+// Root may write into any folder of a normal file system: it gets sysfs's
+// top folder, which refuses even root, where Linux has one.
+func TestRunRefusesReadOnlyFolder(t *testing.T) {
+	o, f, dir, out, errb := newOpts(t)
+	ro := filepath.Join(dir, "ro")
+	if os.Geteuid() == 0 {
+		if fi, err := os.Stat("/sys/kernel"); runtime.GOOS != "linux" || err != nil || !fi.IsDir() {
+			t.Skip("running as root without /sys: no folder root cannot write to")
+		}
+		ro = "/sys"
+	} else if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	o.Inputs = []string{filepath.Join(dir, "in", "a.pcap")}
+	o.Output = filepath.Join(ro, "r.html")
+	var ee *cli.ExitError
+	if err := Run(o); !errors.As(err, &ee) || ee.Code != cli.ExitUsage || ee.Err == nil {
+		t.Fatalf("Run = %v, want exit status 2 with a message", err)
+	}
+	refused("no permission to create files in "+ro)(t, dir, out.String(), errb.String()+ee.Err.Error(), f)
+}
