@@ -64,7 +64,11 @@ captures), ordered by their first packet, as analyze --merge does.
 The packet filter flags (--host, --port, --net, --filter, --since, --until)
 select packets before tracking; --state, --finding and --min-retrans select
 connections. Connection IDs depend on the packet filter: give follow the same
-one.`,
+one.
+
+Ctrl-C stops the reading and still lists the connections of what was read
+(standard input reads on until its writer closes it; press Ctrl-C twice to
+stop it too), exit status 130 (143 for SIGTERM).`,
 		Example: `  pcapsleuth flows dump.pcap
   pcapsleuth flows dump.pcap --port 8080 --state CLOSE_WAIT
   pcapsleuth flows dump.pcap --finding close-wait-leak --format json | jq '.[].id'`,

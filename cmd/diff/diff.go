@@ -67,9 +67,14 @@ the same settings) or a JSON report of pcapsleuth analyze, and says which
 findings appeared, disappeared or changed (severity, flow count, inferred
 settings), paired by detector name and subject.
 
+Ctrl-C stops the reading and still writes the comparison of what was read
+(standard input reads on until its writer closes it; press Ctrl-C twice to
+stop it too); interrupted before AFTER, diff writes none.
+
 Exit status: 0 when nothing got worse, 1 when a finding appeared, rose in
 severity or grew in flows (counting findings at or above --fail-on, by default
-all), 2 on bad usage or an unreadable input.`,
+all), 2 on bad usage or an unreadable input, 130 (143) when SIGINT (SIGTERM)
+cut the reading short.`,
 		Example: `  pcapsleuth diff before.pcap after.pcap
   pcapsleuth diff baseline.json after.pcap --fail-on warning
   pcapsleuth diff before.json after.json --format md >> "$GITHUB_STEP_SUMMARY"`,

@@ -64,7 +64,11 @@ none.
 --flow takes an ID of pcapsleuth flows (use the same packet filter flags, as
 they change the numbering) or the two endpoints, e.g.
 10.0.0.1:40312-10.0.0.2:8080 or [2001:db8::1]:40312-[2001:db8::2]:443; the
-endpoints select every connection on that 4-tuple (port reuse included).`,
+endpoints select every connection on that 4-tuple (port reuse included).
+
+Ctrl-C stops the reading and still prints the end of what was read (standard
+input reads on until its writer closes it; press Ctrl-C twice to stop it too),
+exit status 130 (143 for SIGTERM).`,
 		Example: `  pcapsleuth flows dump.pcap --state CLOSE_WAIT
   pcapsleuth follow dump.pcap --flow 17
   pcapsleuth follow dump.pcap --flow 10.0.0.1:40312-10.0.0.2:8080 --payload hex
