@@ -166,7 +166,7 @@ func Run(opts *Options) error {
 	defer w.Flush()
 	p := &printer{w: w, sel: sel, opts: opts, asm: newAssembler(opts.MaxBytes)}
 	// Standard error only: the buffered output is the reading goroutine's.
-	stops := interrupt.New("output", func(format string, args ...any) {
+	stops := interrupt.New("listing", func(format string, args ...any) {
 		fmt.Fprintf(opts.IO.Err, format, args...)
 	}, os.Exit)
 	defer stops.Watch()()
