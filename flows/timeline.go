@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"sort"
 )
 
@@ -224,12 +225,10 @@ func (t *Timeline) add(s *tlSeries, st State, ts int64, delta int32) {
 	if ts < t.origin {
 		ts = t.origin
 	}
-	i := int((ts - t.origin) / t.width)
-	for i >= maxBuckets {
+	for bucketsTo(t.origin, ts, t.width) > maxBuckets && t.width <= math.MaxInt64/2 {
 		t.coarsen()
-		i = int((ts - t.origin) / t.width)
 	}
-	s.addAt(i, st, delta)
+	s.addAt(int(min(bucketsTo(t.origin, ts, t.width), maxBuckets))-1, st, delta)
 }
 
 // coarsen doubles the bucket width of every series.
@@ -243,13 +242,11 @@ func (t *Timeline) coarsen() {
 // shift moves the origin back to ts (a connection earlier than all before).
 func (t *Timeline) shift(ts int64) {
 	newOrigin := ts - ts%t.width
-	if newOrigin < t.origin-int64(maxBuckets)*t.width {
-		newOrigin = t.origin // absurdly early: clamp rather than grow without bound
+	n := bucketsTo(newOrigin, t.origin, t.width) // k+1 for k buckets back
+	if n <= 1 || n > maxBuckets+1 {
+		return // not earlier by a bucket, or absurdly early: clamp rather than grow without bound
 	}
-	k := int((t.origin - newOrigin) / t.width)
-	if k <= 0 {
-		return
-	}
+	k := int(n - 1)
 	for _, s := range t.order {
 		s.prepend(k)
 	}
@@ -308,21 +305,26 @@ func (t *Timeline) Series(start, end, bucket int64) []StateSeries {
 		return a.s.endpoint < b.s.endpoint
 	})
 	const top = 6
+	// The series run to end, the capture's last packet, which may lie far
+	// beyond the last state change (a frame with a garbage timestamp): the
+	// width grows until they take at most maxBuckets buckets too.
 	width := t.width
-	for bucket > width {
+	for (bucket > width || bucketsTo(t.origin, end, width) > maxBuckets) && width <= math.MaxInt64/2 {
 		width *= 2
 	}
-	factor := int(width / t.width)
+	factor := width / t.width
+	nb := int(min(bucketsTo(t.origin, end, width), maxBuckets))
 	var out []StateSeries
 	for i, r := range rs {
 		if i == top {
 			break
 		}
 		ss := StateSeries{Endpoint: r.s.endpoint, Side: r.s.side, BucketStart: t.origin, BucketWidth: width, Conns: r.s.conns}
+		ss.Counts = make([][NumStates]int32, 0, nb)
 		var cur [NumStates]int32
-		nb := int((end-t.origin)/width) + 1
-		for b := 0; b < nb; b++ {
-			for j := b * factor; j < (b+1)*factor && j < r.s.len(); j++ {
+		j := 0 // the series' own bucket, factor of them to one of width
+		for b := range nb {
+			for ; j < r.s.len() && int64(j)/factor <= int64(b); j++ {
 				d := r.s.bucket(j)
 				for k := range cur {
 					cur[k] += d[k]
@@ -333,4 +335,14 @@ func (t *Timeline) Series(start, end, bucket int64) []StateSeries {
 		out = append(out, ss)
 	}
 	return out
+}
+
+// bucketsTo returns how many buckets of width w, the first at origin,
+// reach end: 0 when end is before origin. It cannot overflow, whatever
+// the two times.
+func bucketsTo(origin, end, w int64) uint64 {
+	if end < origin {
+		return 0
+	}
+	return (uint64(end)-uint64(origin))/uint64(w) + 1
 }

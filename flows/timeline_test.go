@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -132,5 +133,40 @@ func TestTimelineMergeWidens(t *testing.T) {
 	}
 	if b := s.bucket(0); b[StateCloseWait] != 40000 || b[StateEstablished] != -3 {
 		t.Errorf("merged bucket: CLOSE_WAIT %d, ESTABLISHED %d; want 40000, -3", b[StateCloseWait], b[StateEstablished])
+	}
+}
+
+// TestTimelineSeriesToAFarEnd: the series run to the capture's last packet,
+// which a frame with a garbage timestamp can put centuries after the last
+// state change (FuzzAnalyze found one: a bucket a second up to the year
+// 2262 took 24 GB). They stay within maxBuckets buckets, hold the counts
+// of the narrow timeline, and the width never overflows, for any end and
+// for states bucket flags up to the largest.
+func TestTimelineSeriesToAFarEnd(t *testing.T) {
+	tr, r := newTestTracker(Config{})
+	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
+	cv.handshake(0)
+	cv.send(2, false, finack, 0) // the client stays in CLOSE_WAIT
+	cv.send(2.001, true, ack, 0)
+	tr.Flush()
+	tl := NewTimeline()
+	for _, c := range r.done {
+		tl.Done(c)
+	}
+	for _, c := range []struct {
+		end, bucket int64
+	}{{ns(10), 1e9}, {ns(10) + 200*365*86400e9, 1e9}, {math.MaxInt64, 1e9}, {math.MaxInt64, math.MaxInt64}, {ns(10), math.MaxInt64}} {
+		series := tl.Series(ns(0), c.end, c.bucket)
+		if len(series) == 0 {
+			t.Fatalf("end %d: no series", c.end)
+		}
+		for _, s := range series {
+			if len(s.Counts) == 0 || len(s.Counts) > maxBuckets || s.BucketWidth <= 0 {
+				t.Errorf("end %d, bucket %d: %s has %d buckets of %d ns", c.end, c.bucket, s.Endpoint, len(s.Counts), s.BucketWidth)
+			}
+			if s.Side == Orig && s.Counts[len(s.Counts)-1][StateCloseWait] != 1 {
+				t.Errorf("end %d, bucket %d: the last bucket has %d sockets in CLOSE_WAIT, want 1", c.end, c.bucket, s.Counts[len(s.Counts)-1][StateCloseWait])
+			}
+		}
 	}
 }
