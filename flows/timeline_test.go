@@ -141,7 +141,7 @@ func TestTimelineMergeWidens(t *testing.T) {
 // state change (FuzzAnalyze found one: a bucket a second up to the year
 // 2262 took 24 GB). They stay within maxBuckets buckets, hold the counts
 // of the narrow timeline, and the width never overflows, for any end and
-// for states bucket flags up to the largest.
+// for bucket widths asked for up to the largest.
 func TestTimelineSeriesToAFarEnd(t *testing.T) {
 	tr, r := newTestTracker(Config{})
 	cv := newConvo(t, tr, "10.0.0.1:40000", "10.0.0.2:80")
