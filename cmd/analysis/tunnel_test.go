@@ -20,12 +20,7 @@ import (
 // connection must come out whole, with the tunnel's inner addresses, its two
 // requests and no finding.
 func TestRecordedTunnels(t *testing.T) {
-	res, err := Run(Options{Paths: []string{"../../testdata/captures/real-tunnels.pcap"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Close()
-	rep := res.Report
+	rep := analyzeFile(t, "../../testdata/captures/real-tunnels.pcap")
 	if len(rep.Findings) != 0 {
 		t.Errorf("findings on healthy traffic: %v", rep.Findings)
 	}
@@ -34,7 +29,7 @@ func TestRecordedTunnels(t *testing.T) {
 	}
 	want := map[string]bool{"10.98.1.0/24": true, "10.98.5.0/24": true}
 	got := map[string]bool{}
-	err = rep.Conns.Each(func(c *render.ConnSummary) error {
+	err := rep.Conns.Each(func(c *render.ConnSummary) error {
 		cl, sv := netip.MustParseAddrPort(c.Client), netip.MustParseAddrPort(c.Server)
 		inner, _ := cl.Addr().Prefix(24)
 		if !inner.Contains(sv.Addr()) || sv.Port() != 8090 {
@@ -63,12 +58,7 @@ func TestRecordedTunnels(t *testing.T) {
 // copies are capture-quality's to report; they are no SYN retries and no
 // retransmission storm.
 func TestRecordedTunnelsOnAnyInterface(t *testing.T) {
-	res, err := Run(Options{Paths: []string{"../../testdata/captures/real-tunnels-any.pcap"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Close()
-	rep := res.Report
+	rep := analyzeFile(t, "../../testdata/captures/real-tunnels-any.pcap")
 	c := rep.Captures[0]
 	if n := c.Decode.Tunneled["VXLAN"]; n == 0 || 2*n != c.TCPPackets {
 		t.Errorf("%d of %d TCP segments out of VXLAN, want half", n, c.TCPPackets)
@@ -93,4 +83,16 @@ func TestRecordedTunnelsOnAnyInterface(t *testing.T) {
 	if !quality {
 		t.Error("no capture-quality finding with the duplicates")
 	}
+}
+
+// analyzeFile analyzes one capture with the default options and returns
+// its report, whose connection store t's end closes.
+func analyzeFile(t *testing.T, path string) *render.Report {
+	t.Helper()
+	res, err := Run(Options{Paths: []string{path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Close() })
+	return res.Report
 }
